@@ -1,0 +1,40 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import type { Db } from './db.ts'
+
+const DIR = new URL('./migrations/', import.meta.url)
+/** Any constant: every process that migrates takes the same advisory lock, so they apply one at a time. */
+const LOCK_KEY = 7_231_004
+
+export interface Migration {
+  version: string
+  sql: string
+}
+
+export function loadMigrations(): Migration[] {
+  return readdirSync(DIR)
+    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: f.replace(/\.sql$/, ''), sql: readFileSync(new URL(f, DIR), 'utf8') }))
+}
+
+/** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */
+export async function migrate(db: Db, migrations = loadMigrations()): Promise<string[]> {
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+  })
+  const applied: string[] = []
+  for (const m of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
+      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])
+      if (seen.rowCount > 0) return false
+      await tx.exec(m.sql)
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version])
+      return true
+    })
+    if (done) applied.push(m.version)
+  }
+  return applied
+}

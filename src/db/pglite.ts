@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
+
+/**
+ * The embedded engine: PostgreSQL compiled to WebAssembly, in this process. One connection, so
+ * PGlite itself runs transactions one after another; a query outside a transaction waits for it.
+ * dataDir undefined = in memory (tests).
+ */
+export async function openPglite(dataDir?: string): Promise<Db> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  const pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
+  await pg.waitReady
+  const wrap = async <T>(
+    run: (text: string, params?: unknown[]) => Promise<{ rows: unknown[]; affectedRows?: number }>,
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<T>> => {
+    const r = await run(text, params ? [...params] : undefined)
+    return { rows: r.rows as T[], rowCount: r.affectedRows ?? r.rows.length }
+  }
+  return {
+    engine: 'pglite',
+    query: (text, params) => wrap((t, p) => pg.query(t, p), text, params),
+    exec: async (script) => {
+      await pg.exec(script)
+    },
+    transaction: (fn) =>
+      pg.transaction((t) => {
+        const tx: Tx = {
+          inTransaction: true,
+          query: (text, params) => wrap((q, p) => t.query(q, p), text, params),
+          exec: async (script) => {
+            await t.exec(script)
+          },
+        }
+        return fn(tx)
+      }),
+    stats: () => ({ total: 1, idle: 1, waiting: 0 }),
+    close: () => pg.close(),
+  }
+}

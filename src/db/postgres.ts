@@ -1,0 +1,74 @@
+import pg from 'pg'
+import { type Db, INT8_OID, PG, parseInt8, pgCode, type QueryResult, type Tx } from './db.ts'
+
+export interface PostgresOptions {
+  /** Pool size; default 10. */
+  max?: number
+  /** Every connection uses this schema first (tests: one fresh schema per test file). */
+  schema?: string
+}
+
+const RETRIES = 5
+
+/** A PostgreSQL server through a pool of connections. */
+export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Db> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === INT8_OID
+          ? parseInt8
+          : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  })
+  // An idle client that loses its server connection emits 'error' on the pool; without a listener
+  // that would crash the process. The next query simply opens a new connection.
+  pool.on('error', () => {})
+  const query = async <T>(c: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+    const r = await c.query(text, params as unknown[] | undefined)
+    return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length } satisfies QueryResult<T>
+  }
+  // Fail fast when the server cannot be reached.
+  await query(pool, 'SELECT 1')
+  return {
+    engine: 'postgres',
+    query: (text, params) => query(pool, text, params),
+    exec: async (script) => {
+      await pool.query(script)
+    },
+    async transaction(fn) {
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect()
+        let broken = false
+        try {
+          await client.query('BEGIN')
+          const tx: Tx = {
+            inTransaction: true,
+            query: (text, params) => query(client, text, params),
+            exec: async (script) => {
+              await client.query(script)
+            },
+          }
+          const result = await fn(tx)
+          await client.query('COMMIT')
+          return result
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {
+            broken = true
+          })
+          const code = pgCode(err)
+          // A deadlock or serialization failure leaves nothing behind: the whole use case runs again.
+          if ((code === PG.deadlockDetected || code === PG.serializationFailure) && attempt < RETRIES)
+            continue
+          throw err
+        } finally {
+          client.release(broken)
+        }
+      }
+    },
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => pool.end(),
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Domain errors carry a meaning; the HTTP layer maps meanings to the result codes of API.md in one
+ * place (routes/errors.ts). Services never speak HTTP.
+ */
+export type Entity = 'user' | 'store' | 'book' | 'order'
+
+export type ErrorKind =
+  | { kind: 'unauthorized' }
+  | { kind: 'not_found'; entity: Entity }
+  | { kind: 'exists'; entity: Exclude<Entity, 'order'> }
+  | { kind: 'stock_low'; bookId: string }
+  | { kind: 'funds_low' }
+  | {
+      kind: 'order_state'
+      state: 'not_shipped' | 'received' | 'shipped' | 'not_paid' | 'cancelled' | 'paid'
+    }
+  | { kind: 'bad_request'; field: string }
+
+export class DomainError extends Error {
+  override name = 'DomainError'
+  constructor(
+    readonly info: ErrorKind,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export const Unauthorized = (why = 'authorization fail') => new DomainError({ kind: 'unauthorized' }, why)
+export const NotFound = (entity: Entity, id: string) =>
+  new DomainError({ kind: 'not_found', entity }, `non exist ${entity} id: ${id}`)
+export const Exists = (entity: Exclude<Entity, 'order'>, id: string) =>
+  new DomainError({ kind: 'exists', entity }, `exist ${entity} id: ${id}`)
+export const StockLow = (bookId: string) =>
+  new DomainError({ kind: 'stock_low', bookId }, `stock level low, book id: ${bookId}`)
+export const FundsLow = () => new DomainError({ kind: 'funds_low' }, 'not sufficient funds')
+export const OrderState = (state: Extract<ErrorKind, { kind: 'order_state' }>['state'], orderId: string) =>
+  new DomainError({ kind: 'order_state', state }, ORDER_STATE_MESSAGES[state](orderId))
+export const BadRequest = (field: string, why: string) =>
+  new DomainError({ kind: 'bad_request', field }, `${field} ${why}`)
+
+const ORDER_STATE_MESSAGES = {
+  not_shipped: (id: string) => `order not shipped yet: ${id}`,
+  received: (id: string) => `order already received: ${id}`,
+  shipped: (id: string) => `order already shipped: ${id}`,
+  not_paid: (id: string) => `order not paid: ${id}`,
+  cancelled: (id: string) => `order cancelled or expired: ${id}`,
+  paid: (id: string) => `order already paid: ${id}`,
+} as const
+
+/** The result codes of API.md for each meaning. */
+export function statusOf(info: ErrorKind): number {
+  switch (info.kind) {
+    case 'unauthorized':
+      return 401
+    case 'bad_request':
+      return 400
+    case 'not_found':
+      return { user: 511, store: 513, book: 515, order: 518 }[info.entity]
+    case 'exists':
+      return { user: 512, store: 514, book: 516 }[info.entity]
+    case 'stock_low':
+      return 517
+    case 'funds_low':
+      return 519
+    case 'order_state':
+      return { not_shipped: 520, received: 521, shipped: 522, not_paid: 523, cancelled: 524, paid: 525 }[
+        info.state
+      ]
+  }
+}

@@ -1,0 +1,18 @@
+/** Bounds on stored values, shared by the HTTP schemas and the services. */
+export const LIMITS = {
+  idLength: 255,
+  passwordLength: 1024,
+  /** Largest balance and order total, in cents (10^13 yuan): far below 2^53, so sums stay exact. */
+  maxMoney: 1_000_000_000_000_000,
+  /** Largest single add_funds amount either way. */
+  maxAddValue: 100_000_000_000_000,
+  maxPrice: 1_000_000_000_000,
+  /** stock_level is a 32-bit column. */
+  maxStock: 2_147_483_647,
+  maxOrderLines: 1000,
+  maxCount: 1_000_000,
+  maxPictures: 64,
+  /** add_book carries base64 pictures: several MB. */
+  addBookBodyBytes: 64 * 1024 * 1024,
+  defaultBodyBytes: 1024 * 1024,
+} as const

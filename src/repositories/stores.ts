@@ -1,0 +1,25 @@
+import type { Queryable } from '../db/db.ts'
+
+export interface StoreRow {
+  store_id: string
+  owner_id: string
+  /** The owner closed their account: the store takes no new orders. */
+  owner_closed: boolean
+}
+
+export async function insertStore(q: Queryable, storeId: string, ownerId: string): Promise<boolean> {
+  const r = await q.query(
+    'INSERT INTO stores (store_id, owner_id) VALUES ($1, $2) ON CONFLICT (store_id) DO NOTHING',
+    [storeId, ownerId],
+  )
+  return r.rowCount === 1
+}
+
+export async function findStore(q: Queryable, storeId: string): Promise<StoreRow | undefined> {
+  const r = await q.query<StoreRow>(
+    `SELECT s.store_id, s.owner_id, u.closed_at IS NOT NULL AS owner_closed
+       FROM stores s JOIN users u ON u.user_id = s.owner_id WHERE s.store_id = $1`,
+    [storeId],
+  )
+  return r.rows[0]
+}

@@ -1,0 +1,93 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AuthService } from '../services/auth.ts'
+import { tokenOf } from './guards.ts'
+import { Password, responses, UserId } from './schemas.ts'
+
+const Credentials = Type.Object({ user_id: UserId, password: Password })
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = async (app, { auth }) => {
+  app.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account (balance 0)',
+        body: Credentials,
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await auth.register(req.body.user_id, req.body.password)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/auth/unregister',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Close an account: all sessions end, the id stays reserved',
+        body: Credentials,
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await auth.unregister(req.body.user_id, req.body.password)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Start a session for one terminal; replaces that terminal’s previous token',
+        body: Type.Object({
+          user_id: UserId,
+          password: Password,
+          terminal: Type.String({ maxLength: 255, description: 'device name' }),
+        }),
+        response: responses({ token: Type.String() }),
+      },
+    },
+    async (req) => {
+      const token = await auth.login(req.body.user_id, req.body.password, req.body.terminal)
+      return { message: 'ok', token }
+    },
+  )
+
+  app.post(
+    '/auth/password',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Change the password; ends every session of the user',
+        body: Type.Object({ user_id: UserId, oldPassword: Password, newPassword: Password }),
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await auth.changePassword(req.body.user_id, req.body.oldPassword, req.body.newPassword)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/auth/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End the session of the token',
+        body: Type.Object({ user_id: UserId }),
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await auth.logout(req.body.user_id, tokenOf(req))
+      return { message: 'ok' }
+    },
+  )
+}

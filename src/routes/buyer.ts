@@ -1,0 +1,77 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { LIMITS } from '../limits.ts'
+import type { AuthService } from '../services/auth.ts'
+import type { BuyerService } from '../services/buyer.ts'
+import { requireToken } from './guards.ts'
+import { BookId, OrderId, Password, responses, StoreId, UserId } from './schemas.ts'
+
+export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: BuyerService }> = async (
+  app,
+  { auth, buyer },
+) => {
+  app.post(
+    '/buyer/add_funds',
+    {
+      schema: {
+        tags: ['buyer'],
+        summary: 'Add money to the balance (negative: withdraw; 519 if that would overdraw)',
+        body: Type.Object({
+          user_id: UserId,
+          password: Password,
+          add_value: Type.Integer({
+            minimum: -LIMITS.maxAddValue,
+            maximum: LIMITS.maxAddValue,
+            description: 'cents',
+          }),
+        }),
+        response: responses({ balance: Type.Integer() }),
+      },
+    },
+    async (req) => {
+      const balance = await buyer.addFunds(req.body.user_id, req.body.password, req.body.add_value)
+      return { message: 'ok', balance }
+    },
+  )
+
+  app.post(
+    '/buyer/new_order',
+    {
+      preHandler: requireToken(auth),
+      schema: {
+        tags: ['buyer'],
+        summary: 'Order books from one store: stock is reserved for every line or none',
+        description: 'A book listed twice in `books` is ordered once with the counts added up.',
+        body: Type.Object({
+          user_id: UserId,
+          store_id: StoreId,
+          books: Type.Array(
+            Type.Object({ id: BookId, count: Type.Integer({ minimum: 1, maximum: LIMITS.maxCount }) }),
+            { minItems: 1, maxItems: LIMITS.maxOrderLines },
+          ),
+        }),
+        response: responses({ order_id: Type.String() }),
+      },
+    },
+    async (req) => {
+      const orderId = await buyer.newOrder(req.body.user_id, req.body.store_id, req.body.books)
+      return { message: 'ok', order_id: orderId }
+    },
+  )
+
+  app.post(
+    '/buyer/payment',
+    {
+      schema: {
+        tags: ['buyer'],
+        summary: 'Pay an unpaid order; the money is held until the books are received',
+        body: Type.Object({ user_id: UserId, order_id: OrderId, password: Password }),
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await buyer.payment(req.body.user_id, req.body.order_id, req.body.password)
+      return { message: 'ok' }
+    },
+  )
+}

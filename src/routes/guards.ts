@@ -1,0 +1,50 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { BadRequest } from '../errors.ts'
+import type { AuthService } from '../services/auth.ts'
+
+/** The session token: the course's `token` header, or `Authorization: Bearer …`. */
+export function tokenOf(request: FastifyRequest): string | undefined {
+  const t = request.headers.token
+  if (typeof t === 'string' && t !== '') return t
+  const auth = request.headers.authorization
+  if (typeof auth === 'string' && /^bearer /i.test(auth)) return auth.slice(7).trim() || undefined
+  return undefined
+}
+
+/** preHandler for token routes: the token must be live and belong to the user_id of the request. */
+export function requireToken(auth: AuthService) {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    const source = (request.method === 'GET' ? request.query : request.body) as
+      | { user_id?: unknown }
+      | undefined
+    const userId = typeof source?.user_id === 'string' ? source.user_id : ''
+    await auth.authenticate(tokenOf(request), userId)
+  }
+}
+
+/**
+ * PostgreSQL text cannot hold NUL characters, and strings with lone UTF-16 surrogates cannot be
+ * encoded as UTF-8: such input is refused up front, naming the field, instead of failing later.
+ */
+export function findUnstorableString(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? path : undefined
+  if (depth > 32 || value === null || typeof value !== 'object') return undefined
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findUnstorableString(value[i], `${path}/${i}`, depth + 1)
+      if (bad) return bad
+    }
+    return undefined
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const bad =
+      findUnstorableString(k, `${path}/${k}`, depth + 1) ?? findUnstorableString(v, `${path}/${k}`, depth + 1)
+    if (bad) return bad
+  }
+  return undefined
+}
+
+export async function rejectUnstorableStrings(request: FastifyRequest) {
+  const bad = findUnstorableString(request.body, 'body') ?? findUnstorableString(request.query, 'querystring')
+  if (bad) throw BadRequest(bad, 'contains a NUL character or invalid Unicode')
+}

@@ -1,0 +1,77 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { LIMITS } from '../limits.ts'
+import type { AuthService } from '../services/auth.ts'
+import type { SellerService } from '../services/seller.ts'
+import { requireToken } from './guards.ts'
+import { BookId, BookInfo, responses, StoreId, UserId } from './schemas.ts'
+
+export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller: SellerService }> = async (
+  app,
+  { auth, seller },
+) => {
+  const preHandler = requireToken(auth)
+
+  app.post(
+    '/seller/create_store',
+    {
+      preHandler,
+      schema: {
+        tags: ['seller'],
+        summary: 'Open a store owned by the user',
+        body: Type.Object({ user_id: UserId, store_id: StoreId }),
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await seller.createStore(req.body.user_id, req.body.store_id)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/seller/add_book',
+    {
+      preHandler,
+      bodyLimit: LIMITS.addBookBodyBytes,
+      schema: {
+        tags: ['seller'],
+        summary: 'List a book in one of the user’s stores',
+        body: Type.Object({
+          user_id: UserId,
+          store_id: StoreId,
+          book_info: BookInfo,
+          stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
+        }),
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await seller.addBook(req.body.user_id, req.body.store_id, req.body.book_info, req.body.stock_level)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/seller/add_stock_level',
+    {
+      preHandler,
+      schema: {
+        tags: ['seller'],
+        summary: 'Add copies to a listing',
+        body: Type.Object({
+          user_id: UserId,
+          store_id: StoreId,
+          book_id: BookId,
+          add_stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
+        }),
+        response: responses({ stock_level: Type.Integer() }),
+      },
+    },
+    async (req) => {
+      const b = req.body
+      const stockLevel = await seller.addStockLevel(b.user_id, b.store_id, b.book_id, b.add_stock_level)
+      return { message: 'ok', stock_level: stockLevel }
+    },
+  )
+}

@@ -1,0 +1,62 @@
+import { Exists, Unauthorized } from '../errors.ts'
+import * as sessions from '../repositories/sessions.ts'
+import * as users from '../repositories/users.ts'
+import { newToken, tokenHash } from '../security/tokens.ts'
+import type { Deps } from './context.ts'
+
+export class AuthService {
+  constructor(private readonly deps: Deps) {}
+
+  async register(userId: string, password: string): Promise<void> {
+    const hash = await this.deps.hasher.hash(password)
+    if (!(await users.insertUser(this.deps.db, userId, hash))) throw Exists('user', userId)
+  }
+
+  /**
+   * The user's password, checked; unknown users, closed accounts and wrong passwords all fail the
+   * same way and take the same time.
+   */
+  async checkPassword(userId: string, password: string): Promise<users.UserRow> {
+    const user = await users.findUser(this.deps.db, userId)
+    const ok = await this.deps.hasher.verify(user?.password_hash, password)
+    if (!user || !ok) throw Unauthorized()
+    return user
+  }
+
+  async login(userId: string, password: string, terminal: string): Promise<string> {
+    await this.checkPassword(userId, password)
+    const token = newToken()
+    await sessions.upsertSession(this.deps.db, userId, terminal, tokenHash(token), this.deps.config.tokenTtlS)
+    return token
+  }
+
+  async logout(userId: string, token: string | undefined): Promise<void> {
+    if (!token || !(await sessions.deleteSession(this.deps.db, tokenHash(token), userId)))
+      throw Unauthorized()
+  }
+
+  async changePassword(userId: string, oldPassword: string, newPassword: string): Promise<void> {
+    await this.checkPassword(userId, oldPassword)
+    const hash = await this.deps.hasher.hash(newPassword)
+    await this.deps.db.transaction(async (tx) => {
+      if (!(await users.setPasswordHash(tx, userId, hash))) throw Unauthorized()
+      await sessions.deleteUserSessions(tx, userId)
+    })
+  }
+
+  /** Closes the account: sessions end, credentials are wiped, the id stays reserved for its history. */
+  async unregister(userId: string, password: string): Promise<void> {
+    await this.checkPassword(userId, password)
+    await this.deps.db.transaction(async (tx) => {
+      if (!(await users.closeUser(tx, userId))) throw Unauthorized()
+      await sessions.deleteUserSessions(tx, userId)
+    })
+  }
+
+  /** The token must be live and belong to userId. */
+  async authenticate(token: string | undefined, userId: string): Promise<void> {
+    if (!token) throw Unauthorized('missing token')
+    const owner = await sessions.sessionUser(this.deps.db, tokenHash(token))
+    if (owner !== userId) throw Unauthorized('invalid token')
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Test harness: each test file builds the real app on a fresh database with the real migrations —
+ * an in-memory PGlite, or, when DATABASE_URL is set, a fresh schema on that PostgreSQL server —
+ * and calls it with app.inject.
+ */
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, InjectOptions } from 'fastify'
+import { buildApp } from '../src/app.ts'
+import { type Config, DEFAULTS } from '../src/config.ts'
+import type { Db } from '../src/db/db.ts'
+import { migrate } from '../src/db/migrate.ts'
+import { openPglite } from '../src/db/pglite.ts'
+import { openPostgres } from '../src/db/postgres.ts'
+
+export const DATABASE_URL = process.env.DATABASE_URL || undefined
+export const ENGINE = DATABASE_URL ? 'postgres' : 'pglite'
+
+export const TEST_CONFIG: Config = {
+  ...DEFAULTS,
+  logLevel: 'silent',
+  // Real argon2id, at a lower memory cost so that hundreds of sign-ups stay fast.
+  passwordMemoryKiB: 1024,
+}
+
+export interface TestDb {
+  db: Db
+  /** Drops what the test created. */
+  dispose(): Promise<void>
+}
+
+/** A fresh, migrated database of the engine under test. */
+export async function freshDb(opts: { poolSize?: number } = {}): Promise<TestDb> {
+  if (!DATABASE_URL) {
+    const db = await openPglite()
+    await migrate(db)
+    return { db, dispose: () => db.close() }
+  }
+  const schema = `t_${randomBytes(6).toString('hex')}`
+  const admin = await openPostgres(DATABASE_URL, { max: 1 })
+  await admin.exec(`CREATE SCHEMA ${schema}`)
+  const db = await openPostgres(DATABASE_URL, { schema, max: opts.poolSize ?? 10 })
+  await migrate(db)
+  return {
+    db,
+    async dispose() {
+      await db.close()
+      await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
+      await admin.close()
+    },
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  db: Db
+  config: Config
+  close(): Promise<void>
+}
+
+export async function startApp(
+  overrides: Partial<Config> = {},
+  opts: { poolSize?: number } = {},
+): Promise<TestApp> {
+  const t = await freshDb(opts)
+  const config = { ...TEST_CONFIG, ...overrides }
+  const app = await buildApp({ config, db: t.db, logger: false })
+  await app.ready()
+  return {
+    app,
+    db: t.db,
+    config,
+    async close() {
+      await app.close()
+      await t.dispose()
+    },
+  }
+}
+
+export interface Reply {
+  status: number
+  body: Record<string, unknown> & { message: string }
+}
+
+/** A JSON request, as the course clients send it. */
+export async function call(
+  app: FastifyInstance,
+  method: InjectOptions['method'],
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const res = await app.inject({
+    method,
+    url,
+    headers,
+    ...(body === undefined ? {} : { payload: body as object }),
+  })
+  return { status: res.statusCode, body: res.json() }
+}
+
+export const post = (app: FastifyInstance, url: string, body: unknown, token?: string) =>
+  call(app, 'POST', url, body, token ? { token } : {})
+
+let seq = 0
+/** A unique id for this test process. */
+export function uid(prefix: string): string {
+  seq += 1
+  return `${prefix}_${process.pid}_${seq}_${randomBytes(3).toString('hex')}`
+}
+
+export interface User {
+  userId: string
+  password: string
+  token: string
+}
+
+export async function newUser(app: FastifyInstance, prefix = 'user'): Promise<User> {
+  const userId = uid(prefix)
+  const password = `pw-${userId}`
+  const r1 = await post(app, '/auth/register', { user_id: userId, password })
+  if (r1.status !== 200) throw new Error(`register failed: ${JSON.stringify(r1)}`)
+  const r2 = await post(app, '/auth/login', { user_id: userId, password, terminal: 'test terminal' })
+  if (r2.status !== 200) throw new Error(`login failed: ${JSON.stringify(r2)}`)
+  return { userId, password, token: r2.body.token as string }
+}
+
+export function bookInfo(id: string, price = 1000, extra: Record<string, unknown> = {}) {
+  return { id, title: `Title of ${id}`, price, ...extra }
+}
+
+export interface Shop {
+  seller: User
+  storeId: string
+  bookIds: string[]
+}
+
+/** A seller with one store listing `books` books (price 100·(i+1) cents each, `stock` copies each). */
+export async function newShop(app: FastifyInstance, books = 3, stock = 10): Promise<Shop> {
+  const seller = await newUser(app, 'seller')
+  const storeId = uid('store')
+  const r = await post(
+    app,
+    '/seller/create_store',
+    { user_id: seller.userId, store_id: storeId },
+    seller.token,
+  )
+  if (r.status !== 200) throw new Error(`create_store failed: ${JSON.stringify(r)}`)
+  const bookIds: string[] = []
+  for (let i = 0; i < books; i++) {
+    const id = uid('book')
+    const a = await post(
+      app,
+      '/seller/add_book',
+      {
+        user_id: seller.userId,
+        store_id: storeId,
+        book_info: bookInfo(id, 100 * (i + 1)),
+        stock_level: stock,
+      },
+      seller.token,
+    )
+    if (a.status !== 200) throw new Error(`add_book failed: ${JSON.stringify(a)}`)
+    bookIds.push(id)
+  }
+  return { seller, storeId, bookIds }
+}
+
+export async function balanceOf(db: Db, userId: string): Promise<number> {
+  const r = await db.query<{ balance: number }>('SELECT balance FROM users WHERE user_id = $1', [userId])
+  if (!r.rows[0]) throw new Error(`no user ${userId}`)
+  return r.rows[0].balance
+}
+
+export async function stockOf(db: Db, storeId: string, bookId: string): Promise<number> {
+  const r = await db.query<{ stock_level: number }>(
+    'SELECT stock_level FROM listings WHERE store_id = $1 AND book_id = $2',
+    [storeId, bookId],
+  )
+  if (!r.rows[0]) throw new Error(`no listing ${storeId}/${bookId}`)
+  return r.rows[0].stock_level
+}
+
+export async function orderStatus(db: Db, orderId: string): Promise<string | undefined> {
+  const r = await db.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId])
+  return r.rows[0]?.status
+}
+
+/** Money is conserved: balances + escrow of paid and shipped orders = deposits − withdrawals; each balance = its ledger. */
+export async function assertMoneyInvariants(db: Db): Promise<void> {
+  const r = await db.query<{ balances: number; escrow: number; net: number; mismatched: number }>(
+    `SELECT (SELECT coalesce(sum(balance), 0) FROM users)::bigint AS balances,
+            (SELECT coalesce(sum(total_price), 0) FROM orders WHERE status IN ('paid', 'shipped'))::bigint AS escrow,
+            (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind IN ('deposit', 'withdrawal'))::bigint AS net,
+            (SELECT count(*) FROM users u WHERE u.balance <>
+               (SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.user_id = u.user_id))::int AS mismatched`,
+  )
+  const row = r.rows[0]
+  if (!row) throw new Error('no row')
+  if (row.balances + row.escrow !== row.net || row.mismatched !== 0)
+    throw new Error(`money invariant broken: ${JSON.stringify(row)}`)
+}
