@@ -19,7 +19,11 @@ test('a buyer orders and pays', async () => {
   )
   assert.equal(o.status, 200, JSON.stringify(o.body))
   assert.equal(await stockOf(t.db, shop.storeId, shop.bookIds[0] as string), 3)
-  const f = await post(t.app, '/buyer/add_funds', { user_id: buyer.userId, password: buyer.password, add_value: 1000 })
+  const f = await post(t.app, '/buyer/add_funds', {
+    user_id: buyer.userId,
+    password: buyer.password,
+    add_value: 1000,
+  })
   assert.equal(f.status, 200)
   const p = await post(t.app, '/buyer/payment', {
     user_id: buyer.userId,
