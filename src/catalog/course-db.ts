@@ -89,8 +89,11 @@ export class CourseDb {
     return r?.n ?? 0
   }
 
-  /** Batches of books in storage order (keyset paging on rowid: each batch is one index range read). */
-  *batches(size = 200): Generator<CourseBook[]> {
+  /**
+   * Batches of books in storage order (keyset paging on rowid: each batch is one index range read).
+   * `read` counts the rows read, including malformed ones (no id or title), which are left out.
+   */
+  *batches(size = 200): Generator<{ books: CourseBook[]; read: number }> {
     const stmt = this.db.prepare(
       `SELECT rowid AS rid, id, title, author, publisher, original_title, translator, pub_year, pages, price,
               currency_unit, binding, isbn, author_intro, book_intro, content, tags, picture
@@ -102,7 +105,7 @@ export class CourseDb {
         const rows = stmt.all([after, size]) as unknown as Row[]
         if (rows.length === 0) return
         after = (rows[rows.length - 1] as Row).rid
-        yield rows.map(toBook).filter((b): b is CourseBook => b !== undefined)
+        yield { books: rows.map(toBook).filter((b): b is CourseBook => b !== undefined), read: rows.length }
       }
     } finally {
       stmt.finalize()

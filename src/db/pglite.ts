@@ -17,7 +17,8 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     params?: readonly unknown[],
   ): Promise<QueryResult<T>> => {
     const r = await run(text, params ? [...params] : undefined)
-    return { rows: r.rows as T[], rowCount: r.affectedRows ?? r.rows.length }
+    // PGlite reports affectedRows = 0 for a SELECT: the row count is whichever is larger.
+    return { rows: r.rows as T[], rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) }
   }
   return {
     engine: 'pglite',
