@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import AjvModule from 'ajv'
@@ -8,8 +9,10 @@ import { migrate } from './db/migrate.ts'
 import { openPglite } from './db/pglite.ts'
 import { openPostgres } from './db/postgres.ts'
 import { LIMITS } from './limits.ts'
+import { Metrics } from './metrics.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
+import { registerDocs } from './routes/docs.ts'
 import { installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
@@ -21,6 +24,9 @@ import type { Deps } from './services/context.ts'
 import { SellerService } from './services/seller.ts'
 
 const Ajv = AjvModule.default
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
 
 /** Opens the database the configuration names (PostgreSQL server, or PGlite under DATA_DIR) and migrates it. */
 export async function openDatabase(config: Config): Promise<Db> {
@@ -70,11 +76,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installErrorHandling(app)
   app.addHook('preValidation', rejectUnstorableStrings)
 
-  const deps: Deps = { db, config, hasher: new PasswordHasher(config.passwordMemoryKiB) }
+  const metrics = new Metrics(db)
+  const deps: Deps = { db, config, hasher: new PasswordHasher(config.passwordMemoryKiB), metrics }
   const auth = new AuthService(deps)
   const buyer = new BuyerService(deps, auth)
   const seller = new SellerService(deps)
 
+  await registerDocs(app, VERSION)
+  metrics.install(app)
   await app.register(opsRoutes, { db })
   await app.register(authRoutes, { auth })
   await app.register(buyerRoutes, { auth, buyer })

@@ -2,10 +2,10 @@ import { buildApp } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 
 /** Reads the environment, listens, and shuts down gracefully on SIGTERM/SIGINT. */
-async function main() {
+export async function serve(env: Record<string, string | undefined>): Promise<void> {
   let config: ReturnType<typeof loadConfig>
   try {
-    config = loadConfig(process.env)
+    config = loadConfig(env)
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`bookstore: invalid configuration: ${err.message}`)
@@ -37,7 +37,11 @@ async function main() {
   await app.listen({ port: config.port, host: config.host })
 }
 
-main().catch((err) => {
-  console.error('bookstore: failed to start:', err instanceof Error ? err.message : err)
-  process.exit(1)
-})
+export function serveOrExit(env: Record<string, string | undefined>): void {
+  serve(env).catch((err) => {
+    console.error('bookstore: failed to start:', err instanceof Error ? err.message : err)
+    process.exit(1)
+  })
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) serveOrExit(process.env)

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AuthService } from '../services/auth.ts'
 import { tokenOf } from './guards.ts'
-import { Password, responses, UserId } from './schemas.ts'
+import { Password, responses, TOKEN_SECURITY, UserId } from './schemas.ts'
 
 const Credentials = Type.Object({ user_id: UserId, password: Password })
 
@@ -14,7 +14,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         tags: ['auth'],
         summary: 'Create an account (balance 0)',
         body: Credentials,
-        response: responses(),
+        response: responses({}, [512]),
       },
     },
     async (req) => {
@@ -30,7 +30,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         tags: ['auth'],
         summary: 'Close an account: all sessions end, the id stays reserved',
         body: Credentials,
-        response: responses(),
+        response: responses({}, [401]),
       },
     },
     async (req) => {
@@ -50,7 +50,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
           password: Password,
           terminal: Type.String({ maxLength: 255, description: 'device name' }),
         }),
-        response: responses({ token: Type.String() }),
+        response: responses({ token: Type.String() }, [401]),
       },
     },
     async (req) => {
@@ -66,7 +66,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         tags: ['auth'],
         summary: 'Change the password; ends every session of the user',
         body: Type.Object({ user_id: UserId, oldPassword: Password, newPassword: Password }),
-        response: responses(),
+        response: responses({}, [401]),
       },
     },
     async (req) => {
@@ -80,9 +80,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
     {
       schema: {
         tags: ['auth'],
+        security: TOKEN_SECURITY,
         summary: 'End the session of the token',
         body: Type.Object({ user_id: UserId }),
-        response: responses(),
+        response: responses({}, [401]),
       },
     },
     async (req) => {

@@ -4,7 +4,7 @@ import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import { requireToken } from './guards.ts'
-import { BookId, OrderId, Password, responses, StoreId, UserId } from './schemas.ts'
+import { BookId, OrderId, Password, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
 
 export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: BuyerService }> = async (
   app,
@@ -25,7 +25,7 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
             description: 'cents',
           }),
         }),
-        response: responses({ balance: Type.Integer() }),
+        response: responses({ balance: Type.Integer() }, [401, 519]),
       },
     },
     async (req) => {
@@ -40,6 +40,7 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
       preHandler: requireToken(auth),
       schema: {
         tags: ['buyer'],
+        security: TOKEN_SECURITY,
         summary: 'Order books from one store: stock is reserved for every line or none',
         description: 'A book listed twice in `books` is ordered once with the counts added up.',
         body: Type.Object({
@@ -50,7 +51,7 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
             { minItems: 1, maxItems: LIMITS.maxOrderLines },
           ),
         }),
-        response: responses({ order_id: Type.String() }),
+        response: responses({ order_id: Type.String() }, [401, 511, 513, 515, 517]),
       },
     },
     async (req) => {
@@ -66,7 +67,7 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
         tags: ['buyer'],
         summary: 'Pay an unpaid order; the money is held until the books are received',
         body: Type.Object({ user_id: UserId, order_id: OrderId, password: Password }),
-        response: responses(),
+        response: responses({}, [401, 518, 519, 524, 525]),
       },
     },
     async (req) => {

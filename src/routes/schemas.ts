@@ -14,14 +14,56 @@ export const Password = Type.String({ minLength: 1, maxLength: LIMITS.passwordLe
 export const Message = Type.String({ description: '"ok" on success, otherwise the reason' })
 export const ErrorBody = Type.Object({ message: Message })
 
-/** The 200 response with extra fields, and the error body for every other status. */
-export function responses<P extends Record<string, TSchema>>(extra: P = {} as P) {
-  return {
-    200: Type.Object({ message: Message, ...extra }),
-    '4xx': ErrorBody,
-    '5xx': ErrorBody,
+/** What each result code means (API.md), for the OpenAPI description of every route. */
+export const RESULT_CODES = {
+  400: 'malformed request: a field is missing, of the wrong type or out of range (the message names it)',
+  401: 'authorization failure: wrong password, missing/expired/foreign token, or not your store/order',
+  404: 'no such route or resource',
+  413: 'request body too large',
+  511: 'user id does not exist',
+  512: 'user id already exists',
+  513: 'store id does not exist',
+  514: 'store id already exists',
+  515: 'book id does not exist (in that store)',
+  516: 'book id already exists (in that store)',
+  517: 'stock level too low',
+  518: 'order id does not exist',
+  519: 'not sufficient funds',
+  520: 'order not shipped yet (cannot be received)',
+  521: 'order already received',
+  522: 'order already shipped',
+  523: 'order not paid (cannot be shipped)',
+  524: 'order cancelled or expired',
+  525: 'order already paid',
+} as const
+export type ResultCode = keyof typeof RESULT_CODES
+
+/**
+ * The response schemas of a route: 200 with the extra fields, each result code the route can
+ * answer with its meaning, and a catch-all error body. They also act as an allow-list of fields.
+ */
+export function responses<P extends Record<string, TSchema>>(
+  extra: P = {} as P,
+  codes: readonly ResultCode[] = [],
+) {
+  const out: Record<string, TSchema> = {
+    200: Type.Object({ message: Message, ...extra }, { description: 'ok' }),
   }
+  for (const code of [400, ...codes] as const)
+    out[code] = Type.Object({ message: Message }, { description: RESULT_CODES[code] })
+  out['4xx'] = Type.Object({ message: Message }, { description: 'other client errors (e.g. 404, 413, 429)' })
+  out['5xx'] = Type.Object(
+    { message: Message },
+    { description: 'unexpected server error (a bug; details are logged, not returned)' },
+  )
+  return out as { 200: ReturnType<typeof Type.Object<{ message: typeof Message } & P>> } & Record<
+    string,
+    TSchema
+  >
 }
+
+/** OpenAPI security of routes that take a session token. */
+export const TOKEN_SECURITY: { [scheme: string]: string[] }[] = [{ token: [] }, { bearer: [] }]
 
 const Nullable = <T extends TSchema>(t: T) => Type.Optional(Type.Union([t, Type.Null()]))
 const ShortText = Type.String({ maxLength: 4096 })

@@ -4,7 +4,7 @@ import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { SellerService } from '../services/seller.ts'
 import { requireToken } from './guards.ts'
-import { BookId, BookInfo, responses, StoreId, UserId } from './schemas.ts'
+import { BookId, BookInfo, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
 
 export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller: SellerService }> = async (
   app,
@@ -18,9 +18,10 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
       preHandler,
       schema: {
         tags: ['seller'],
+        security: TOKEN_SECURITY,
         summary: 'Open a store owned by the user',
         body: Type.Object({ user_id: UserId, store_id: StoreId }),
-        response: responses(),
+        response: responses({}, [401, 511, 514]),
       },
     },
     async (req) => {
@@ -36,6 +37,7 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
       bodyLimit: LIMITS.addBookBodyBytes,
       schema: {
         tags: ['seller'],
+        security: TOKEN_SECURITY,
         summary: 'List a book in one of the user’s stores',
         body: Type.Object({
           user_id: UserId,
@@ -43,7 +45,7 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
           book_info: BookInfo,
           stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
         }),
-        response: responses(),
+        response: responses({}, [401, 511, 513, 516, 413]),
       },
     },
     async (req) => {
@@ -58,6 +60,7 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
       preHandler,
       schema: {
         tags: ['seller'],
+        security: TOKEN_SECURITY,
         summary: 'Add copies to a listing',
         body: Type.Object({
           user_id: UserId,
@@ -65,7 +68,7 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
           book_id: BookId,
           add_stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
         }),
-        response: responses({ stock_level: Type.Integer() }),
+        response: responses({ stock_level: Type.Integer() }, [401, 511, 513, 515]),
       },
     },
     async (req) => {

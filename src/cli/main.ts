@@ -1,0 +1,55 @@
+import { Command, InvalidArgumentError } from 'commander'
+import { openDatabase } from '../app.ts'
+import { ConfigError, loadConfig } from '../config.ts'
+import { serveOrExit } from '../server.ts'
+import { main as importMain } from './import.ts'
+
+const env = process.env
+
+function wholeNumber(raw: string): string {
+  if (!/^\d+$/.test(raw)) throw new InvalidArgumentError('expected a whole number')
+  return raw
+}
+
+const program = new Command()
+  .name('bookstore')
+  .description('The bookstore server and its tools. Settings come from the environment (see README).')
+  .showHelpAfterError()
+
+program
+  .command('serve')
+  .description('start the HTTP server (PORT, HOST, DATA_DIR, DATABASE_URL, …)')
+  .action(() => serveOrExit(env))
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .action(async () => {
+    try {
+      const db = await openDatabase(loadConfig(env))
+      console.log(`database (${db.engine}) is up to date`)
+      await db.close()
+    } catch (err) {
+      console.error(err instanceof ConfigError ? `invalid configuration: ${err.message}` : String(err))
+      process.exitCode = err instanceof ConfigError ? 2 : 1
+    }
+  })
+
+program
+  .command('import')
+  .description('list the books of a course catalogue (SQLite book.db / book_lx.db) in a store, with progress')
+  .argument('<file>', 'the SQLite catalogue')
+  .requiredOption('--store <id>', 'store to list the books in (created when missing)')
+  .requiredOption('--seller <id>', 'owner of the store')
+  .option('--password <pw>', "create the seller's account with this password if it does not exist")
+  .option('--stock <n>', 'copies in stock of each book', wholeNumber, '10')
+  .option('--batch <n>', 'books per transaction', wholeNumber, '200')
+  .option('--limit <n>', 'import at most n books', wholeNumber)
+  .action(async (file: string, o: Record<string, string | undefined>) => {
+    const args = [file, '--store', o.store, '--seller', o.seller, '--stock', o.stock, '--batch', o.batch]
+    if (o.password !== undefined) args.push('--password', o.password)
+    if (o.limit !== undefined) args.push('--limit', o.limit)
+    process.exitCode = await importMain(args as string[], env)
+  })
+
+await program.parseAsync(process.argv)

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Db } from './db/db.ts'
+
+/**
+ * Prometheus metrics of one app: its own registry (no process-wide state), filled by request hooks,
+ * the background sweeps, and, at scrape time, the database.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly requests: Counter<'method' | 'route' | 'status'>
+  readonly duration: Histogram<'method' | 'route' | 'status'>
+  readonly sweepRuns: Counter<'task' | 'outcome'>
+  readonly sweepItems: Counter<'task'>
+
+  constructor(db: Db) {
+    const registers = [this.registry]
+    this.requests = new Counter({
+      name: 'bookstore_http_requests_total',
+      help: 'HTTP requests by route template and result code',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    })
+    this.duration = new Histogram({
+      name: 'bookstore_http_request_duration_seconds',
+      help: 'HTTP request latency by route template and result code',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    })
+    this.sweepRuns = new Counter({
+      name: 'bookstore_sweep_runs_total',
+      help: 'Background sweep runs by task (expire, auto_receive, sessions) and outcome (ok, error)',
+      labelNames: ['task', 'outcome'],
+      registers,
+    })
+    this.sweepItems = new Counter({
+      name: 'bookstore_sweep_items_total',
+      help: 'Orders cancelled by expiry, received automatically, or sessions removed, by sweep task',
+      labelNames: ['task'],
+      registers,
+    })
+    new Gauge({
+      name: 'bookstore_orders',
+      help: 'Orders by status (read from the database at scrape time)',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const r = await db.query<{ status: string; n: number }>(
+          'SELECT status, count(*)::int AS n FROM orders GROUP BY status',
+        )
+        this.reset()
+        for (const s of ['unpaid', 'paid', 'shipped', 'received', 'cancelled'])
+          this.set({ status: s }, r.rows.find((x) => x.status === s)?.n ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'bookstore_db_pool_connections',
+      help: 'Database pool connections by state (total, idle, waiting clients)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const s = db.stats()
+        this.set({ state: 'total' }, s.total)
+        this.set({ state: 'idle' }, s.idle)
+        this.set({ state: 'waiting' }, s.waiting)
+      },
+    })
+  }
+
+  /** Counts and times every request, and serves GET /metrics. */
+  install(app: FastifyInstance): void {
+    app.addHook('onResponse', async (request, reply) => {
+      const labels = {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      }
+      this.requests.inc(labels)
+      this.duration.observe(labels, reply.elapsedTime / 1000)
+    })
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics (text format): requests, latency, orders by status, sweeps, pool',
+          produces: ['text/plain'],
+        },
+      },
+      async (_request, reply) => {
+        const body = await this.registry.metrics()
+        return reply.type(this.registry.contentType).send(body)
+      },
+    )
+  }
+}
