@@ -1,5 +1,5 @@
 /**
- * The server process as an operator runs it: `npm start` on the embedded database persists
+ * The server process as an operator runs it (`npm start` = `bookstore serve`): on the embedded database persists
  * everything under DATA_DIR across restarts, shuts down cleanly on SIGTERM, and refuses to start
  * with an invalid setting, naming it.
  */
@@ -33,7 +33,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Starts the server on a free port and waits for its "listening" log line. */
 function startServer(extra: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['bin/bookstore.js', 'serve'], {
     cwd: ROOT,
     env: childEnv({ DATA_DIR: join(dir, 'data'), PORT: '0', LOG_LEVEL: 'info', ...extra }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,7 +112,7 @@ test('an invalid setting stops the server at start, naming the variable', async 
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['SWEEP_INTERVAL_S', '-1'],
   ] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, ['bin/bookstore.js', 'serve'], {
       cwd: ROOT,
       env: { ...childEnv({ DATA_DIR: join(dir, 'bad') }), [name]: value },
       stdio: ['ignore', 'pipe', 'pipe'],
