@@ -29,9 +29,9 @@ const VERSION = (
 ).version
 
 /** Opens the database the configuration names (PostgreSQL server, or PGlite under DATA_DIR) and migrates it. */
-export async function openDatabase(config: Config): Promise<Db> {
+export async function openDatabase(config: Config, opts: { poolSize?: number } = {}): Promise<Db> {
   const db = config.databaseUrl
-    ? await openPostgres(config.databaseUrl)
+    ? await openPostgres(config.databaseUrl, { max: opts.poolSize ?? config.dbPoolSize })
     : await openPglite(join(config.dataDir, 'pglite'))
   try {
     await migrate(db)

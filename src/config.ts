@@ -15,6 +15,12 @@ export interface Config {
   orderAutoReceiveS: number
   sweepIntervalS: number
   logLevel: LogLevel
+  /** Server processes (cluster mode); more than 1 needs DATABASE_URL. */
+  workers: number
+  /** Connections per process to a PostgreSQL server. */
+  dbPoolSize: number
+  /** How long a verified password is remembered for payment and add_funds (0: never). */
+  passwordCacheTtlS: number
   /** argon2id memory cost in KiB (not an environment variable: tests lower it to run fast) */
   passwordMemoryKiB: number
 }
@@ -29,6 +35,9 @@ export const DEFAULTS: Config = {
   orderAutoReceiveS: 14 * 24 * 3600,
   sweepIntervalS: 5,
   logLevel: 'info',
+  workers: 1,
+  dbPoolSize: 10,
+  passwordCacheTtlS: 300,
   passwordMemoryKiB: 19456,
 }
 
@@ -78,6 +87,9 @@ export function loadConfig(env: Env): Config {
   const logLevel = (env.LOG_LEVEL?.trim() || DEFAULTS.logLevel) as LogLevel
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`)
+  const workers = integer(env, 'WORKERS', 1, 64, DEFAULTS.workers)
+  if (workers > 1 && !databaseUrl)
+    throw new ConfigError('WORKERS above 1 needs DATABASE_URL: the embedded database belongs to one process')
   return {
     port: integer(env, 'PORT', 0, 65535, DEFAULTS.port),
     host,
@@ -100,6 +112,9 @@ export function loadConfig(env: Env): Config {
     ),
     sweepIntervalS: seconds(env, 'SWEEP_INTERVAL_S', 0.01, 3600, DEFAULTS.sweepIntervalS),
     logLevel,
+    workers,
+    dbPoolSize: integer(env, 'DB_POOL_SIZE', 1, 1000, DEFAULTS.dbPoolSize),
+    passwordCacheTtlS: integer(env, 'PASSWORD_CACHE_TTL_S', 0, 86400, DEFAULTS.passwordCacheTtlS),
     passwordMemoryKiB: DEFAULTS.passwordMemoryKiB,
   }
 }

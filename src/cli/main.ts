@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { openDatabase } from '../app.ts'
 import { ConfigError, loadConfig } from '../config.ts'
 import { serveOrExit } from '../server.ts'
+import { bench } from './bench.ts'
 import { main as importMain } from './import.ts'
 
 const env = process.env
@@ -50,6 +51,45 @@ program
     if (o.password !== undefined) args.push('--password', o.password)
     if (o.limit !== undefined) args.push('--limit', o.limit)
     process.exitCode = await importMain(args as string[], env)
+  })
+
+const count = (raw: string): number => Number(wholeNumber(raw))
+
+program
+  .command('bench')
+  .description(
+    'load-test the order path with the course workload (new_order then payment) and print paid orders/s and latencies',
+  )
+  .option(
+    '--url <url>',
+    'measure the server at this URL (default: start one, on DATABASE_URL or a fresh embedded database)',
+  )
+  .option('--raw', 'run the same transactions in-process against the database, without HTTP: the ceiling')
+  .option('-c, --concurrency <n>', 'simultaneous buyers', count, 16)
+  .option('-d, --duration <s>', 'seconds to run', count, 10)
+  .option('--sellers <n>', 'sellers', count, 2)
+  .option('--stores <n>', 'stores per seller', count, 2)
+  .option('--books <n>', 'books per store', count, 100)
+  .option('--buyers <n>', 'buyers', count, 10)
+  .option('--book-db <file>', 'take the books from a course catalogue (e.g. ../shared/data/book.db)')
+  .option('--workers <n>', 'server processes when the bench starts the server (PostgreSQL only)', count, 1)
+  .action(async (o) => {
+    const out = await bench(
+      {
+        raw: Boolean(o.raw),
+        concurrency: o.concurrency,
+        durationS: o.duration,
+        sellers: o.sellers,
+        stores: o.stores,
+        books: o.books,
+        buyers: o.buyers,
+        workers: o.workers,
+        ...(o.url ? { url: o.url } : {}),
+        ...(o.bookDb ? { bookDb: o.bookDb } : {}),
+      },
+      env,
+    )
+    console.log(out)
   })
 
 await program.parseAsync(process.argv)

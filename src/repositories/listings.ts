@@ -78,35 +78,6 @@ export async function addStock(
   return { ok: false, reason: (await listingExists(q, storeId, bookId)) ? 'limit' : 'no_book' }
 }
 
-export interface ReservedLine {
-  book_id: string
-  title: string
-  price: number
-  count: number
-}
-
-/**
- * Takes copies of every line out of stock in one guarded statement: a line whose stock is too low
- * (or whose book is not listed) is simply not updated, and the caller rolls the transaction back
- * when fewer lines come back than were asked for. Lines are passed sorted by book id so that
- * concurrent orders lock rows in the same order.
- */
-export async function reserveStock(
-  tx: Tx,
-  storeId: string,
-  lines: readonly { bookId: string; count: number }[],
-): Promise<ReservedLine[]> {
-  const r = await tx.query<ReservedLine>(
-    `UPDATE listings l
-        SET stock_level = l.stock_level - w.count, sales = l.sales + w.count
-       FROM unnest($2::text[], $3::int[]) AS w(book_id, count)
-      WHERE l.store_id = $1 AND l.book_id = w.book_id AND l.stock_level >= w.count
-     RETURNING l.book_id, l.title, l.price, w.count`,
-    [storeId, lines.map((l) => l.bookId), lines.map((l) => l.count)],
-  )
-  return r.rows
-}
-
 /** The stock of the given books in a store (books not listed are absent from the map). */
 export async function stockOf(
   q: Queryable,

@@ -2,10 +2,16 @@ import { Exists, Unauthorized } from '../errors.ts'
 import * as sessions from '../repositories/sessions.ts'
 import * as users from '../repositories/users.ts'
 import { newToken, tokenHash } from '../security/tokens.ts'
+import { VerifiedCache } from '../security/verified-cache.ts'
 import type { Deps } from './context.ts'
 
 export class AuthService {
-  constructor(private readonly deps: Deps) {}
+  /** Recently verified passwords, for the routes that send one with every call. */
+  private readonly verified: VerifiedCache
+
+  constructor(private readonly deps: Deps) {
+    this.verified = new VerifiedCache(deps.config.passwordCacheTtlS * 1000, 10_000)
+  }
 
   async register(userId: string, password: string): Promise<void> {
     const hash = await this.deps.hasher.hash(password)
@@ -14,12 +20,17 @@ export class AuthService {
 
   /**
    * The user's password, checked; unknown users, closed accounts and wrong passwords all fail the
-   * same way and take the same time.
+   * same way and take the same time. With `remembered`, a password verified a moment ago is
+   * accepted without hashing again (payment and add_funds send it with every call); a wrong one
+   * always costs a full verification.
    */
-  async checkPassword(userId: string, password: string): Promise<users.UserRow> {
+  async checkPassword(userId: string, password: string, remembered = false): Promise<users.UserRow> {
     const user = await users.findUser(this.deps.db, userId)
-    const ok = await this.deps.hasher.verify(user?.password_hash, password)
-    if (!user || !ok) throw Unauthorized()
+    const stored = user?.password_hash
+    if (remembered && user && stored && this.verified.has(userId, stored, password)) return user
+    const ok = await this.deps.hasher.verify(stored, password)
+    if (!user || !stored || !ok) throw Unauthorized()
+    if (remembered) this.verified.add(userId, stored, password)
     return user
   }
 

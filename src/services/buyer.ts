@@ -29,7 +29,7 @@ export class BuyerService {
   ) {}
 
   async addFunds(userId: string, password: string, addValue: number): Promise<number> {
-    await this.auth.checkPassword(userId, password)
+    await this.auth.checkPassword(userId, password, true)
     const r = await this.deps.db.transaction((tx) => users.depositOrWithdraw(tx, userId, addValue))
     if (r.ok) return r.balance
     if (r.reason === 'insufficient') throw FundsLow()
@@ -44,39 +44,40 @@ export class BuyerService {
       if (l.count > LIMITS.maxCount)
         throw BadRequest('books', `count of ${l.bookId} is above ${LIMITS.maxCount}`)
     const { db, config } = this.deps
+    const orderId = randomUUID()
     return db.transaction(async (tx) => {
+      const placed = await orders.placeOrder(tx, {
+        orderId,
+        buyerId: userId,
+        storeId,
+        lines: wanted,
+        timeoutS: config.orderPaymentTimeoutS,
+        maxTotal: LIMITS.maxMoney,
+      })
+      if (placed.ok) return orderId
+      // Say why (the throw rolls back any line that was reserved).
+      if (placed.tooExpensive) throw BadRequest('books', `order total is above ${LIMITS.maxMoney}`)
       const buyer = await users.findUser(tx, userId)
       if (!buyer || buyer.closed_at) throw NotFound('user', userId)
       const store = await stores.findStore(tx, storeId)
       if (!store || store.owner_closed) throw NotFound('store', storeId)
-      const reserved = await listings.reserveStock(tx, storeId, wanted)
-      if (reserved.length < wanted.length) {
-        // Something was missing: say which (the transaction is rolled back by the throw).
-        const stock = await listings.stockOf(
-          tx,
-          storeId,
-          wanted.map((l) => l.bookId),
-        )
-        const missing = wanted.find((l) => !stock.has(l.bookId))
-        if (missing) throw NotFound('book', missing.bookId)
-        const low = wanted.find((l) => (stock.get(l.bookId) ?? 0) < l.count)
-        throw StockLow((low ?? wanted[0])?.bookId ?? '')
-      }
-      const total = reserved.reduce((sum, l) => sum + l.price * l.count, 0)
-      if (total > LIMITS.maxMoney) throw BadRequest('books', `order total is above ${LIMITS.maxMoney}`)
-      const orderId = randomUUID()
-      await orders.insertOrder(
+      const stock = await listings.stockOf(
         tx,
-        { orderId, buyerId: userId, storeId, totalPrice: total, timeoutS: config.orderPaymentTimeoutS },
-        reserved,
+        storeId,
+        wanted.map((l) => l.bookId),
       )
-      return orderId
+      const missing = wanted.find((l) => !stock.has(l.bookId))
+      if (missing) throw NotFound('book', missing.bookId)
+      // Lines this statement reserved show their stock already reduced: they are not the short ones.
+      const reserved = new Set(placed.reserved)
+      const low = wanted.find((l) => !reserved.has(l.bookId) && (stock.get(l.bookId) ?? 0) < l.count)
+      throw StockLow((low ?? wanted.find((l) => !reserved.has(l.bookId)) ?? wanted[0])?.bookId ?? '')
     })
   }
 
   /** Debits the buyer exactly once and holds the money for the order until the books are received. */
   async payment(userId: string, orderId: string, password: string): Promise<void> {
-    await this.auth.checkPassword(userId, password)
+    await this.auth.checkPassword(userId, password, true)
     await this.deps.db.transaction(async (tx) => {
       const r = await orders.payOrder(tx, orderId, userId)
       if (r.ok) return

@@ -1,0 +1,241 @@
+/**
+ * The course workload — sellers with stores of books, buyers placing orders of 1–10 distinct books
+ * × 1–10 copies, each new_order followed by its payment — driven either through the course HTTP API
+ * (any server that speaks it) or, with raw, straight against the database (no HTTP, no password
+ * check): the ceiling the HTTP numbers are compared with.
+ */
+import { Agent, request } from 'node:http'
+import type { Db } from '../db/db.ts'
+import * as orders from '../repositories/orders.ts'
+import { AuthService } from '../services/auth.ts'
+import { BuyerService } from '../services/buyer.ts'
+import type { Deps } from '../services/context.ts'
+import { SellerService } from '../services/seller.ts'
+import { Samples } from './stats.ts'
+
+export interface Workload {
+  sellers: number
+  storesPerSeller: number
+  booksPerStore: number
+  buyers: number
+  /** Books to list (id, title, price); generated when absent. */
+  catalogue?: { id: string; title: string; price: number }[]
+}
+
+export interface RunOptions {
+  concurrency: number
+  durationS: number
+  onTick?: (paid: number, elapsedS: number) => void
+}
+
+export interface Results {
+  paid: number
+  failed: number
+  elapsedS: number
+  newOrder: Samples
+  payment: Samples
+  /** new_order + payment, as one buyer sees it */
+  both: Samples
+}
+
+/** The calls the workload makes; one implementation speaks HTTP, the other calls the database. */
+export interface Target {
+  register(userId: string, password: string): Promise<void>
+  login(userId: string, password: string): Promise<string>
+  addFunds(userId: string, password: string, value: number): Promise<void>
+  createStore(userId: string, token: string, storeId: string): Promise<void>
+  addBook(
+    userId: string,
+    token: string,
+    storeId: string,
+    book: { id: string; title: string; price: number },
+    stock: number,
+  ): Promise<void>
+  newOrder(
+    userId: string,
+    token: string,
+    storeId: string,
+    books: { id: string; count: number }[],
+  ): Promise<string | undefined>
+  payment(userId: string, password: string, token: string, orderId: string): Promise<boolean>
+  close(): Promise<void>
+}
+
+export function httpTarget(baseUrl: string, concurrency: number): Target {
+  const url = new URL(baseUrl)
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 4 })
+  const post = (path: string, body: unknown, token?: string) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify(body))
+      const req = request(
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: `${url.pathname.replace(/\/$/, '')}${path}`,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': data.length,
+            ...(token ? { token } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString()
+            let parsed: Record<string, unknown> = {}
+            try {
+              parsed = JSON.parse(text)
+            } catch {}
+            resolve({ status: res.statusCode ?? 0, body: parsed })
+          })
+          res.on('error', reject)
+        },
+      )
+      req.on('error', reject)
+      req.end(data)
+    })
+  const must = async (path: string, body: unknown, token?: string) => {
+    const r = await post(path, body, token)
+    if (r.status !== 200) throw new Error(`${path} → ${r.status} ${JSON.stringify(r.body)}`)
+    return r.body
+  }
+  return {
+    register: async (user_id, password) => void (await must('/auth/register', { user_id, password })),
+    login: async (user_id, password) =>
+      (await must('/auth/login', { user_id, password, terminal: 'bench' })).token as string,
+    addFunds: async (user_id, password, add_value) =>
+      void (await must('/buyer/add_funds', { user_id, password, add_value })),
+    createStore: async (user_id, token, store_id) =>
+      void (await must('/seller/create_store', { user_id, store_id }, token)),
+    addBook: async (user_id, token, store_id, book, stock_level) =>
+      void (await must('/seller/add_book', { user_id, store_id, book_info: book, stock_level }, token)),
+    newOrder: async (user_id, token, store_id, books) => {
+      const r = await post('/buyer/new_order', { user_id, store_id, books }, token)
+      return r.status === 200 ? (r.body.order_id as string) : undefined
+    },
+    payment: async (user_id, password, token, order_id) =>
+      (await post('/buyer/payment', { user_id, password, order_id }, token)).status === 200,
+    close: async () => agent.destroy(),
+  }
+}
+
+/** The same use cases in-process: services for setup and new_order, the payment statement itself. */
+export function rawTarget(deps: Deps): Target {
+  const auth = new AuthService(deps)
+  const buyer = new BuyerService(deps, auth)
+  const seller = new SellerService(deps)
+  const db: Db = deps.db
+  return {
+    register: (u, p) => auth.register(u, p),
+    login: (u, p) => auth.login(u, p, 'bench'),
+    addFunds: async (u, p, v) => void (await buyer.addFunds(u, p, v)),
+    createStore: (u, _t, s) => seller.createStore(u, s),
+    addBook: (u, _t, s, b, stock) => seller.addBook(u, s, b, stock),
+    newOrder: (u, _t, s, books) => buyer.newOrder(u, s, books),
+    payment: async (u, _p, _t, orderId) => (await db.transaction((tx) => orders.payOrder(tx, orderId, u))).ok,
+    close: async () => {},
+  }
+}
+
+interface Actor {
+  userId: string
+  password: string
+  token: string
+}
+
+export interface Prepared {
+  buyers: Actor[]
+  stores: { storeId: string; bookIds: string[] }[]
+}
+
+function generatedCatalogue(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `b${i}`,
+    title: `Book ${i}`,
+    price: 100 + ((i * 37) % 5000),
+  }))
+}
+
+/** Registers the sellers, stores, books and buyers of the workload (unique ids per run). */
+export async function prepare(
+  target: Target,
+  w: Workload,
+  runId: string,
+  onStep?: (what: string) => void,
+): Promise<Prepared> {
+  const catalogue = (w.catalogue ?? generatedCatalogue(w.booksPerStore)).slice(0, w.booksPerStore)
+  const stores: Prepared['stores'] = []
+  for (let s = 0; s < w.sellers; s++) {
+    const seller = { userId: `bench_${runId}_seller${s}`, password: 'bench-password' }
+    await target.register(seller.userId, seller.password)
+    const token = await target.login(seller.userId, seller.password)
+    for (let k = 0; k < w.storesPerSeller; k++) {
+      const storeId = `bench_${runId}_store${s}_${k}`
+      await target.createStore(seller.userId, token, storeId)
+      for (const book of catalogue) await target.addBook(seller.userId, token, storeId, book, 100_000_000)
+      stores.push({ storeId, bookIds: catalogue.map((b) => b.id) })
+      onStep?.(`store ${stores.length}/${w.sellers * w.storesPerSeller} listed`)
+    }
+  }
+  const buyers: Actor[] = []
+  for (let b = 0; b < w.buyers; b++) {
+    const userId = `bench_${runId}_buyer${b}`
+    const password = 'bench-password'
+    await target.register(userId, password)
+    await target.addFunds(userId, password, 100_000_000_000_000)
+    buyers.push({ userId, password, token: await target.login(userId, password) })
+  }
+  onStep?.(`${buyers.length} buyers ready`)
+  return { buyers, stores }
+}
+
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)] as T
+
+/** Runs `concurrency` loops of new_order + payment for `durationS` seconds. */
+export async function run(target: Target, p: Prepared, opts: RunOptions): Promise<Results> {
+  const res: Results = {
+    paid: 0,
+    failed: 0,
+    elapsedS: 0,
+    newOrder: new Samples(),
+    payment: new Samples(),
+    both: new Samples(),
+  }
+  const start = performance.now()
+  const end = start + opts.durationS * 1000
+  const ticker = setInterval(() => opts.onTick?.(res.paid, (performance.now() - start) / 1000), 1000)
+  const worker = async () => {
+    while (performance.now() < end) {
+      const buyer = pick(p.buyers)
+      const store = pick(p.stores)
+      const n = 1 + Math.floor(Math.random() * Math.min(10, store.bookIds.length))
+      const ids = new Set<string>()
+      while (ids.size < n) ids.add(pick(store.bookIds))
+      const books = [...ids].map((id) => ({ id, count: 1 + Math.floor(Math.random() * 10) }))
+      const t0 = performance.now()
+      const orderId = await target.newOrder(buyer.userId, buyer.token, store.storeId, books)
+      const t1 = performance.now()
+      res.newOrder.add(t1 - t0)
+      if (!orderId) {
+        res.failed++
+        continue
+      }
+      const ok = await target.payment(buyer.userId, buyer.password, buyer.token, orderId)
+      const t2 = performance.now()
+      res.payment.add(t2 - t1)
+      res.both.add(t2 - t0)
+      if (ok) res.paid++
+      else res.failed++
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: opts.concurrency }, worker))
+  } finally {
+    clearInterval(ticker)
+  }
+  res.elapsedS = (performance.now() - start) / 1000
+  return res
+}
