@@ -26,9 +26,9 @@ interface Running {
 }
 
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra }
-  delete env.DATABASE_URL // these tests are about the embedded engine's files
-  return env
+  const env = { ...process.env }
+  delete env.DATABASE_URL // the embedded engine, unless a test names a server
+  return { ...env, ...extra }
 }
 
 /** Starts the server on a free port and waits for its "listening" log line. */
@@ -123,5 +123,40 @@ test('an invalid setting stops the server at start, naming the variable', async 
     })
     assert.equal(await exitOf(child), 2, `${name}=${value}`)
     assert.match(err, new RegExp(`invalid configuration: ${name}`))
+  }
+})
+
+test('cluster mode: WORKERS=2 serves from two processes on one PostgreSQL', async (ctx) => {
+  const url = process.env.DATABASE_URL
+  if (!url) {
+    ctx.skip('needs DATABASE_URL: the embedded database belongs to one process')
+    return
+  }
+  // A schema of its own, so the workers' migrations touch nothing else.
+  const schema = `cluster_${process.pid}`
+  const { openPostgres } = await import('../src/db/postgres.ts')
+  const admin = await openPostgres(url, { max: 1 })
+  await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
+  const scoped = new URL(url)
+  scoped.searchParams.set('options', `-c search_path=${schema}`)
+  const server = await startServer({ DATABASE_URL: scoped.toString(), WORKERS: '2' })
+  try {
+    const pids = new Set<string>()
+    for (let i = 0; i < 40 && pids.size < 2; i++) {
+      const r = await postJson(`${server.url}/auth/register`, { user_id: `c${i}`, password: 'p' })
+      assert.equal(r.status, 200)
+    }
+    // Each worker logs its own pid; both answered requests and share one database.
+    for (const line of server.output().split('\n'))
+      if (line.includes('request completed')) pids.add(/"pid":(\d+)/.exec(line)?.[1] ?? '')
+    const users = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.users`)
+    assert.equal(users.rows[0]?.n, 40)
+    assert.ok(pids.size >= 2, `requests answered by ${pids.size} processes`)
+  } finally {
+    const done = exitOf(server.child)
+    server.child.kill('SIGTERM')
+    assert.equal(await done, 0)
+    await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
+    await admin.close()
   }
 })
