@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import AjvModule from 'ajv'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import type { Db } from './db/db.ts'
 import { migrate } from './db/migrate.ts'
@@ -16,6 +16,7 @@ import { registerDocs } from './routes/docs.ts'
 import { installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
+import { installAbuseLimits, installSecurityHeaders } from './routes/protection.ts'
 import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
@@ -46,22 +47,32 @@ export interface AppOptions {
   config: Config
   /** An open, migrated database; when absent the app opens (and on close, closes) its own. */
   db?: Db
-  logger?: FastifyServerOptions['logger']
+  /** false: no logs (tests); a stream: JSON log lines go there instead of stdout. */
+  logger?: false | { stream: NodeJS.WritableStream }
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts
   const db = opts.db ?? (await openDatabase(config))
   const app = Fastify({
-    logger: opts.logger ?? {
-      level: config.logLevel,
-      redact: ['req.headers.token', 'req.headers.authorization', 'req.headers.cookie'],
-    },
+    logger:
+      opts.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            // Request bodies (passwords) are never logged; headers that carry secrets are masked if they ever are.
+            redact: ['req.headers.token', 'req.headers.authorization', 'req.headers.cookie'],
+            ...(opts.logger ? { stream: opts.logger.stream } : {}),
+          },
     bodyLimit: LIMITS.defaultBodyBytes,
     // Strict JSON: a duplicate or __proto__/constructor key is refused, not merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     forceCloseConnections: 'idle',
+    // A client gets this long to send a whole request; idle keep-alive sockets are closed after 72 s.
+    requestTimeout: config.requestTimeoutS * 1000,
+    // Behind a reverse proxy, set trustProxy so request.ip (used by the abuse limits) is the client's.
+    trustProxy: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Bodies are JSON and validated as they are (a string is never taken for a number); query strings
@@ -74,6 +85,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   )
 
   installErrorHandling(app)
+  installSecurityHeaders(app)
+  installAbuseLimits(app, config)
   app.addHook('preValidation', rejectUnstorableStrings)
 
   const metrics = new Metrics(db)

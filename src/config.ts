@@ -21,6 +21,13 @@ export interface Config {
   dbPoolSize: number
   /** How long a verified password is remembered for payment and add_funds (0: never). */
   passwordCacheTtlS: number
+  /** Abuse limits on the password routes, per window (0: no limit). */
+  rateLimitWindowS: number
+  rateLimitFailuresPerUser: number
+  rateLimitFailuresPerIp: number
+  rateLimitRequestsPerIp: number
+  /** Longest time to receive a whole request. */
+  requestTimeoutS: number
   /** argon2id memory cost in KiB (not an environment variable: tests lower it to run fast) */
   passwordMemoryKiB: number
 }
@@ -38,6 +45,11 @@ export const DEFAULTS: Config = {
   workers: 1,
   dbPoolSize: 10,
   passwordCacheTtlS: 300,
+  rateLimitWindowS: 300,
+  rateLimitFailuresPerUser: 10,
+  rateLimitFailuresPerIp: 100,
+  rateLimitRequestsPerIp: 0,
+  requestTimeoutS: 30,
   passwordMemoryKiB: 19456,
 }
 
@@ -115,6 +127,29 @@ export function loadConfig(env: Env): Config {
     workers,
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 1, 1000, DEFAULTS.dbPoolSize),
     passwordCacheTtlS: integer(env, 'PASSWORD_CACHE_TTL_S', 0, 86400, DEFAULTS.passwordCacheTtlS),
+    rateLimitWindowS: integer(env, 'RATE_LIMIT_WINDOW_S', 1, 86400, DEFAULTS.rateLimitWindowS),
+    rateLimitFailuresPerUser: integer(
+      env,
+      'RATE_LIMIT_FAILURES_PER_USER',
+      0,
+      1_000_000,
+      DEFAULTS.rateLimitFailuresPerUser,
+    ),
+    rateLimitFailuresPerIp: integer(
+      env,
+      'RATE_LIMIT_FAILURES_PER_IP',
+      0,
+      1_000_000,
+      DEFAULTS.rateLimitFailuresPerIp,
+    ),
+    rateLimitRequestsPerIp: integer(
+      env,
+      'RATE_LIMIT_REQUESTS_PER_IP',
+      0,
+      100_000_000,
+      DEFAULTS.rateLimitRequestsPerIp,
+    ),
+    requestTimeoutS: integer(env, 'REQUEST_TIMEOUT_S', 1, 3600, DEFAULTS.requestTimeoutS),
     passwordMemoryKiB: DEFAULTS.passwordMemoryKiB,
   }
 }

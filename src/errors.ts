@@ -15,6 +15,7 @@ export type ErrorKind =
       state: 'not_shipped' | 'received' | 'shipped' | 'not_paid' | 'cancelled' | 'paid'
     }
   | { kind: 'bad_request'; field: string }
+  | { kind: 'rate_limited'; retryAfterS: number }
 
 export class DomainError extends Error {
   override name = 'DomainError'
@@ -36,6 +37,8 @@ export const StockLow = (bookId: string) =>
 export const FundsLow = () => new DomainError({ kind: 'funds_low' }, 'not sufficient funds')
 export const OrderState = (state: Extract<ErrorKind, { kind: 'order_state' }>['state'], orderId: string) =>
   new DomainError({ kind: 'order_state', state }, ORDER_STATE_MESSAGES[state](orderId))
+export const RateLimited = (retryAfterS: number) =>
+  new DomainError({ kind: 'rate_limited', retryAfterS }, `too many attempts: try again in ${retryAfterS} s`)
 export const BadRequest = (field: string, why: string) =>
   new DomainError({ kind: 'bad_request', field }, `${field} ${why}`)
 
@@ -55,6 +58,8 @@ export function statusOf(info: ErrorKind): number {
       return 401
     case 'bad_request':
       return 400
+    case 'rate_limited':
+      return 429
     case 'not_found':
       return { user: 511, store: 513, book: 515, order: 518 }[info.entity]
     case 'exists':

@@ -15,6 +15,8 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
+    // Waiting longer than this for a connection means the server is unreachable or saturated.
+    connectionTimeoutMillis: 5000,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID

@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Config } from '../config.ts'
+import { RateLimited } from '../errors.ts'
+
+/**
+ * Counts events per key in fixed windows, in this process's memory (bounded: the oldest keys are
+ * dropped first). Several server processes each keep their own counts.
+ */
+export class WindowCounter {
+  private readonly counts = new Map<string, { n: number; resetAt: number }>()
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxKeys = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** How many events the key has in the current window. */
+  count(key: string): number {
+    const e = this.counts.get(key)
+    if (!e) return 0
+    if (e.resetAt <= this.now()) {
+      this.counts.delete(key)
+      return 0
+    }
+    return e.n
+  }
+
+  /** Seconds until the key's window ends. */
+  retryAfterS(key: string): number {
+    const e = this.counts.get(key)
+    return e ? Math.max(1, Math.ceil((e.resetAt - this.now()) / 1000)) : 1
+  }
+
+  add(key: string): number {
+    const now = this.now()
+    let e = this.counts.get(key)
+    if (!e || e.resetAt <= now) {
+      this.counts.delete(key)
+      e = { n: 0, resetAt: now + this.windowMs }
+      this.counts.set(key, e)
+      while (this.counts.size > this.maxKeys) {
+        const oldest = this.counts.keys().next().value
+        if (oldest === undefined) break
+        this.counts.delete(oldest)
+      }
+    }
+    e.n++
+    return e.n
+  }
+}
+
+/** The routes that check a password (or hand out a session): where guessing would happen. */
+export const PASSWORD_ROUTES = new Set([
+  '/auth/login',
+  '/auth/password',
+  '/auth/unregister',
+  '/buyer/payment',
+  '/buyer/add_funds',
+])
+
+function userOf(request: FastifyRequest): string | undefined {
+  const body = request.body as { user_id?: unknown } | undefined
+  return typeof body?.user_id === 'string' ? body.user_id : undefined
+}
+
+/**
+ * Abuse limits on the password routes:
+ * - failed attempts (401) per user id and per client address within a window; past the limit the
+ *   route answers 429 (with Retry-After) before checking anything, right password or not;
+ * - optionally, all requests per client address within the window (0 = no limit).
+ * 401s are counted when the response is sent, so the limit needs no extra database work.
+ */
+export function installAbuseLimits(app: FastifyInstance, config: Config): void {
+  const windowMs = config.rateLimitWindowS * 1000
+  const failures = new WindowCounter(windowMs)
+  const requests = new WindowCounter(windowMs)
+  const limited = (r: FastifyRequest) => PASSWORD_ROUTES.has(r.routeOptions.url ?? '')
+
+  app.addHook('preHandler', async (request) => {
+    if (!limited(request)) return
+    const ipKey = `ip:${request.ip}`
+    if (config.rateLimitRequestsPerIp > 0 && requests.add(ipKey) > config.rateLimitRequestsPerIp)
+      throw RateLimited(requests.retryAfterS(ipKey))
+    const user = userOf(request)
+    const userKey = user === undefined ? undefined : `user:${user}`
+    if (config.rateLimitFailuresPerIp > 0 && failures.count(ipKey) >= config.rateLimitFailuresPerIp)
+      throw RateLimited(failures.retryAfterS(ipKey))
+    if (
+      userKey &&
+      config.rateLimitFailuresPerUser > 0 &&
+      failures.count(userKey) >= config.rateLimitFailuresPerUser
+    )
+      throw RateLimited(failures.retryAfterS(userKey))
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode !== 401 || !limited(request)) return
+    failures.add(`ip:${request.ip}`)
+    const user = userOf(request)
+    if (user !== undefined) failures.add(`user:${user}`)
+  })
+}
+
+/** Headers every response carries: no sniffing, no framing, no referrer, API answers not cached. */
+export function installSecurityHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff')
+    reply.header('x-frame-options', 'DENY')
+    reply.header('referrer-policy', 'no-referrer')
+    if (!request.url.startsWith('/docs'))
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+  })
+}
