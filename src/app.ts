@@ -71,8 +71,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     // A client gets this long to send a whole request; idle keep-alive sockets are closed after 72 s.
     requestTimeout: config.requestTimeoutS * 1000,
-    // Behind a reverse proxy, set trustProxy so request.ip (used by the abuse limits) is the client's.
-    trustProxy: false,
+    // Behind a reverse proxy, TRUST_PROXY makes request.ip (used by the abuse limits) the client's.
+    trustProxy: config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Bodies are JSON and validated as they are (a string is never taken for a number); query strings

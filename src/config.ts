@@ -28,6 +28,8 @@ export interface Config {
   rateLimitRequestsPerIp: number
   /** Longest time to receive a whole request. */
   requestTimeoutS: number
+  /** Take the client address from X-Forwarded-For (set it when a reverse proxy is in front). */
+  trustProxy: boolean
   /** argon2id memory cost in KiB (not an environment variable: tests lower it to run fast) */
   passwordMemoryKiB: number
 }
@@ -50,6 +52,7 @@ export const DEFAULTS: Config = {
   rateLimitFailuresPerIp: 100,
   rateLimitRequestsPerIp: 0,
   requestTimeoutS: 30,
+  trustProxy: false,
   passwordMemoryKiB: 19456,
 }
 
@@ -79,6 +82,14 @@ function seconds(env: Env, name: string, min: number, max: number, fallback: num
   if (n < min || n > max)
     throw new ConfigError(`${name} must be between ${min} and ${max} seconds, got ${raw}`)
   return n
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
 }
 
 /** Builds the configuration from an environment (process.env in server.ts). Throws ConfigError naming the variable. */
@@ -150,6 +161,7 @@ export function loadConfig(env: Env): Config {
       DEFAULTS.rateLimitRequestsPerIp,
     ),
     requestTimeoutS: integer(env, 'REQUEST_TIMEOUT_S', 1, 3600, DEFAULTS.requestTimeoutS),
+    trustProxy: boolean(env, 'TRUST_PROXY', DEFAULTS.trustProxy),
     passwordMemoryKiB: DEFAULTS.passwordMemoryKiB,
   }
 }

@@ -67,6 +67,8 @@ describe('failed password attempts', () => {
     const u = await newUser(t.app)
     assert.equal((await login(t.app, u.userId, u.password, '10.9.9.9')).status, 429)
     assert.equal((await login(t.app, u.userId, u.password, '10.9.9.8')).status, 200)
+    for (let i = 0; i < 6; i++) assert.equal((await login(t.app, `local${i}`, 'x', '127.0.0.1')).status, 401)
+    assert.equal((await login(t.app, u.userId, u.password, '127.0.0.1')).status, 200, 'loopback is exempt')
   })
 })
 
@@ -78,14 +80,20 @@ describe('requests per address', () => {
   after(() => t.close())
 
   test('only the password routes count, and past the limit they answer 429', async () => {
-    const u = await newUser(t.app) // one login
+    const u = await newUser(t.app)
     const body = { user_id: u.userId, password: u.password, add_value: 1 }
-    assert.equal((await post(t.app, '/buyer/add_funds', body)).status, 200)
-    assert.equal((await post(t.app, '/buyer/add_funds', body)).status, 429)
+    const addFunds = (remoteAddress: string) =>
+      t.app
+        .inject({ method: 'POST', url: '/buyer/add_funds', remoteAddress, payload: body })
+        .then((r) => r.statusCode)
+    assert.equal(await addFunds('10.1.1.1'), 200)
+    assert.equal(await addFunds('10.1.1.1'), 200)
+    assert.equal(await addFunds('10.1.1.1'), 429)
+    assert.equal(await addFunds('127.0.0.1'), 200, 'loopback clients are exempt from per-address limits')
     const balance = await t.db.query<{ balance: number }>('SELECT balance FROM users WHERE user_id = $1', [
       u.userId,
     ])
-    assert.equal(balance.rows[0]?.balance, 1, 'the refused request changed nothing')
+    assert.equal(balance.rows[0]?.balance, 3, 'the refused request changed nothing')
     assert.equal((await call(t.app, 'GET', '/health')).status, 200)
   })
 })
@@ -188,7 +196,11 @@ describe('when the database is unreachable', () => {
         cb()
       },
     })
-    const app = await buildApp({ config: { ...TEST_CONFIG, logLevel: 'info' }, db: failing, logger: { stream } })
+    const app = await buildApp({
+      config: { ...TEST_CONFIG, logLevel: 'info' },
+      db: failing,
+      logger: { stream },
+    })
     try {
       const res = await app.inject({
         method: 'POST',

@@ -59,6 +59,11 @@ export const PASSWORD_ROUTES = new Set([
   '/buyer/add_funds',
 ])
 
+/** This machine: the operator's own clients (and the course's test suite), exempt from per-address limits. */
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.')
+}
+
 function userOf(request: FastifyRequest): string | undefined {
   const body = request.body as { user_id?: unknown } | undefined
   return typeof body?.user_id === 'string' ? body.user_id : undefined
@@ -69,6 +74,8 @@ function userOf(request: FastifyRequest): string | undefined {
  * - failed attempts (401) per user id and per client address within a window; past the limit the
  *   route answers 429 (with Retry-After) before checking anything, right password or not;
  * - optionally, all requests per client address within the window (0 = no limit).
+ * Per-address limits do not apply to loopback clients; behind a reverse proxy, set TRUST_PROXY so
+ * that the address is the real client's and not the proxy's.
  * 401s are counted when the response is sent, so the limit needs no extra database work.
  */
 export function installAbuseLimits(app: FastifyInstance, config: Config): void {
@@ -79,12 +86,12 @@ export function installAbuseLimits(app: FastifyInstance, config: Config): void {
 
   app.addHook('preHandler', async (request) => {
     if (!limited(request)) return
-    const ipKey = `ip:${request.ip}`
-    if (config.rateLimitRequestsPerIp > 0 && requests.add(ipKey) > config.rateLimitRequestsPerIp)
+    const ipKey = isLoopback(request.ip) ? undefined : `ip:${request.ip}`
+    if (ipKey && config.rateLimitRequestsPerIp > 0 && requests.add(ipKey) > config.rateLimitRequestsPerIp)
       throw RateLimited(requests.retryAfterS(ipKey))
     const user = userOf(request)
     const userKey = user === undefined ? undefined : `user:${user}`
-    if (config.rateLimitFailuresPerIp > 0 && failures.count(ipKey) >= config.rateLimitFailuresPerIp)
+    if (ipKey && config.rateLimitFailuresPerIp > 0 && failures.count(ipKey) >= config.rateLimitFailuresPerIp)
       throw RateLimited(failures.retryAfterS(ipKey))
     if (
       userKey &&
@@ -96,7 +103,7 @@ export function installAbuseLimits(app: FastifyInstance, config: Config): void {
 
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode !== 401 || !limited(request)) return
-    failures.add(`ip:${request.ip}`)
+    if (!isLoopback(request.ip)) failures.add(`ip:${request.ip}`)
     const user = userOf(request)
     if (user !== undefined) failures.add(`user:${user}`)
   })
