@@ -6,6 +6,16 @@ import type { Db } from '../src/db/db.ts'
 import { WindowCounter } from '../src/routes/protection.ts'
 import { call, freshDb, newUser, post, startApp, TEST_CONFIG, type TestApp, type TestDb } from './helpers.ts'
 
+/** A log destination that keeps every line. */
+function collectInto(lines: string[]): Writable {
+  return new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(chunk.toString())
+      cb()
+    },
+  })
+}
+
 const login = (app: TestApp['app'], user_id: string, password: string, remoteAddress = '127.0.0.1') =>
   app
     .inject({
@@ -150,12 +160,7 @@ describe('when the database is unreachable', () => {
       exec: (q) => (down ? broken : real).exec(q),
       transaction: (fn) => (down ? broken : real).transaction(fn),
     }
-    const stream = new Writable({
-      write(chunk, _enc, cb) {
-        logs.push(chunk.toString())
-        cb()
-      },
-    })
+    const stream = collectInto(logs)
     const app = await buildApp({ config: TEST_CONFIG, db: flaky, logger: { stream } })
     try {
       assert.equal((await app.inject({ url: '/health' })).statusCode, 200)
@@ -190,12 +195,7 @@ describe('when the database is unreachable', () => {
       },
     }
     logs.length = 0
-    const stream = new Writable({
-      write(chunk, _enc, cb) {
-        logs.push(chunk.toString())
-        cb()
-      },
-    })
+    const stream = collectInto(logs)
     const app = await buildApp({
       config: { ...TEST_CONFIG, logLevel: 'info' },
       db: failing,
@@ -223,12 +223,7 @@ describe('logs', () => {
   test('never contain passwords or session tokens', async () => {
     const t = await freshDb()
     const lines: string[] = []
-    const stream = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(chunk.toString())
-        cb()
-      },
-    })
+    const stream = collectInto(lines)
     const app = await buildApp({
       config: { ...TEST_CONFIG, logLevel: 'trace' },
       db: t.db,
