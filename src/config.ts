@@ -17,6 +17,8 @@ export interface Config {
   logLevel: LogLevel
   /** argon2id memory cost in KiB (not an environment variable: tests lower it to run fast) */
   passwordMemoryKiB: number
+  /** Run the background order sweep in this process (not an environment variable: tests may drive it by hand) */
+  sweeper: boolean
 }
 
 export const DEFAULTS: Config = {
@@ -30,6 +32,7 @@ export const DEFAULTS: Config = {
   sweepIntervalS: 5,
   logLevel: 'info',
   passwordMemoryKiB: 19456,
+  sweeper: true,
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -101,5 +104,6 @@ export function loadConfig(env: Env): Config {
     sweepIntervalS: seconds(env, 'SWEEP_INTERVAL_S', 0.01, 3600, DEFAULTS.sweepIntervalS),
     logLevel,
     passwordMemoryKiB: DEFAULTS.passwordMemoryKiB,
+    sweeper: DEFAULTS.sweeper,
   }
 }

@@ -3,6 +3,7 @@ import * as sessions from '../repositories/sessions.ts'
 import * as users from '../repositories/users.ts'
 import { newToken, tokenHash } from '../security/tokens.ts'
 import type { Deps } from './context.ts'
+import { settleOpenOrders } from './orders.ts'
 
 export class AuthService {
   constructor(private readonly deps: Deps) {}
@@ -44,10 +45,14 @@ export class AuthService {
     })
   }
 
-  /** Closes the account: sessions end, credentials are wiped, the id stays reserved for its history. */
+  /**
+   * Closes the account: its open orders (as buyer and in its stores) are cancelled with refunds,
+   * sessions end, credentials are wiped, the id stays reserved for its history.
+   */
   async unregister(userId: string, password: string): Promise<void> {
     await this.checkPassword(userId, password)
     await this.deps.db.transaction(async (tx) => {
+      await settleOpenOrders(tx, userId)
       if (!(await users.closeUser(tx, userId))) throw Unauthorized()
       await sessions.deleteUserSessions(tx, userId)
     })
