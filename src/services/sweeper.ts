@@ -10,9 +10,12 @@ export interface SweepCounts {
   sessions: number
 }
 
-/** Orders per transaction; a run repeats full batches up to MAX_BATCHES times. */
-const BATCH = 200
-const MAX_BATCHES = 50
+export interface SweeperOptions {
+  /** Orders (or sessions) per transaction; default 200. */
+  batchSize?: number
+  /** A run repeats full batches up to this many times per kind; default 50. */
+  maxBatches?: number
+}
 
 /**
  * The background sweep: cancels unpaid orders past their deadline (reason `timeout`, stock
@@ -32,7 +35,12 @@ export class Sweeper {
     private readonly db: Db,
     private readonly config: Pick<Config, 'orderAutoReceiveS' | 'sweepIntervalS'>,
     private readonly log?: FastifyBaseLogger,
+    private readonly opts: SweeperOptions = {},
   ) {}
+
+  private get batchSize() {
+    return this.opts.batchSize ?? 200
+  }
 
   /** Runs a sweep every sweepIntervalS seconds (the first one right away) until stop(). */
   start(): void {
@@ -69,17 +77,17 @@ export class Sweeper {
     const counts = { expired: 0, received: 0, sessions: 0 }
     counts.expired = await this.repeat(() => this.expireBatch())
     counts.received = await this.repeat(() => this.autoReceiveBatch())
-    counts.sessions = await this.repeat(() => deleteExpiredSessions(this.db, BATCH))
+    counts.sessions = await this.repeat(() => deleteExpiredSessions(this.db, this.batchSize))
     if (counts.expired + counts.received > 0) this.log?.info(counts, 'order sweep')
     return counts
   }
 
   private async repeat(batch: () => Promise<number>): Promise<number> {
     let total = 0
-    for (let i = 0; i < MAX_BATCHES && !this.closing; i++) {
+    for (let i = 0; i < (this.opts.maxBatches ?? 50) && !this.closing; i++) {
       const n = await batch()
       total += n
-      if (n < BATCH) break
+      if (n < this.batchSize) break
     }
     return total
   }
@@ -87,7 +95,7 @@ export class Sweeper {
   /** Unpaid orders past their deadline → cancelled (timeout), stock back on the shelf. */
   async expireBatch(): Promise<number> {
     return this.db.transaction(async (tx) => {
-      const due = await orders.claimDueOrders(tx, { kind: 'expired' }, BATCH)
+      const due = await orders.claimDueOrders(tx, { kind: 'expired' }, this.batchSize)
       if (due.length === 0) return 0
       const cancelled = await orders.cancelOrders(tx, due, { by: 'timeout' })
       await orders.releaseStock(
@@ -102,7 +110,7 @@ export class Sweeper {
   async autoReceiveBatch(): Promise<number> {
     const afterS = this.config.orderAutoReceiveS
     return this.db.transaction(async (tx) => {
-      const due = await orders.claimDueOrders(tx, { kind: 'auto_receive', afterS }, BATCH)
+      const due = await orders.claimDueOrders(tx, { kind: 'auto_receive', afterS }, this.batchSize)
       if (due.length === 0) return 0
       await orders.lockUsersOf(tx, due, 'seller')
       return (await orders.receiveOrders(tx, due, { by: 'auto', afterS })).length
