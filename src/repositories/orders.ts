@@ -360,8 +360,8 @@ export async function listSellerOrders(
   }
   const n = params.length
   const count = await q.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM stores s JOIN orders o ON o.store_id = s.store_id
-      WHERE ${stores} ${filter}`,
+    `SELECT count(*)::int AS total FROM orders o
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${filter}`,
     params,
   )
   const rows = await q.query<OrderRow>(
