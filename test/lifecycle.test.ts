@@ -125,6 +125,10 @@ describe('the happy path', () => {
         { book_id: b1, title: `Title of ${b1}`, count: 1, price: 200 },
       ].sort((a, b) => (a.book_id < b.book_id ? -1 : 1)),
     )
+    const listed = await get(t.app, '/buyer/orders', w.buyer)
+    assert.deepEqual((listed.body.orders as Record<string, unknown>[])[0], o)
+    const sold = await get(t.app, '/seller/orders', w.shop.seller, { status: 'received' })
+    assert.deepEqual(sold.body.orders, [o])
     await assertMoneyInvariants(t.db)
   })
 

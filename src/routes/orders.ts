@@ -201,6 +201,10 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
       schema: {
         tags: ['orders'],
         summary: 'One order, for its buyer or the owner of its store',
+        description:
+          'The order object is under `order`. Statuses are as stored: an unpaid order past its ' +
+          '`expires_at` can no longer be paid (524) and is cancelled (timeout) by the next sweep. ' +
+          '401 neither the buyer nor the store owner · 518.',
         params: Type.Object({ order_id: OrderId }),
         querystring: Type.Object({ user_id: UserId }),
         response: responses({ order: Order }),
