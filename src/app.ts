@@ -16,13 +16,16 @@ import { registerDocs } from './routes/docs.ts'
 import { installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
+import { orderRoutes } from './routes/orders.ts'
 import { installAbuseLimits, installSecurityHeaders } from './routes/protection.ts'
 import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
 import type { Deps } from './services/context.ts'
+import { OrderService } from './services/orders.ts'
 import { SellerService } from './services/seller.ts'
+import { Sweeper } from './services/sweeper.ts'
 
 const Ajv = AjvModule.default
 const VERSION = (
@@ -101,6 +104,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, { auth })
   await app.register(buyerRoutes, { auth, buyer })
   await app.register(sellerRoutes, { auth, seller })
+  await app.register(orderRoutes, { auth, orders: new OrderService(deps) })
+
+  // Expiry, auto-receive and session clean-up; stopped before the database closes.
+  if (config.sweeper) {
+    const sweeper = new Sweeper(db, config, app.log, { metrics })
+    app.addHook('onReady', async () => sweeper.start())
+    app.addHook('preClose', () => sweeper.stop())
+  }
 
   if (!opts.db) app.addHook('onClose', () => db.close())
   return app

@@ -32,6 +32,8 @@ export interface Config {
   trustProxy: boolean
   /** argon2id memory cost in KiB (not an environment variable: tests lower it to run fast) */
   passwordMemoryKiB: number
+  /** Run the background order sweep in this process (not an environment variable: tests may drive it by hand) */
+  sweeper: boolean
 }
 
 export const DEFAULTS: Config = {
@@ -54,6 +56,7 @@ export const DEFAULTS: Config = {
   requestTimeoutS: 30,
   trustProxy: false,
   passwordMemoryKiB: 19456,
+  sweeper: true,
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -163,5 +166,6 @@ export function loadConfig(env: Env): Config {
     requestTimeoutS: integer(env, 'REQUEST_TIMEOUT_S', 1, 3600, DEFAULTS.requestTimeoutS),
     trustProxy: boolean(env, 'TRUST_PROXY', DEFAULTS.trustProxy),
     passwordMemoryKiB: DEFAULTS.passwordMemoryKiB,
+    sweeper: DEFAULTS.sweeper,
   }
 }

@@ -199,3 +199,84 @@ export async function assertMoneyInvariants(db: Db): Promise<void> {
   if (row.balances + row.escrow !== row.net || row.mismatched !== 0)
     throw new Error(`money invariant broken: ${JSON.stringify(row)}`)
 }
+
+/** Adds money to a user's balance through the API. */
+export async function addFunds(app: FastifyInstance, user: User, amount: number): Promise<void> {
+  const r = await post(app, '/buyer/add_funds', {
+    user_id: user.userId,
+    password: user.password,
+    add_value: amount,
+  })
+  if (r.status !== 200) throw new Error(`add_funds failed: ${JSON.stringify(r)}`)
+}
+
+/** Places an order for `lines` ([index into shop.bookIds, count]); returns its id. */
+export async function placeOrder(
+  app: FastifyInstance,
+  buyer: User,
+  shop: Shop,
+  lines: [number, number][] = [[0, 1]],
+): Promise<string> {
+  const r = await post(
+    app,
+    '/buyer/new_order',
+    {
+      user_id: buyer.userId,
+      store_id: shop.storeId,
+      books: lines.map(([i, count]) => ({ id: shop.bookIds[i], count })),
+    },
+    buyer.token,
+  )
+  if (r.status !== 200) throw new Error(`new_order failed: ${JSON.stringify(r)}`)
+  return r.body.order_id as string
+}
+
+export const pay = (app: FastifyInstance, buyer: User, orderId: string) =>
+  post(app, '/buyer/payment', { user_id: buyer.userId, password: buyer.password, order_id: orderId })
+
+/** A GET with the user's token and query parameters. */
+export function get(
+  app: FastifyInstance,
+  url: string,
+  user: User,
+  query: Record<string, string | number> = {},
+) {
+  const qs = new URLSearchParams({
+    user_id: user.userId,
+    ...Object.fromEntries(Object.entries(query).map(([k, v]) => [k, String(v)])),
+  })
+  return call(app, 'GET', `${url}?${qs}`, undefined, { token: user.token })
+}
+
+/** The ledger rows of a user, oldest first. */
+export async function ledgerOf(
+  db: Db,
+  userId: string,
+): Promise<{ kind: string; amount: number; order_id: string | null }[]> {
+  const r = await db.query<{ kind: string; amount: number; order_id: string | null }>(
+    'SELECT kind, amount, order_id FROM ledger WHERE user_id = $1 ORDER BY entry_id',
+    [userId],
+  )
+  return r.rows
+}
+
+export async function salesOf(db: Db, storeId: string, bookId: string): Promise<number> {
+  const r = await db.query<{ sales: number }>(
+    'SELECT sales FROM listings WHERE store_id = $1 AND book_id = $2',
+    [storeId, bookId],
+  )
+  if (!r.rows[0]) throw new Error(`no listing ${storeId}/${bookId}`)
+  return r.rows[0].sales
+}
+
+/**
+ * Waits until check() holds, polling; fails after `tries` polls (a bound against hanging, not a
+ * timing assertion: it is far above what the condition needs).
+ */
+export async function eventually(check: () => Promise<boolean>, what: string, tries = 600): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`never happened: ${what}`)
+}

@@ -19,8 +19,11 @@ export interface OrderRow {
   expired: boolean
 }
 
-const ORDER_COLUMNS = `order_id, buyer_id, store_id, status, cancel_reason, total_price, created_at, expires_at,
-  paid_at, shipped_at, received_at, cancelled_at, now() >= expires_at AS expired`
+/** The columns of an OrderRow, optionally qualified with a table alias. */
+const orderColumns = (a = '') =>
+  `${a}order_id, ${a}buyer_id, ${a}store_id, ${a}status, ${a}cancel_reason, ${a}total_price, ${a}created_at,
+  ${a}expires_at, ${a}paid_at, ${a}shipped_at, ${a}received_at, ${a}cancelled_at, now() >= ${a}expires_at AS expired`
+const ORDER_COLUMNS = orderColumns()
 
 export interface PlaceOrder {
   orderId: string
@@ -128,4 +131,296 @@ export async function payOrder(tx: Tx, orderId: string, buyerId: string): Promis
   if (!row || row.total === null) return { ok: false, reason: 'not_payable' }
   if (!row.debited) return { ok: false, reason: 'insufficient' }
   return { ok: true, total: row.total }
+}
+
+/** The order with the owner of its store (who may ship, refuse, and is paid on receipt). */
+export interface OrderWithOwner extends OrderRow {
+  seller_id: string
+}
+
+export async function findOrderWithOwner(q: Queryable, orderId: string): Promise<OrderWithOwner | undefined> {
+  const r = await q.query<OrderWithOwner>(
+    `SELECT ${ORDER_COLUMNS}, (SELECT owner_id FROM stores s WHERE s.store_id = orders.store_id) AS seller_id
+       FROM orders WHERE order_id = $1`,
+    [orderId],
+  )
+  return r.rows[0]
+}
+
+/** paid → shipped, by the owner of the order's store: one guarded update. */
+export async function shipOrder(tx: Tx, orderId: string, sellerId: string): Promise<boolean> {
+  const r = await tx.query(
+    `UPDATE orders SET status = 'shipped', shipped_at = now()
+      WHERE order_id = $1 AND status = 'paid'
+        AND store_id IN (SELECT store_id FROM stores WHERE owner_id = $2)`,
+    [orderId, sellerId],
+  )
+  return r.rowCount === 1
+}
+
+/** Who is receiving: the buyer of one order, or the sweep (shipped longer ago than afterS seconds). */
+export type ReceiveGuard = { by: 'buyer'; buyerId: string } | { by: 'auto'; afterS: number }
+
+/**
+ * shipped → received for the given orders, in one statement: the guarded status change, the release
+ * of each order's escrow to the owner of its store, and a 'release' ledger row per order.
+ * Returns the orders that changed (the others were not shipped, or not the caller's).
+ */
+export async function receiveOrders(
+  tx: Tx,
+  orderIds: readonly string[],
+  guard: ReceiveGuard,
+): Promise<string[]> {
+  const condition = guard.by === 'buyer' ? 'buyer_id = $2' : 'shipped_at <= now() - make_interval(secs => $2)'
+  const r = await tx.query<{ order_id: string }>(
+    `WITH o AS (
+       UPDATE orders SET status = 'received', received_at = now()
+        WHERE order_id = ANY($1::text[]) AND status = 'shipped' AND ${condition}
+       RETURNING order_id, store_id, total_price
+     ), p AS (
+       SELECT o.order_id, s.owner_id, o.total_price FROM o JOIN stores s ON s.store_id = o.store_id
+     ), u AS (
+       UPDATE users SET balance = users.balance + t.amount
+         FROM (SELECT owner_id, sum(total_price)::bigint AS amount FROM p GROUP BY owner_id) t
+        WHERE users.user_id = t.owner_id
+       RETURNING users.user_id
+     ), l AS (
+       INSERT INTO ledger (user_id, order_id, kind, amount)
+       SELECT owner_id, order_id, 'release', total_price FROM p
+     )
+     SELECT order_id FROM o`,
+    [orderIds, guard.by === 'buyer' ? guard.buyerId : guard.afterS],
+  )
+  return r.rows.map((x) => x.order_id)
+}
+
+export type CancelReason = 'buyer' | 'seller' | 'timeout'
+
+/**
+ * Who is cancelling: the buyer, the owner of the store (both only before shipping, and an unpaid
+ * order only before its deadline), or the expiry sweep (unpaid orders past their deadline).
+ */
+export type CancelGuard =
+  | { by: 'buyer'; userId: string }
+  | { by: 'seller'; userId: string }
+  | { by: 'timeout' }
+
+const OPEN = `(status = 'paid' OR (status = 'unpaid' AND expires_at > now()))`
+const CANCEL_CONDITION: Record<CancelGuard['by'], string> = {
+  buyer: `buyer_id = $3 AND ${OPEN}`,
+  seller: `store_id IN (SELECT store_id FROM stores WHERE owner_id = $3) AND ${OPEN}`,
+  timeout: `status = 'unpaid' AND expires_at <= now()`,
+}
+
+export interface CancelledOrder {
+  order_id: string
+  buyer_id: string
+  total_price: number
+  refunded: boolean
+}
+
+/**
+ * Cancels the given orders in one statement: the guarded status change, the full refund of every
+ * paid one to its buyer, and a 'refund' ledger row per paid order. Stock is released by the caller
+ * (releaseStock) in the same transaction. Returns the orders that changed.
+ */
+export async function cancelOrders(
+  tx: Tx,
+  orderIds: readonly string[],
+  guard: CancelGuard,
+): Promise<CancelledOrder[]> {
+  const reason: CancelReason = guard.by
+  const params: unknown[] = [orderIds, reason]
+  if (guard.by !== 'timeout') params.push(guard.userId)
+  const r = await tx.query<CancelledOrder>(
+    `WITH o AS (
+       UPDATE orders SET status = 'cancelled', cancel_reason = $2, cancelled_at = now()
+        WHERE order_id = ANY($1::text[]) AND ${CANCEL_CONDITION[guard.by]}
+       RETURNING order_id, buyer_id, total_price, paid_at IS NOT NULL AS refunded
+     ), u AS (
+       UPDATE users SET balance = users.balance + t.amount
+         FROM (SELECT buyer_id, sum(total_price)::bigint AS amount FROM o WHERE refunded GROUP BY buyer_id) t
+        WHERE users.user_id = t.buyer_id
+       RETURNING users.user_id
+     ), l AS (
+       INSERT INTO ledger (user_id, order_id, kind, amount)
+       SELECT buyer_id, order_id, 'refund', total_price FROM o WHERE refunded
+     )
+     SELECT order_id, buyer_id, total_price, refunded FROM o`,
+    params,
+  )
+  return r.rows
+}
+
+/**
+ * Puts the copies of cancelled orders back on the shelf and takes them off the sales count, in one
+ * statement. The listings are locked in (store_id, book_id) order first, the order new_order
+ * reserves them in, so concurrent orders and cancels cannot deadlock.
+ */
+export async function releaseStock(tx: Tx, orderIds: readonly string[]): Promise<void> {
+  if (orderIds.length === 0) return
+  await tx.query(
+    `WITH w AS (
+       SELECT o.store_id, i.book_id, sum(i.count)::bigint AS count
+         FROM orders o JOIN order_items i ON i.order_id = o.order_id
+        WHERE o.order_id = ANY($1::text[])
+        GROUP BY o.store_id, i.book_id
+     )
+     UPDATE listings l
+        SET stock_level = LEAST(l.stock_level + x.count, 2147483647), sales = l.sales - x.count
+       FROM (SELECT k.store_id, k.book_id, w.count
+               FROM listings k JOIN w ON w.store_id = k.store_id AND w.book_id = k.book_id
+              ORDER BY k.store_id, k.book_id
+                FOR UPDATE OF k) x
+      WHERE l.store_id = x.store_id AND l.book_id = x.book_id`,
+    [orderIds],
+  )
+}
+
+/**
+ * Locks, in user id order, the users whose balances a batch is about to change (the buyers or the
+ * store owners of the orders), so that two batches never wait on each other crosswise.
+ */
+export async function lockUsersOf(
+  tx: Tx,
+  orderIds: readonly string[],
+  role: 'buyer' | 'seller',
+): Promise<void> {
+  const users =
+    role === 'buyer'
+      ? 'SELECT buyer_id FROM orders WHERE order_id = ANY($1::text[])'
+      : `SELECT s.owner_id FROM orders o JOIN stores s ON s.store_id = o.store_id WHERE o.order_id = ANY($1::text[])`
+  await tx.query(`SELECT 1 FROM users WHERE user_id IN (${users}) ORDER BY user_id FOR UPDATE`, [orderIds])
+}
+
+/**
+ * Takes up to `limit` orders that are due for a sweep and not being handled by anyone else (rows
+ * another transaction holds are skipped), and keeps them locked until the transaction ends.
+ */
+export async function claimDueOrders(
+  tx: Tx,
+  what: { kind: 'expired' } | { kind: 'auto_receive'; afterS: number },
+  limit: number,
+): Promise<string[]> {
+  const r =
+    what.kind === 'expired'
+      ? await tx.query<{ order_id: string }>(
+          `SELECT order_id FROM orders WHERE status = 'unpaid' AND expires_at <= now()
+            ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit],
+        )
+      : await tx.query<{ order_id: string }>(
+          `SELECT order_id FROM orders
+            WHERE status = 'shipped' AND shipped_at <= now() - make_interval(secs => $2)
+            ORDER BY shipped_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit, what.afterS],
+        )
+  return r.rows.map((x) => x.order_id)
+}
+
+/**
+ * The open orders (unpaid or paid, not shipped) a user has as buyer and in the stores they own,
+ * locked in order id order until the transaction ends.
+ */
+export async function openOrdersOf(
+  tx: Tx,
+  userId: string,
+): Promise<{ asBuyer: string[]; asSeller: string[] }> {
+  const r = await tx.query<{ order_id: string; as_buyer: boolean }>(
+    `SELECT order_id, buyer_id = $1 AS as_buyer FROM orders
+      WHERE status IN ('unpaid', 'paid')
+        AND (buyer_id = $1 OR store_id IN (SELECT store_id FROM stores WHERE owner_id = $1))
+      ORDER BY order_id FOR UPDATE`,
+    [userId],
+  )
+  return {
+    asBuyer: r.rows.filter((x) => x.as_buyer).map((x) => x.order_id),
+    asSeller: r.rows.filter((x) => !x.as_buyer).map((x) => x.order_id),
+  }
+}
+
+export interface OrderItemRow {
+  order_id: string
+  book_id: string
+  title: string
+  count: number
+  price: number
+}
+
+export async function itemsOf(q: Queryable, orderIds: readonly string[]): Promise<OrderItemRow[]> {
+  if (orderIds.length === 0) return []
+  const r = await q.query<OrderItemRow>(
+    `SELECT order_id, book_id, title, count, price FROM order_items
+      WHERE order_id = ANY($1::text[]) ORDER BY order_id, book_id`,
+    [orderIds],
+  )
+  return r.rows
+}
+
+export interface Page {
+  status: OrderStatus | undefined
+  limit: number
+  offset: number
+}
+
+/** A buyer's orders, newest first, one page, and how many there are in all (same filter). */
+export async function listBuyerOrders(
+  q: Queryable,
+  buyerId: string,
+  page: Page,
+): Promise<{ rows: OrderRow[]; total: number }> {
+  const filter = page.status ? 'AND status = $2' : ''
+  const params: unknown[] = page.status ? [buyerId, page.status] : [buyerId]
+  const n = params.length
+  const count = await q.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 ${filter}`,
+    params,
+  )
+  const rows = await q.query<OrderRow>(
+    `SELECT ${ORDER_COLUMNS} FROM orders WHERE buyer_id = $1 ${filter}
+      ORDER BY created_at DESC, order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
+    [...params, page.limit, page.offset],
+  )
+  return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
+}
+
+/**
+ * Orders of the stores a seller owns (or of one of them), newest first, one page, with the total.
+ * Each store's list comes from its own index range, at most offset + limit rows per store, and the
+ * lists are merged.
+ */
+export async function listSellerOrders(
+  q: Queryable,
+  sellerId: string,
+  storeId: string | undefined,
+  page: Page,
+): Promise<{ rows: OrderRow[]; total: number }> {
+  const params: unknown[] = [sellerId]
+  let stores = 's.owner_id = $1'
+  if (storeId !== undefined) {
+    params.push(storeId)
+    stores += ` AND s.store_id = $${params.length}`
+  }
+  let filter = ''
+  if (page.status) {
+    params.push(page.status)
+    filter = `AND o.status = $${params.length}`
+  }
+  const n = params.length
+  const count = await q.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM orders o
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${filter}`,
+    params,
+  )
+  const rows = await q.query<OrderRow>(
+    `SELECT ${orderColumns('o.')}
+       FROM stores s CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.store_id = s.store_id ${filter}
+          ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1}::bigint + $${n + 2}::bigint
+       ) o
+      WHERE ${stores}
+      ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
+    [...params, page.limit, page.offset],
+  )
+  return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }

@@ -29,6 +29,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
       schema: {
         tags: ['auth'],
         summary: 'Close an account: all sessions end, the id stays reserved',
+        description:
+          'Open orders are settled first, in the same transaction: every unpaid or paid-not-shipped ' +
+          'order of the user as buyer (cancel_reason `buyer`) and in the user’s stores (cancel_reason ' +
+          '`seller`) is cancelled, its stock released and, if paid, refunded in full to the buyer. ' +
+          'Shipped orders stay: the buyer (or auto-receive) still completes them and the money goes ' +
+          'to the seller’s balance, closed account or not. The stores take no new orders (513); the ' +
+          'order history stays readable for the other party. The balance stays on the closed account.',
         body: Credentials,
         response: responses({}, [401]),
       },

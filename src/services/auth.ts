@@ -4,6 +4,7 @@ import * as users from '../repositories/users.ts'
 import { newToken, tokenHash } from '../security/tokens.ts'
 import { VerifiedCache } from '../security/verified-cache.ts'
 import type { Deps } from './context.ts'
+import { settleOpenOrders } from './orders.ts'
 
 export class AuthService {
   /** Recently verified passwords, for the routes that send one with every call. */
@@ -55,10 +56,14 @@ export class AuthService {
     })
   }
 
-  /** Closes the account: sessions end, credentials are wiped, the id stays reserved for its history. */
+  /**
+   * Closes the account: its open orders (as buyer and in its stores) are cancelled with refunds,
+   * sessions end, credentials are wiped, the id stays reserved for its history.
+   */
   async unregister(userId: string, password: string): Promise<void> {
     await this.checkPassword(userId, password)
     await this.deps.db.transaction(async (tx) => {
+      await settleOpenOrders(tx, userId)
       if (!(await users.closeUser(tx, userId))) throw Unauthorized()
       await sessions.deleteUserSessions(tx, userId)
     })

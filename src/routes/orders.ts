@@ -1,0 +1,234 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AuthService } from '../services/auth.ts'
+import type { OrderService } from '../services/orders.ts'
+import { requireToken } from './guards.ts'
+import { OrderId, responses, StoreId, UserId } from './schemas.ts'
+
+const Status = Type.Union(
+  [
+    Type.Literal('unpaid'),
+    Type.Literal('paid'),
+    Type.Literal('shipped'),
+    Type.Literal('received'),
+    Type.Literal('cancelled'),
+  ],
+  { description: 'order status' },
+)
+const Time = Type.Union([Type.String({ description: 'ISO-8601 UTC' }), Type.Null()])
+
+const Order = Type.Object({
+  order_id: Type.String(),
+  buyer_id: Type.String(),
+  store_id: Type.String(),
+  status: Status,
+  cancel_reason: Type.Union([
+    Type.Literal('buyer'),
+    Type.Literal('seller'),
+    Type.Literal('timeout'),
+    Type.Null(),
+  ]),
+  total_price: Type.Integer({ description: 'cents' }),
+  created_at: Type.String({ description: 'ISO-8601 UTC' }),
+  expires_at: Type.String({ description: 'ISO-8601 UTC: the payment deadline' }),
+  paid_at: Time,
+  shipped_at: Time,
+  received_at: Time,
+  cancelled_at: Time,
+  items: Type.Array(
+    Type.Object({
+      book_id: Type.String(),
+      title: Type.String({ description: 'as it was when ordered' }),
+      count: Type.Integer(),
+      price: Type.Integer({ description: 'cents, as it was when ordered' }),
+    }),
+  ),
+})
+
+const Paging = {
+  status: Type.Optional(Status),
+  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
+  page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+}
+const OrderList = responses({
+  orders: Type.Array(Order),
+  total: Type.Integer({ description: 'orders matching the filter, on all pages' }),
+  page: Type.Integer(),
+  page_size: Type.Integer(),
+})
+const Act = Type.Object({ user_id: UserId, order_id: OrderId })
+
+export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders: OrderService }> = async (
+  app,
+  { auth, orders },
+) => {
+  const preHandler = requireToken(auth)
+
+  app.post(
+    '/seller/send_books',
+    {
+      preHandler,
+      schema: {
+        tags: ['seller'],
+        summary: 'Ship a paid order (owner of its store only)',
+        description:
+          '401 not the store owner · 518 · 523 not paid · 522 already shipped · 524 cancelled or expired.',
+        body: Act,
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await orders.ship(req.body.user_id, req.body.order_id)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/buyer/receive_books',
+    {
+      preHandler,
+      schema: {
+        tags: ['buyer'],
+        summary: 'Confirm receipt of a shipped order: the money held for it goes to the seller',
+        description: '401 not the buyer · 518 · 520 not shipped · 521 already received · 524 cancelled.',
+        body: Act,
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await orders.receive(req.body.user_id, req.body.order_id)
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/buyer/cancel_order',
+    {
+      preHandler,
+      schema: {
+        tags: ['buyer'],
+        summary: 'Cancel an order that is not shipped yet',
+        description:
+          'The stock is released; a paid order is refunded in full. An unpaid order past its payment ' +
+          'deadline is already expired: 524 (and it is cancelled as a timeout). ' +
+          '401 not the buyer · 518 · 522 shipped · 521 received · 524 cancelled.',
+        body: Act,
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await orders.cancel(req.body.user_id, req.body.order_id, 'buyer')
+      return { message: 'ok' }
+    },
+  )
+
+  app.post(
+    '/seller/cancel_order',
+    {
+      preHandler,
+      schema: {
+        tags: ['seller'],
+        summary: 'Refuse an order that is not shipped yet (owner of its store only)',
+        description:
+          'Same effects as a buyer cancel (stock released, a paid order refunded in full); the ' +
+          'order records cancel_reason `seller`. `reason` is free text for the log. ' +
+          '401 not the store owner · 518 · 522 shipped · 521 received · 524 cancelled.',
+        body: Type.Object({
+          user_id: UserId,
+          order_id: OrderId,
+          reason: Type.Optional(Type.String({ maxLength: 1024 })),
+        }),
+        response: responses(),
+      },
+    },
+    async (req) => {
+      await orders.cancel(req.body.user_id, req.body.order_id, 'seller')
+      if (req.body.reason)
+        req.log.info({ order_id: req.body.order_id, reason: req.body.reason }, 'seller cancel')
+      return { message: 'ok' }
+    },
+  )
+
+  app.get(
+    '/buyer/orders',
+    {
+      preHandler,
+      schema: {
+        tags: ['buyer'],
+        summary: 'The buyer’s orders, newest first, paged (the status filter applies before paging)',
+        querystring: Type.Object({ user_id: UserId, ...Paging }),
+        response: OrderList,
+      },
+    },
+    async (req) => {
+      const q = req.query
+      const list = await orders.listForBuyer(q.user_id, {
+        status: q.status,
+        page: q.page,
+        pageSize: q.page_size,
+      })
+      return { message: 'ok', ...list }
+    },
+  )
+
+  app.get(
+    '/seller/orders',
+    {
+      preHandler,
+      schema: {
+        tags: ['seller'],
+        summary: 'Orders of the seller’s stores (or of one), newest first, paged',
+        description: '513 unknown store_id · 401 a store of someone else.',
+        querystring: Type.Object({ user_id: UserId, store_id: Type.Optional(StoreId), ...Paging }),
+        response: OrderList,
+      },
+    },
+    async (req) => {
+      const q = req.query
+      const list = await orders.listForSeller(q.user_id, q.store_id, {
+        status: q.status,
+        page: q.page,
+        pageSize: q.page_size,
+      })
+      return { message: 'ok', ...list }
+    },
+  )
+
+  app.get(
+    '/orders/:order_id',
+    {
+      preHandler,
+      schema: {
+        tags: ['orders'],
+        summary: 'One order, for its buyer or the owner of its store',
+        description:
+          'The order object is under `order`. Statuses are as stored: an unpaid order past its ' +
+          '`expires_at` can no longer be paid (524) and is cancelled (timeout) by the next sweep. ' +
+          '401 neither the buyer nor the store owner · 518.',
+        params: Type.Object({ order_id: OrderId }),
+        querystring: Type.Object({ user_id: UserId }),
+        response: responses({ order: Order }),
+      },
+    },
+    async (req) => {
+      const order = await orders.get(req.query.user_id, req.params.order_id)
+      return { message: 'ok', order }
+    },
+  )
+
+  app.get(
+    '/buyer/balance',
+    {
+      preHandler,
+      schema: {
+        tags: ['buyer'],
+        summary: 'The user’s balance in cents (money held for paid orders is not part of it)',
+        querystring: Type.Object({ user_id: UserId }),
+        response: responses({ balance: Type.Integer({ description: 'cents' }) }),
+      },
+    },
+    async (req) => {
+      return { message: 'ok', balance: await orders.balance(req.query.user_id) }
+    },
+  )
+}
