@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { LIMITS } from '../src/limits.ts'
 import {
   assertMoneyInvariants,
   balanceOf,
@@ -115,6 +116,24 @@ describe('add_funds', () => {
     assert.equal(huge.status, 400)
     assert.equal(await balanceOf(t.db, u.userId), 0)
     assert.deepEqual(await ledgerOf(t.db, u.userId), [])
+  })
+
+  test('a deposit that would take the balance past the limit → 400 and nothing changes', async () => {
+    const u = await newUser(t.app)
+    const step = LIMITS.maxAddValue
+    for (let i = 0; i < LIMITS.maxMoney / step; i++) await fund(t.app, u, step)
+    assert.equal(await balanceOf(t.db, u.userId), LIMITS.maxMoney)
+    const r = await addFunds(u.userId, u.password, 1)
+    assert.equal(r.status, 400)
+    assert.match(r.body.message, /add_value/)
+    assert.equal(await balanceOf(t.db, u.userId), LIMITS.maxMoney)
+    assert.equal(
+      (await addFunds(u.userId, u.password, -LIMITS.maxMoney)).status,
+      400,
+      'beyond one withdrawal',
+    )
+    assert.equal((await addFunds(u.userId, u.password, -step)).status, 200)
+    assert.equal(await balanceOf(t.db, u.userId), LIMITS.maxMoney - step)
   })
 
   test('a closed account cannot add funds', async () => {
@@ -330,6 +349,43 @@ describe('new_order', () => {
     assert.match(noStore.body.message, /store_id/)
     assert.equal(await stockOf(t.db, shop.storeId, b), 10)
     assert.equal(await countRows(t.db, 'orders'), orders)
+  })
+
+  test('counts or totals beyond the limits → 400, nothing reserved', async () => {
+    const seller = await newUser(t.app, 'seller')
+    const storeId = uid('store')
+    await post(t.app, '/seller/create_store', { user_id: seller.userId, store_id: storeId }, seller.token)
+    const dear = uid('dear')
+    const a = await post(
+      t.app,
+      '/seller/add_book',
+      {
+        user_id: seller.userId,
+        store_id: storeId,
+        book_info: { id: dear, title: 'Dear', price: LIMITS.maxPrice },
+        stock_level: 5_000_000,
+      },
+      seller.token,
+    )
+    assert.equal(a.status, 200)
+    const buyer = await newUser(t.app, 'buyer')
+    const order = (books: unknown) =>
+      post(t.app, '/buyer/new_order', { user_id: buyer.userId, store_id: storeId, books }, buyer.token)
+    // Each line within the limit, merged above it.
+    const merged = await order([
+      { id: dear, count: LIMITS.maxCount },
+      { id: dear, count: 1 },
+    ])
+    assert.equal(merged.status, 400)
+    assert.match(merged.body.message, /books/)
+    const tooMany = await order([{ id: dear, count: LIMITS.maxCount + 1 }])
+    assert.equal(tooMany.status, 400)
+    // A total above the largest amount of money.
+    const total = await order([{ id: dear, count: LIMITS.maxMoney / LIMITS.maxPrice + 1 }])
+    assert.equal(total.status, 400)
+    assert.match(total.body.message, /books/)
+    assert.equal(await stockOf(t.db, storeId, dear), 5_000_000)
+    assert.equal((await rowsOf(t.db, 'SELECT 1 FROM orders WHERE buyer_id = $1', [buyer.userId])).length, 0)
   })
 
   test('a store whose owner closed the account takes no orders', async () => {
