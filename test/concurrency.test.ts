@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import {
   assertMoneyInvariants,
   balanceOf,
+  bookInfo,
   countRows,
   fund,
   ledgerOf,
@@ -204,6 +205,91 @@ describe('racing requests on the real app', () => {
       [shop.storeId],
     )
     assert.equal(lines[0]?.n, 2 * results.filter((r) => r.status === 200).length)
+  })
+
+  test('the same store id, or the same book in one store, created at once: exactly one 200', async () => {
+    const sellers = await Promise.all(Array.from({ length: 6 }, () => newUser(t.app, 'opener')))
+    const storeId = uid('store')
+    const stores = await Promise.all(
+      sellers.map((s) =>
+        post(t.app, '/seller/create_store', { user_id: s.userId, store_id: storeId }, s.token),
+      ),
+    )
+    assert.deepEqual(tally(stores.map((r) => r.status)), { 200: 1, 514: 5 })
+    const owner = sellers[stores.findIndex((r) => r.status === 200)]
+    assert.ok(owner)
+    const bookId = uid('book')
+    const books = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        post(
+          t.app,
+          '/seller/add_book',
+          {
+            user_id: owner.userId,
+            store_id: storeId,
+            book_info: bookInfo(bookId, 100 + i),
+            stock_level: i + 1,
+          },
+          owner.token,
+        ),
+      ),
+    )
+    assert.deepEqual(tally(books.map((r) => r.status)), { 200: 1, 516: 5 })
+    const winner = books.findIndex((r) => r.status === 200)
+    assert.equal(await stockOf(t.db, storeId, bookId), winner + 1)
+    // Stock added from many requests at once all counts.
+    const adds = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        post(
+          t.app,
+          '/seller/add_stock_level',
+          { user_id: owner.userId, store_id: storeId, book_id: bookId, add_stock_level: 7 },
+          owner.token,
+        ),
+      ),
+    )
+    assert.deepEqual(tally(adds.map((r) => r.status)), { 200: 10 })
+    assert.equal(await stockOf(t.db, storeId, bookId), winner + 1 + 70)
+  })
+
+  test('books sharing pictures listed at once, in any order: every listing stored, each picture once', async () => {
+    const shop = await newShop(t.app, 0)
+    const pics = Array.from({ length: 4 }, (_, i) =>
+      Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from(uid(`pic${i}`))]).toString('base64'),
+    )
+    const before = await countRows(t.db, 'pictures')
+    const orders = [
+      [0, 1, 2, 3],
+      [3, 2, 1, 0],
+      [1, 3, 0, 2],
+      [2, 0, 3, 1],
+      [0, 0, 1, 1],
+    ]
+    const results = await Promise.all(
+      Array.from({ length: 15 }, (_, i) =>
+        post(
+          t.app,
+          '/seller/add_book',
+          {
+            user_id: shop.seller.userId,
+            store_id: shop.storeId,
+            book_info: bookInfo(`pics-${i}`, 100, {
+              pictures: (orders[i % 5] as number[]).map((k) => pics[k]),
+            }),
+            stock_level: 1,
+          },
+          shop.seller.token,
+        ),
+      ),
+    )
+    assert.deepEqual(tally(results.map((r) => r.status)), { 200: 15 })
+    assert.equal(await countRows(t.db, 'pictures'), before + 4)
+    const links = await rowsOf<{ n: number }>(
+      t.db,
+      'SELECT count(*)::int AS n FROM listing_pictures WHERE store_id = $1',
+      [shop.storeId],
+    )
+    assert.equal(links[0]?.n, 15 * 4)
   })
 
   test('logins on one terminal at once leave exactly one live token for it', async () => {
