@@ -89,6 +89,15 @@ describe('add_funds', () => {
     assert.deepEqual(await ledgerOf(t.db, empty.userId), [])
   })
 
+  test('add_value 0 is accepted and writes no ledger row', async () => {
+    const u = await newUser(t.app)
+    await fund(t.app, u, 10)
+    const r = await addFunds(u.userId, u.password, 0)
+    assert.equal(r.status, 200)
+    assert.equal(await balanceOf(t.db, u.userId), 10)
+    assert.equal((await ledgerOf(t.db, u.userId)).length, 1)
+  })
+
   test('wrong password or unknown user → 401 and no money moves', async () => {
     const u = await newUser(t.app)
     assert.equal((await addFunds(u.userId, 'nope', 100)).status, 401)

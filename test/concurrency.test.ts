@@ -292,6 +292,15 @@ describe('racing requests on the real app', () => {
     assert.equal(links[0]?.n, 15 * 4)
   })
 
+  test('one token logged out 5 times at once: one 200, the rest 401', async () => {
+    const u = await newUser(t.app, 'leaver')
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => post(t.app, '/auth/logout', { user_id: u.userId }, u.token)),
+    )
+    assert.deepEqual(tally(results.map((r) => r.status)), { 200: 1, 401: 4 })
+    assert.equal(await sessionCount(t.db, u.userId), 0)
+  })
+
   test('logins on one terminal at once leave exactly one live token for it', async () => {
     const u = await newUser(t.app, 'multi-login')
     const results = await Promise.all(
