@@ -200,6 +200,41 @@ export async function assertMoneyInvariants(db: Db): Promise<void> {
     throw new Error(`money invariant broken: ${JSON.stringify(row)}`)
 }
 
+/** Rows of any query, for asserting the state a request left behind. */
+export async function rowsOf<T = Record<string, unknown>>(
+  db: Db,
+  sql: string,
+  params: readonly unknown[] = [],
+): Promise<T[]> {
+  return (await db.query<T>(sql, params)).rows
+}
+
+export const login = (app: FastifyInstance, userId: string, password: string, terminal = 'test terminal') =>
+  post(app, '/auth/login', { user_id: userId, password, terminal })
+
+export async function sessionCount(db: Db, userId: string): Promise<number> {
+  const r = await rowsOf<{ n: number }>(db, 'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [
+    userId,
+  ])
+  return r[0]?.n ?? 0
+}
+
+export async function countRows(db: Db, table: string): Promise<number> {
+  const r = await rowsOf<{ n: number }>(db, `SELECT count(*)::int AS n FROM ${table}`)
+  return r[0]?.n ?? 0
+}
+
+/** A request whose body is sent byte for byte as given (malformed JSON, odd content types). */
+export async function rawPost(
+  app: FastifyInstance,
+  url: string,
+  payload: string | Buffer,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): Promise<Reply> {
+  const res = await app.inject({ method: 'POST', url, headers, payload })
+  return { status: res.statusCode, body: res.json() }
+}
+
 /** Adds money to a user's balance through the API. */
 export async function addFunds(app: FastifyInstance, user: User, amount: number): Promise<void> {
   const r = await post(app, '/buyer/add_funds', {
@@ -279,4 +314,23 @@ export async function eventually(check: () => Promise<boolean>, what: string, tr
     await new Promise((r) => setTimeout(r, 50))
   }
   throw new Error(`never happened: ${what}`)
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Places an order for books of a store through the API and returns its id (throws unless 200). */
+export async function orderBooks(
+  app: FastifyInstance,
+  buyer: User,
+  storeId: string,
+  books: { id: string; count: number }[],
+): Promise<string> {
+  const r = await post(
+    app,
+    '/buyer/new_order',
+    { user_id: buyer.userId, store_id: storeId, books },
+    buyer.token,
+  )
+  if (r.status !== 200) throw new Error(`new_order failed: ${JSON.stringify(r)}`)
+  return r.body.order_id as string
 }

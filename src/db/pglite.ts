@@ -12,13 +12,17 @@ export async function openPglite(dataDir?: string): Promise<Db> {
   const pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
   await pg.waitReady
   const wrap = async <T>(
-    run: (text: string, params?: unknown[]) => Promise<{ rows: unknown[]; affectedRows?: number }>,
+    run: (
+      text: string,
+      params?: unknown[],
+    ) => Promise<{ rows: unknown[]; rowCount?: number; affectedRows?: number }>,
     text: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<T>> => {
     const r = await run(text, params ? [...params] : undefined)
-    // PGlite reports affectedRows = 0 for a SELECT: the row count is whichever is larger.
-    return { rows: r.rows as T[], rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) }
+    // rowCount is the command tag's count, as node-postgres reports it: rows returned by a SELECT,
+    // rows changed by an INSERT/UPDATE/DELETE. (affectedRows is 0 for every SELECT.)
+    return { rows: r.rows as T[], rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length }
   }
   return {
     engine: 'pglite',

@@ -67,5 +67,7 @@ export async function depositOrWithdraw(tx: Tx, userId: string, delta: number): 
   if (row) return { ok: true, balance: row.balance }
   const user = await findUser(tx, userId)
   if (!user || user.closed_at) return { ok: false, reason: 'no_user' }
-  return { ok: false, reason: user.balance + delta < 0 ? 'insufficient' : 'limit' }
+  // Decided by the sign, not by the balance read now: a concurrent change may have committed since
+  // the guarded update, and only a withdrawal can go below 0, only a deposit above the limit.
+  return { ok: false, reason: delta < 0 ? 'insufficient' : 'limit' }
 }

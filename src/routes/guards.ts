@@ -22,13 +22,26 @@ export function requireToken(auth: AuthService) {
   }
 }
 
+/** How deeply request JSON may nest (book_info extra fields included); deeper input is refused. */
+export const MAX_JSON_DEPTH = 32
+
 /**
  * PostgreSQL text cannot hold NUL characters, and strings with lone UTF-16 surrogates cannot be
  * encoded as UTF-8: such input is refused up front, naming the field, instead of failing later.
+ * Values nested deeper than MAX_JSON_DEPTH are refused too: they could hide such a string, and
+ * storing them (JSON.stringify, jsonb) is not worth a stack.
  */
-export function findUnstorableString(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? path : undefined
-  if (depth > 32 || value === null || typeof value !== 'object') return undefined
+export function findUnstorableString(
+  value: unknown,
+  path: string,
+  depth = 0,
+): { path: string; why: string } | undefined {
+  if (typeof value === 'string')
+    return value.includes('\u0000') || !value.isWellFormed()
+      ? { path, why: 'contains a NUL character or invalid Unicode' }
+      : undefined
+  if (value === null || typeof value !== 'object') return undefined
+  if (depth >= MAX_JSON_DEPTH) return { path, why: `is nested more than ${MAX_JSON_DEPTH} levels deep` }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const bad = findUnstorableString(value[i], `${path}/${i}`, depth + 1)
@@ -46,5 +59,5 @@ export function findUnstorableString(value: unknown, path: string, depth = 0): s
 
 export async function rejectUnstorableStrings(request: FastifyRequest) {
   const bad = findUnstorableString(request.body, 'body') ?? findUnstorableString(request.query, 'querystring')
-  if (bad) throw BadRequest(bad, 'contains a NUL character or invalid Unicode')
+  if (bad) throw BadRequest(bad.path, bad.why)
 }
