@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { Sweeper } from '../src/services/sweeper.ts'
 import {
+  addFunds,
   assertMoneyInvariants,
+  balanceOf,
   ENGINE,
   newShop,
   newUser,
+  pay,
+  placeOrder,
   post,
   type Reply,
   type Shop,
@@ -207,4 +211,49 @@ test(`[${ENGINE}] a random concurrent mix of orders, payments, cancels, shipment
   // The mix reached every state (a weak guard that the test exercises what it claims to).
   assert.ok(statuses.rows.length >= 4, JSON.stringify(statuses.rows))
   assert.ok((seen.get(200) ?? 0) > 50)
+})
+
+describe('a seller whose balance is at the deposit limit', () => {
+  test('still receives the money of an order (the limit applies to deposits only)', async () => {
+    const t = await startApp()
+    try {
+      const shop = await newShop(t.app, 1, 5)
+      const seller = shop.seller
+      await t.db.query('UPDATE users SET balance = $2 WHERE user_id = $1', [
+        seller.userId,
+        1_000_000_000_000_000,
+      ])
+      await t.db.query(
+        "INSERT INTO ledger (user_id, kind, amount) VALUES ($1, 'deposit', 1000000000000000)",
+        [seller.userId],
+      )
+      const buyer = await newUser(t.app, 'buyer')
+      await addFunds(t.app, buyer, 1000)
+      const orderId = await placeOrder(t.app, buyer, shop, [[0, 2]])
+      assert.equal((await pay(t.app, buyer, orderId)).status, 200)
+      assert.equal(
+        (await post(t.app, '/seller/send_books', { user_id: seller.userId, order_id: orderId }, seller.token))
+          .status,
+        200,
+      )
+      const r = await post(
+        t.app,
+        '/buyer/receive_books',
+        { user_id: buyer.userId, order_id: orderId },
+        buyer.token,
+      )
+      assert.equal(r.status, 200)
+      assert.equal(await balanceOf(t.db, seller.userId), 1_000_000_000_000_200)
+      // Deposits beyond the limit are still refused.
+      const more = await post(t.app, '/buyer/add_funds', {
+        user_id: seller.userId,
+        password: seller.password,
+        add_value: 1,
+      })
+      assert.equal(more.status, 400)
+      await assertMoneyInvariants(t.db)
+    } finally {
+      await t.close()
+    }
+  })
 })
