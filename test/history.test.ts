@@ -102,7 +102,7 @@ test('items keep the title and price they had when ordered', async () => {
     [shopB.storeId, book],
   )
   const r = await get(t.app, `/orders/${first.id}`, buyer)
-  const order = r.body.order as { items: unknown[]; total_price: number }
+  const order = r.body as unknown as { items: unknown[]; total_price: number }
   assert.deepEqual(order.items, [{ book_id: book, title: `Title of ${book}`, count: 1, price: 100 }])
   assert.equal(order.total_price, 100)
   const listed = (await get(t.app, '/buyer/orders', buyer, { page: 2 })).body.orders as Listed[]

@@ -204,7 +204,7 @@ describe('the sweep in the background', () => {
     await eventually(async () => (await orderStatus(t.db, unpaid)) === 'cancelled', 'expiry')
     assert.equal(await reasonOf(t.db, unpaid), 'timeout')
     assert.equal(await stockOf(t.db, shop.storeId, shop.bookIds[0] as string), 10)
-    const o = (await get(t.app, `/orders/${unpaid}`, buyer)).body.order as Record<string, unknown>
+    const o = (await get(t.app, `/orders/${unpaid}`, buyer)).body as Record<string, unknown>
     assert.equal(o.cancel_reason, 'timeout')
 
     // Paying has to beat a 0.2 s deadline here, so a 524 is possible on a slow machine: retry then.

@@ -50,12 +50,15 @@ const Paging = {
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 }
-const OrderList = responses({
-  orders: Type.Array(Order),
-  total: Type.Integer({ description: 'orders matching the filter, on all pages' }),
-  page: Type.Integer(),
-  page_size: Type.Integer(),
-})
+const OrderList = responses(
+  {
+    orders: Type.Array(Order),
+    total: Type.Integer({ description: 'orders matching the filter, on all pages' }),
+    page: Type.Integer(),
+    page_size: Type.Integer(),
+  },
+  [401],
+)
 const Act = Type.Object({ user_id: UserId, order_id: OrderId })
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders: OrderService }> = async (
@@ -74,7 +77,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
         description:
           '401 not the store owner · 518 · 523 not paid · 522 already shipped · 524 cancelled or expired.',
         body: Act,
-        response: responses(),
+        response: responses({}, [401, 518, 522, 523, 524]),
       },
     },
     async (req) => {
@@ -92,7 +95,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
         summary: 'Confirm receipt of a shipped order: the money held for it goes to the seller',
         description: '401 not the buyer · 518 · 520 not shipped · 521 already received · 524 cancelled.',
         body: Act,
-        response: responses(),
+        response: responses({}, [401, 518, 520, 521, 524]),
       },
     },
     async (req) => {
@@ -113,7 +116,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
           'deadline is already expired: 524 (and it is cancelled as a timeout). ' +
           '401 not the buyer · 518 · 522 shipped · 521 received · 524 cancelled.',
         body: Act,
-        response: responses(),
+        response: responses({}, [401, 518, 521, 522, 524]),
       },
     },
     async (req) => {
@@ -138,7 +141,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
           order_id: OrderId,
           reason: Type.Optional(Type.String({ maxLength: 1024 })),
         }),
-        response: responses(),
+        response: responses({}, [401, 518, 521, 522, 524]),
       },
     },
     async (req) => {
@@ -202,17 +205,17 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
         tags: ['orders'],
         summary: 'One order, for its buyer or the owner of its store',
         description:
-          'The order object is under `order`. Statuses are as stored: an unpaid order past its ' +
+          'The order object, with `message`. Statuses are as stored: an unpaid order past its ' +
           '`expires_at` can no longer be paid (524) and is cancelled (timeout) by the next sweep. ' +
           '401 neither the buyer nor the store owner · 518.',
         params: Type.Object({ order_id: OrderId }),
         querystring: Type.Object({ user_id: UserId }),
-        response: responses({ order: Order }),
+        response: responses(Order.properties, [401, 518]),
       },
     },
     async (req) => {
       const order = await orders.get(req.query.user_id, req.params.order_id)
-      return { message: 'ok', order }
+      return { message: 'ok', ...order }
     },
   )
 
@@ -224,7 +227,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
         tags: ['buyer'],
         summary: 'The user’s balance in cents (money held for paid orders is not part of it)',
         querystring: Type.Object({ user_id: UserId }),
-        response: responses({ balance: Type.Integer({ description: 'cents' }) }),
+        response: responses({ balance: Type.Integer({ description: 'cents' }) }, [401]),
       },
     },
     async (req) => {
