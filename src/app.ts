@@ -10,6 +10,7 @@ import { openPostgres } from './db/postgres.ts'
 import { LIMITS } from './limits.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
+import { catalogRoutes } from './routes/catalog.ts'
 import { installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
@@ -17,6 +18,7 @@ import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
+import { CatalogService } from './services/catalog.ts'
 import type { Deps } from './services/context.ts'
 import { SellerService } from './services/seller.ts'
 
@@ -79,6 +81,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, { auth })
   await app.register(buyerRoutes, { auth, buyer })
   await app.register(sellerRoutes, { auth, seller })
+  await app.register(catalogRoutes, { catalog: new CatalogService(deps) })
 
   if (!opts.db) app.addHook('onClose', () => db.close())
   return app
