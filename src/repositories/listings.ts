@@ -80,7 +80,7 @@ export async function addStock(
 ): Promise<StockChange> {
   const r = await q.query<{ stock_level: number }>(
     `UPDATE listings SET stock_level = stock_level + $3
-      WHERE store_id = $1 AND book_id = $2 AND stock_level <= $4 - $3
+      WHERE store_id = $1 AND book_id = $2 AND stock_level <= $4::integer - $3::integer
      RETURNING stock_level`,
     [storeId, bookId, add, LIMITS.maxStock],
   )
@@ -169,4 +169,60 @@ export async function findListing(
     [storeId, bookId],
   )
   return r.rows[0]
+}
+
+/** Separates the tags of one listing inside a bulk insert (tags never hold control characters). */
+const TAG_SEPARATOR = '\u001f'
+
+/**
+ * Lists many books in one statement (bulk loads): the same rows, search columns included, as
+ * insertListing would write one by one. Rows whose (store, book) already exists are skipped.
+ * Returns how many were inserted.
+ */
+export async function insertListings(tx: Tx, ls: readonly NewListing[]): Promise<number> {
+  if (ls.length === 0) return 0
+  const seg = segmenter()
+  const s = ls.map((l) => searchColumns(seg, l))
+  const col = <T>(f: (l: NewListing) => T) => ls.map(f)
+  const r = await tx.query(
+    `INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
+       pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
+       search_vec, author_tags_vec, title_grams)
+     SELECT store_id, book_id, title, author, publisher, original_title, translator, pub_year,
+            pages, price, binding, isbn, author_intro, book_intro, content,
+            CASE WHEN tags = '' THEN '{}'::text[] ELSE string_to_array(tags, $22) END, extra::jsonb, stock_level,
+            search_vec::tsvector, author_tags_vec::tsvector, title_grams::tsvector
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],
+                   $15::text[], $16::text[], $17::text[], $18::int[], $19::text[], $20::text[], $21::text[])
+         AS u(store_id, book_id, title, author, publisher, original_title, translator, pub_year, pages, price,
+              binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
+              search_vec, author_tags_vec, title_grams)
+     ON CONFLICT (store_id, book_id) DO NOTHING`,
+    [
+      col((l) => l.storeId),
+      col((l) => l.bookId),
+      col((l) => l.title),
+      col((l) => l.author),
+      col((l) => l.publisher),
+      col((l) => l.originalTitle),
+      col((l) => l.translator),
+      col((l) => l.pubYear),
+      col((l) => l.pages),
+      col((l) => l.price),
+      col((l) => l.binding),
+      col((l) => l.isbn),
+      col((l) => l.authorIntro),
+      col((l) => l.bookIntro),
+      col((l) => l.content),
+      col((l) => l.tags.join(TAG_SEPARATOR)),
+      col((l) => JSON.stringify(l.extra)),
+      col((l) => l.stockLevel),
+      s.map((x) => x.searchVec),
+      s.map((x) => x.authorTagsVec),
+      s.map((x) => x.titleGrams),
+      TAG_SEPARATOR,
+    ],
+  )
+  return r.rowCount
 }
