@@ -17,7 +17,8 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     params?: readonly unknown[],
   ): Promise<QueryResult<T>> => {
     const r = await run(text, params ? [...params] : undefined)
-    return { rows: r.rows as T[], rowCount: r.affectedRows ?? r.rows.length }
+    // PGlite reports affectedRows 0 for a SELECT: then the rows returned are the count.
+    return { rows: r.rows as T[], rowCount: r.affectedRows || r.rows.length }
   }
   return {
     engine: 'pglite',
