@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../db/db.ts'
 import { LIMITS } from '../limits.ts'
-import { searchColumns } from '../search/lexemes.ts'
+import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
 import { segmenter } from '../search/segmenter.ts'
 
 export interface NewListing {
@@ -179,10 +179,15 @@ const TAG_SEPARATOR = '\u001f'
  * insertListing would write one by one. Rows whose (store, book) already exists are skipped.
  * Returns how many were inserted.
  */
-export async function insertListings(tx: Tx, ls: readonly NewListing[]): Promise<number> {
+export async function insertListings(
+  tx: Tx,
+  ls: readonly NewListing[],
+  /** The rows' searchColumns, when the caller has already computed them (e.g. while a batch loads). */
+  precomputed?: readonly SearchColumns[],
+): Promise<number> {
   if (ls.length === 0) return 0
   const seg = segmenter()
-  const s = ls.map((l) => searchColumns(seg, l))
+  const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
   const col = <T>(f: (l: NewListing) => T) => ls.map(f)
   const r = await tx.query(
     `INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,

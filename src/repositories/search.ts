@@ -118,25 +118,42 @@ export async function searchListings(
     whereParams = t.matchParams
   }
   const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-  const count = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM listings l ${whereSql}`,
-    p.values.slice(0, whereParams),
-  )
-  const total = count.rows[0]?.n ?? 0
-  if (total <= req.offset) return { total, hits: [] }
+  const countAll = async () =>
+    (
+      await q.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM listings l ${whereSql}`,
+        p.values.slice(0, whereParams),
+      )
+    ).rows[0]?.n ?? 0
   const order =
     req.sort !== 'relevance'
       ? ORDER[req.sort]
       : req.text
         ? 'score DESC, l.store_id, l.book_id'
         : 'l.created_at DESC, l.store_id, l.book_id'
+  const columns = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level,
+            l.tags, ${score}::float8 AS score`
+  if (req.text) {
+    // A keyword search visits every match anyway (to rank them, or to filter the text), so the total
+    // is counted in the same pass; only a page past the end needs a separate count.
+    const limit = p.add(req.limit)
+    const offset = p.add(req.offset)
+    const r = await q.query<SearchHit & { total: number }>(
+      `SELECT ${columns}, count(*) OVER ()::int AS total FROM listings l ${whereSql}
+        ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      p.values,
+    )
+    if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countAll(), hits: [] }
+    const total = r.rows[0]?.total ?? 0
+    return { total, hits: r.rows.map(({ total: _, ...hit }) => hit) }
+  }
+  // Browsing follows an index in sort order and stops after the page: the total is a separate count.
+  const total = await countAll()
+  if (total <= req.offset) return { total, hits: [] }
   const limit = p.add(req.limit)
   const offset = p.add(req.offset)
   const r = await q.query<SearchHit>(
-    `SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
-            ${score}::float8 AS score
-       FROM listings l ${whereSql}
-      ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+    `SELECT ${columns} FROM listings l ${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
     p.values,
   )
   return { total, hits: r.rows }
