@@ -314,3 +314,25 @@ describe('bad parameters', () => {
     assert.equal(past.total, 5)
   })
 })
+
+describe('unusual text', () => {
+  test('quotes and backslashes in a book are stored and found literally', async () => {
+    await addBook(t.app, seller, sb, {
+      id: 'odd',
+      title: "O'Reilly\\Backslash 手册",
+      author: "D'Arcy",
+      tags: ["it's"],
+      price: 1,
+    })
+    assert.deepEqual(ids(await search(t.app, { q: "o'reilly" })), ['odd'])
+    assert.deepEqual(ids(await search(t.app, { q: 'backslash' })), ['odd'])
+    assert.deepEqual(ids(await search(t.app, { q: "d'arcy", scope: 'author' })), ['odd'])
+    assert.deepEqual(ids(await search(t.app, { tag: "it's" })), ['odd'])
+  })
+
+  test('a very long content is indexed within the size limits', async () => {
+    const words = Array.from({ length: 30_000 }, (_, i) => `w${i}`).join(' ')
+    await addBook(t.app, seller, sb, { id: 'long', title: '长书', content: `${words} 结尾词`, price: 1 })
+    assert.deepEqual(ids(await search(t.app, { q: 'w123', scope: 'content' })), ['long'])
+  })
+})
