@@ -1,6 +1,6 @@
 /**
  * Search latency on a generated catalogue (see gen-catalog.ts):
- *   npm run bench:search -- [--per-kind 200] [--ilike-per-kind 20] [--stores 1000] [--seed 2]
+ *   npm run bench:search -- [--per-kind 200] [--warmup 10] [--ilike-per-kind 20] [--stores 1000] [--seed 2]
  * Runs a fixed, seeded mix of searches through the app (GET /search/books, app.inject: routing,
  * validation, segmentation, SQL and serialisation) and prints p50/p99 per kind of query; then the
  * same mix as plain ILIKE scans, for comparison. DATABASE_URL picks PostgreSQL, else PGlite.
@@ -14,6 +14,7 @@ const PER_KIND = option('per-kind', 200)
 const ILIKE_PER_KIND = option('ilike-per-kind', 20)
 const STORES = option('stores', 1000)
 const SEED = option('seed', 2)
+const WARMUP = option('warmup', 10)
 
 interface Query {
   q?: string
@@ -121,13 +122,13 @@ async function main() {
   for (const [kind, make] of Object.entries(KINDS)) {
     const r = new Rng(SEED * 1000 + kind.length)
     const res = { ms: [] as number[], totals: [] as number[] }
-    for (let i = 0; i < PER_KIND + 10; i++) {
+    for (let i = 0; i < PER_KIND + WARMUP; i++) {
       const url = `/search/books?${qs(make(r))}`
       const t0 = performance.now()
       const reply = await app.inject({ method: 'GET', url })
       const ms = performance.now() - t0
       if (reply.statusCode !== 200) throw new Error(`${url}: ${reply.statusCode} ${reply.body}`)
-      if (i < 10) continue // warm-up
+      if (i < WARMUP) continue
       res.ms.push(ms)
       res.totals.push((reply.json() as { total: number }).total)
     }
