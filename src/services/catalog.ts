@@ -62,8 +62,9 @@ export class CatalogService {
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
     const page = await db.transaction(async (tx) => {
       // The count and the page come from one snapshot (PostgreSQL; PGlite runs one thing at a time).
+      // JIT compilation costs more than it saves on queries of this size (docs/search.md).
       if (db.engine === 'postgres')
-        await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY')
+        await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
       return searchListings(tx, {
         text: q === undefined ? undefined : textQuery(segmenter(), q, scope),
         filters: {
