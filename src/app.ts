@@ -12,6 +12,7 @@ import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
+import { catalogRoutes } from './routes/catalog.ts'
 import { registerDocs } from './routes/docs.ts'
 import { installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
@@ -22,6 +23,7 @@ import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
+import { CatalogService } from './services/catalog.ts'
 import type { Deps } from './services/context.ts'
 import { OrderService } from './services/orders.ts'
 import { SellerService } from './services/seller.ts'
@@ -104,6 +106,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, { auth })
   await app.register(buyerRoutes, { auth, buyer })
   await app.register(sellerRoutes, { auth, seller })
+  await app.register(catalogRoutes, { catalog: new CatalogService(deps) })
   await app.register(orderRoutes, { auth, orders: new OrderService(deps) })
 
   // Expiry, auto-receive and session clean-up; stopped before the database closes.

@@ -1,5 +1,7 @@
 import type { Queryable, Tx } from '../db/db.ts'
 import { LIMITS } from '../limits.ts'
+import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
+import { segmenter } from '../search/segmenter.ts'
 
 export interface NewListing {
   storeId: string
@@ -22,12 +24,18 @@ export interface NewListing {
   stockLevel: number
 }
 
-/** false when the store already lists this book id. */
+/**
+ * false when the store already lists this book id. The listing's search words are cut here and
+ * stored by the same statement, so whatever lists a book makes it searchable at once.
+ */
 export async function insertListing(tx: Tx, l: NewListing): Promise<boolean> {
+  const s = searchColumns(segmenter(), l)
   const r = await tx.query(
     `INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
-       pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
+       search_vec, author_tags_vec, title_grams)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+       $19::tsvector, $20::tsvector, $21::tsvector)
      ON CONFLICT (store_id, book_id) DO NOTHING`,
     [
       l.storeId,
@@ -48,6 +56,9 @@ export async function insertListing(tx: Tx, l: NewListing): Promise<boolean> {
       l.tags,
       JSON.stringify(l.extra),
       l.stockLevel,
+      s.searchVec,
+      s.authorTagsVec,
+      s.titleGrams,
     ],
   )
   return r.rowCount === 1
@@ -89,4 +100,105 @@ export async function stockOf(
     [storeId, bookIds],
   )
   return new Map(r.rows.map((x) => [x.book_id, x.stock_level]))
+}
+
+export interface ListingRow {
+  store_id: string
+  book_id: string
+  title: string
+  author: string | null
+  publisher: string | null
+  original_title: string | null
+  translator: string | null
+  pub_year: string | null
+  pages: number | null
+  price: number
+  binding: string | null
+  isbn: string | null
+  author_intro: string | null
+  book_intro: string | null
+  content: string | null
+  tags: string[]
+  extra: Record<string, unknown>
+  stock_level: number
+  /** How many pictures the listing has (their bytes are not read). */
+  picture_count: number
+}
+
+export async function findListing(
+  q: Queryable,
+  storeId: string,
+  bookId: string,
+): Promise<ListingRow | undefined> {
+  const r = await q.query<ListingRow>(
+    `SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.original_title, l.translator, l.pub_year,
+            l.pages, l.price, l.binding, l.isbn, l.author_intro, l.book_intro, l.content, l.tags, l.extra,
+            l.stock_level,
+            (SELECT count(*)::int FROM listing_pictures p
+              WHERE p.store_id = l.store_id AND p.book_id = l.book_id) AS picture_count
+       FROM listings l WHERE l.store_id = $1 AND l.book_id = $2`,
+    [storeId, bookId],
+  )
+  return r.rows[0]
+}
+
+/** Separates the tags of one listing inside a bulk insert (tags never hold control characters). */
+const TAG_SEPARATOR = '\u001f'
+
+/**
+ * Lists many books in one statement (bulk loads): the same rows, search columns included, as
+ * insertListing would write one by one. Rows whose (store, book) already exists are skipped.
+ * Returns how many were inserted.
+ */
+export async function insertListings(
+  tx: Tx,
+  ls: readonly NewListing[],
+  /** The rows' searchColumns, when the caller has already computed them (e.g. while a batch loads). */
+  precomputed?: readonly SearchColumns[],
+): Promise<number> {
+  if (ls.length === 0) return 0
+  const seg = segmenter()
+  const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
+  const col = <T>(f: (l: NewListing) => T) => ls.map(f)
+  const r = await tx.query(
+    `INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
+       pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
+       search_vec, author_tags_vec, title_grams)
+     SELECT store_id, book_id, title, author, publisher, original_title, translator, pub_year,
+            pages, price, binding, isbn, author_intro, book_intro, content,
+            CASE WHEN tags = '' THEN '{}'::text[] ELSE string_to_array(tags, $22) END, extra::jsonb, stock_level,
+            search_vec::tsvector, author_tags_vec::tsvector, title_grams::tsvector
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],
+                   $15::text[], $16::text[], $17::text[], $18::int[], $19::text[], $20::text[], $21::text[])
+         AS u(store_id, book_id, title, author, publisher, original_title, translator, pub_year, pages, price,
+              binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
+              search_vec, author_tags_vec, title_grams)
+     ON CONFLICT (store_id, book_id) DO NOTHING`,
+    [
+      col((l) => l.storeId),
+      col((l) => l.bookId),
+      col((l) => l.title),
+      col((l) => l.author),
+      col((l) => l.publisher),
+      col((l) => l.originalTitle),
+      col((l) => l.translator),
+      col((l) => l.pubYear),
+      col((l) => l.pages),
+      col((l) => l.price),
+      col((l) => l.binding),
+      col((l) => l.isbn),
+      col((l) => l.authorIntro),
+      col((l) => l.bookIntro),
+      col((l) => l.content),
+      col((l) => l.tags.join(TAG_SEPARATOR)),
+      col((l) => JSON.stringify(l.extra)),
+      col((l) => l.stockLevel),
+      s.map((x) => x.searchVec),
+      s.map((x) => x.authorTagsVec),
+      s.map((x) => x.titleGrams),
+      TAG_SEPARATOR,
+    ],
+  )
+  return r.rowCount
 }

@@ -1,0 +1,163 @@
+/**
+ * Search latency on a generated catalogue (see gen-catalog.ts):
+ *   npm run bench:search -- [--per-kind 200] [--warmup 10] [--ilike-per-kind 20] [--stores 1000] [--seed 2]
+ * Runs a fixed, seeded mix of searches through the app (GET /search/books, app.inject: routing,
+ * validation, segmentation, SQL and serialisation) and prints p50/p99 per kind of query; then the
+ * same mix as plain ILIKE scans, for comparison. DATABASE_URL picks PostgreSQL, else PGlite.
+ */
+import { buildApp } from '../src/app.ts'
+import { Rng, VOCABULARY } from '../src/catalog/synthetic.ts'
+import { DEFAULTS } from '../src/config.ts'
+import { openBenchDb, option } from './bench-db.ts'
+
+const PER_KIND = option('per-kind', 200)
+const ILIKE_PER_KIND = option('ilike-per-kind', 20)
+const STORES = option('stores', 1000)
+const SEED = option('seed', 2)
+const WARMUP = option('warmup', 10)
+
+interface Query {
+  q?: string
+  scope?: string
+  store_id?: string
+  tag?: string
+  min_price?: number
+  max_price?: number
+  in_stock?: boolean
+  sort?: string
+  page?: number
+  page_size?: number
+}
+
+const KINDS: Record<string, (r: Rng) => Query> = {
+  one_word: (r) => ({ q: r.pick(VOCABULARY.nouns) }),
+  two_words: (r) => ({ q: `${r.pick(VOCABULARY.nouns)} ${r.pick(VOCABULARY.tags)}` }),
+  tag_scoped: (r) => ({ q: r.pick(VOCABULARY.tags), scope: 'tags' }),
+  word_and_tag: (r) => ({ q: r.pick(VOCABULARY.nouns), tag: r.pick(VOCABULARY.tags) }),
+  store_scoped: (r) => ({ q: r.pick(VOCABULARY.nouns), store_id: `bench_store_${r.int(STORES)}` }),
+  // Two characters across a word boundary (的 + the start of a noun): found by the title substring rule.
+  short_title: (r) => ({ q: `的${r.pick(VOCABULARY.nouns).slice(0, 1)}`, scope: 'title' }),
+  deep_page: (r) => ({ q: r.pick(VOCABULARY.nouns), page: 50, page_size: 20 }),
+  filter_only: (r) => {
+    const min = 500 + r.int(15_000)
+    return {
+      tag: r.pick(VOCABULARY.tags),
+      min_price: min,
+      max_price: min + 2000,
+      in_stock: true,
+      sort: 'price_asc',
+    }
+  },
+}
+
+function qs(q: Query): string {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(q)) p.append(k, String(v))
+  return p.toString()
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number
+}
+
+function report(title: string, results: Map<string, { ms: number[]; totals: number[] }>) {
+  console.log(`\n${title}`)
+  console.log('kind            n     p50 ms   p99 ms   max ms   mean hits')
+  for (const [kind, { ms, totals }] of results) {
+    const mean = totals.reduce((a, b) => a + b, 0) / Math.max(totals.length, 1)
+    console.log(
+      `${kind.padEnd(14)} ${String(ms.length).padStart(4)} ${pct(ms, 50).toFixed(1).padStart(9)} ${pct(ms, 99)
+        .toFixed(1)
+        .padStart(8)} ${Math.max(...ms)
+        .toFixed(1)
+        .padStart(8)} ${mean.toFixed(0).padStart(11)}`,
+    )
+  }
+}
+
+/** The same request as plain SQL with ILIKE on every text field (no full-text index). */
+function ilikeSql(q: Query): { text: string; params: unknown[] } {
+  const params: unknown[] = []
+  const add = (v: unknown) => {
+    params.push(v)
+    return `$${params.length}`
+  }
+  const where: string[] = []
+  for (const w of (q.q ?? '').split(' ').filter(Boolean)) {
+    const p = add(`%${w}%`)
+    const fields =
+      q.scope === 'tags'
+        ? [`array_to_string(tags, ' ') ILIKE ${p}`]
+        : q.scope === 'title'
+          ? [`title ILIKE ${p}`]
+          : ['title', 'author', "array_to_string(tags, ' ')", 'book_intro', 'content'].map(
+              (f) => `${f} ILIKE ${p}`,
+            )
+    where.push(`(${fields.join(' OR ')})`)
+  }
+  if (q.store_id) where.push(`store_id = ${add(q.store_id)}`)
+  if (q.tag) where.push(`tags @> ARRAY[${add(q.tag)}::text]`)
+  if (q.min_price !== undefined) where.push(`price >= ${add(q.min_price)}`)
+  if (q.max_price !== undefined) where.push(`price <= ${add(q.max_price)}`)
+  if (q.in_stock) where.push('stock_level > 0')
+  const size = q.page_size ?? 20
+  const offset = ((q.page ?? 1) - 1) * size
+  const order = q.sort === 'price_asc' ? 'price, store_id, book_id' : 'created_at DESC, store_id, book_id'
+  return {
+    text: `SELECT store_id, book_id, title, price, count(*) OVER () AS total FROM listings
+            ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${size} OFFSET ${offset}`,
+    params,
+  }
+}
+
+async function main() {
+  const { db, where } = await openBenchDb()
+  const n = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
+  console.log(`search benchmark: ${where}, ${n} listings, ${PER_KIND} queries per kind`)
+  const app = await buildApp({ config: { ...DEFAULTS, logLevel: 'silent' }, db, logger: false })
+  await app.ready()
+
+  const fts = new Map<string, { ms: number[]; totals: number[] }>()
+  for (const [kind, make] of Object.entries(KINDS)) {
+    const r = new Rng(SEED * 1000 + kind.length)
+    const res = { ms: [] as number[], totals: [] as number[] }
+    for (let i = 0; i < PER_KIND + WARMUP; i++) {
+      const url = `/search/books?${qs(make(r))}`
+      const t0 = performance.now()
+      const reply = await app.inject({ method: 'GET', url })
+      const ms = performance.now() - t0
+      if (reply.statusCode !== 200) throw new Error(`${url}: ${reply.statusCode} ${reply.body}`)
+      if (i < WARMUP) continue
+      res.ms.push(ms)
+      res.totals.push((reply.json() as { total: number }).total)
+    }
+    fts.set(kind, res)
+    process.stderr.write(`  ${kind} done\n`)
+  }
+  report('full-text search (GET /search/books):', fts)
+
+  if (ILIKE_PER_KIND > 0) {
+    const scan = new Map<string, { ms: number[]; totals: number[] }>()
+    for (const [kind, make] of Object.entries(KINDS)) {
+      const r = new Rng(SEED * 1000 + kind.length)
+      const res = { ms: [] as number[], totals: [] as number[] }
+      for (let i = 0; i < ILIKE_PER_KIND + 2; i++) {
+        const { text, params } = ilikeSql(make(r))
+        const t0 = performance.now()
+        const rows = await db.query<{ total: number }>(text, params)
+        const ms = performance.now() - t0
+        if (i < 2) continue
+        res.ms.push(ms)
+        res.totals.push(rows.rows[0]?.total ?? 0)
+      }
+      scan.set(kind, res)
+      process.stderr.write(`  ${kind} (ILIKE) done\n`)
+    }
+    report(`plain ILIKE scans (SQL only), ${ILIKE_PER_KIND} queries per kind:`, scan)
+  }
+  await app.close()
+  await db.close()
+}
+
+await main()

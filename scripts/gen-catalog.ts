@@ -1,0 +1,86 @@
+/**
+ * Fills a database with a synthetic catalogue for the search benchmark:
+ *   npm run gen-catalog -- --n 100000 [--stores 1000] [--batch 1000] [--seed 1]
+ * Listings n = 0 … N-1 are written (already present ones are skipped, so a catalogue can be grown
+ * from 100 000 to 1 000 000 by running again with the larger N). DATABASE_URL picks a PostgreSQL
+ * database; otherwise an embedded PGlite under BENCH_DIR (default ./data/bench).
+ */
+import { readFileSync } from 'node:fs'
+import { syntheticListing } from '../src/catalog/synthetic.ts'
+import { insertListings } from '../src/repositories/listings.ts'
+import { searchColumns } from '../src/search/lexemes.ts'
+import { segmenter } from '../src/search/segmenter.ts'
+import { PasswordHasher } from '../src/security/passwords.ts'
+import { openBenchDb, option } from './bench-db.ts'
+
+const N = option('n', 100_000)
+const STORES = option('stores', 1000)
+const BATCH = option('batch', 1000)
+const SEED = option('seed', 1)
+const OWNER = 'bench_owner'
+
+export const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => `bench_store_${i}`)
+
+/** The search migration's CREATE INDEX statements, by index name: dropped for the load, rebuilt after. */
+function searchIndexes(): [string, string][] {
+  const sql = readFileSync(new URL('../src/db/migrations/003_search.sql', import.meta.url), 'utf8')
+  return [...sql.matchAll(/CREATE INDEX (\w+) ON [^;]+;/g)].map((m) => [m[1] as string, m[0]])
+}
+
+async function main() {
+  const { db, where } = await openBenchDb()
+  const stores = storeIds(STORES)
+  const hash = await new PasswordHasher(1024).hash(crypto.randomUUID())
+  await db.query('INSERT INTO users (user_id, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    OWNER,
+    hash,
+  ])
+  await db.query(
+    'INSERT INTO stores (store_id, owner_id) SELECT s, $2 FROM unnest($1::text[]) AS s ON CONFLICT DO NOTHING',
+    [stores, OWNER],
+  )
+  const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
+  const start = Math.max(0, Math.min(before, N))
+  process.stderr.write(`${where}: ${before} listings; writing ${N - start} more (up to ${N})\n`)
+  // Bulk loads are faster with the search indexes built once at the end, when many rows arrive.
+  const rebuild = N - start > before
+  const indexes = searchIndexes()
+  if (rebuild) for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
+
+  const t0 = performance.now()
+  let done = 0
+  let inFlight: Promise<number> = Promise.resolve(0)
+  const seg = segmenter()
+  for (let from = start; from < N; from += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, N - from) }, (_, i) =>
+      syntheticListing(from + i, { storeIds: stores, seed: SEED, idPrefix: 'bench_' }),
+    )
+    // One batch is written while the next one is generated and segmented.
+    const columns = batch.map((l) => searchColumns(seg, l))
+    done += await inFlight
+    inFlight = db.transaction((tx) => insertListings(tx, batch, columns))
+    const s = (performance.now() - t0) / 1000
+    const rate = done / Math.max(s, 0.001)
+    process.stderr.write(
+      `\r  ${from - start}/${N - start} listings  ${rate.toFixed(0)}/s  eta ${((N - from) / Math.max(rate, 1)).toFixed(0)} s   `,
+    )
+  }
+  done += await inFlight
+  const loadS = (performance.now() - t0) / 1000
+  process.stderr.write(
+    `\n  wrote ${done} listings in ${loadS.toFixed(1)} s (${(done / loadS).toFixed(0)}/s)\n`,
+  )
+  if (rebuild) {
+    const t1 = performance.now()
+    for (const [name, create] of indexes) {
+      process.stderr.write(`  building ${name}…\n`)
+      await db.exec(create.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'))
+    }
+    process.stderr.write(`  indexes built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
+  }
+  // As autovacuum would: statistics for the planner and an up-to-date visibility map.
+  await db.exec('VACUUM ANALYZE listings')
+  await db.close()
+}
+
+await main()

@@ -1,0 +1,160 @@
+import type { Queryable } from '../db/db.ts'
+import type { TextQuery } from '../search/query.ts'
+
+export const SORTS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
+export type Sort = (typeof SORTS)[number]
+
+export interface SearchFilters {
+  storeId?: string | undefined
+  /** Exact tags; a listing must carry all of them. */
+  tags?: readonly string[] | undefined
+  /** Normalised text the author must contain. */
+  author?: string | undefined
+  minPrice?: number | undefined
+  maxPrice?: number | undefined
+  inStock?: boolean | undefined
+}
+
+export interface SearchRequest {
+  /** undefined: browse by filters alone. */
+  text?: TextQuery | undefined
+  filters: SearchFilters
+  sort: Sort
+  limit: number
+  offset: number
+}
+
+export interface SearchHit {
+  store_id: string
+  book_id: string
+  title: string
+  author: string | null
+  publisher: string | null
+  pub_year: string | null
+  price: number
+  stock_level: number
+  tags: string[]
+  score: number
+}
+
+/** Collects parameters and hands out their $n placeholders. */
+class Params {
+  readonly values: unknown[] = []
+  add(value: unknown, cast = ''): string {
+    this.values.push(value)
+    return `$${this.values.length}${cast}`
+  }
+}
+
+/** Each row's text match, as SQL: conditions (for WHERE) and the score expression. */
+function textSql(t: TextQuery, p: Params): { match: string; score: string; matchParams: number } {
+  const alternatives: string[] = []
+  let rank = '0'
+  let titleHit = 'false'
+  let substringHit = 'false'
+  if (t.words) {
+    const words = p.add(t.words, '::tsquery')
+    let cond = `l.search_vec @@ ${words}`
+    if (t.split) {
+      const parts = [`ts_filter(l.author_tags_vec, ${p.add(`{${t.split.authorOrTags}}`, '::"char"[]')})`]
+      if (t.split.others.length > 0)
+        parts.unshift(`ts_filter(l.search_vec, ${p.add(`{${t.split.others.join(',')}}`, '::"char"[]')})`)
+      cond += ` AND (${parts.join(' || ')}) @@ ${p.add(t.split.plain, '::tsquery')}`
+    }
+    alternatives.push(`(${cond})`)
+    // ts_rank_cd normalisation 32 maps the rank into [0, 1), below the tiers added to it.
+    rank = `ts_rank_cd(l.search_vec, ${words}, 32)`
+  }
+  if (t.substring) {
+    substringHit = `(l.title_grams @@ ${p.add(t.substring.grams, '::tsquery')}
+      AND strpos(lower(normalize(l.title, NFKC)), ${p.add(t.substring.text)}) > 0)`
+    alternatives.push(substringHit)
+  }
+  // Parameters added from here on are used by the score only (the count statement leaves them out).
+  const matchParams = p.values.length
+  if (t.inTitle) titleHit = `l.search_vec @@ ${p.add(t.inTitle, '::tsquery')}`
+  const authorTagsHit = t.inAuthorTags ? `l.search_vec @@ ${p.add(t.inAuthorTags, '::tsquery')}` : 'false'
+  return {
+    matchParams,
+    match: alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'false',
+    // Title matches (whole words or, for short queries, a substring) rank above author/tag matches,
+    // which rank above intro/content matches; within a tier, by cover density.
+    score: `(CASE WHEN ${titleHit} OR ${substringHit} THEN 2 WHEN ${authorTagsHit} THEN 1 ELSE 0 END + ${rank})`,
+  }
+}
+
+const ORDER: Record<Exclude<Sort, 'relevance'>, string> = {
+  price_asc: 'l.price, l.store_id, l.book_id',
+  price_desc: 'l.price DESC, l.store_id DESC, l.book_id DESC',
+  pub_year_desc: 'l.pub_year_key DESC NULLS LAST, l.store_id, l.book_id',
+  sales_desc: 'l.sales DESC, l.store_id, l.book_id',
+}
+
+/**
+ * One page of matching listings and the exact number of matches. Filters and the text match are all
+ * in the WHERE clause, so paging happens after filtering; every order ends with the primary key, so
+ * pages are stable. Both statements read one snapshot.
+ */
+export async function searchListings(
+  q: Queryable,
+  req: SearchRequest,
+): Promise<{ total: number; hits: SearchHit[] }> {
+  const p = new Params()
+  const where: string[] = []
+  const f = req.filters
+  if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)
+  if (f.tags && f.tags.length > 0) where.push(`l.tags @> ${p.add(f.tags, '::text[]')}`)
+  if (f.author !== undefined)
+    where.push(`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${p.add(f.author)}) > 0`)
+  if (f.minPrice !== undefined) where.push(`l.price >= ${p.add(f.minPrice)}`)
+  if (f.maxPrice !== undefined) where.push(`l.price <= ${p.add(f.maxPrice)}`)
+  if (f.inStock) where.push('l.stock_level > 0')
+  let score = '0::float8'
+  let whereParams = p.values.length
+  if (req.text) {
+    const t = textSql(req.text, p)
+    where.push(t.match)
+    score = t.score
+    whereParams = t.matchParams
+  }
+  const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+  const countAll = async () =>
+    (
+      await q.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM listings l ${whereSql}`,
+        p.values.slice(0, whereParams),
+      )
+    ).rows[0]?.n ?? 0
+  const order =
+    req.sort !== 'relevance'
+      ? ORDER[req.sort]
+      : req.text
+        ? 'score DESC, l.store_id, l.book_id'
+        : 'l.created_at DESC, l.store_id, l.book_id'
+  const columns = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level,
+            l.tags, ${score}::float8 AS score`
+  if (req.text) {
+    // A keyword search visits every match anyway (to rank them, or to filter the text), so the total
+    // is counted in the same pass; only a page past the end needs a separate count.
+    const limit = p.add(req.limit)
+    const offset = p.add(req.offset)
+    const r = await q.query<SearchHit & { total: number }>(
+      `SELECT ${columns}, count(*) OVER ()::int AS total FROM listings l ${whereSql}
+        ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      p.values,
+    )
+    if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countAll(), hits: [] }
+    const total = r.rows[0]?.total ?? 0
+    return { total, hits: r.rows.map(({ total: _, ...hit }) => hit) }
+  }
+  // Browsing follows an index in sort order and stops after the page: the total is a separate count.
+  const total = await countAll()
+  if (total <= req.offset) return { total, hits: [] }
+  const limit = p.add(req.limit)
+  const offset = p.add(req.offset)
+  const r = await q.query<SearchHit>(
+    `SELECT ${columns} FROM listings l ${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+    p.values,
+  )
+  return { total, hits: r.rows }
+}

@@ -1,0 +1,110 @@
+import { queryGrams, quote, type Weight } from './lexemes.ts'
+import { normalise, type Segmenter } from './segmenter.ts'
+
+/** The fields a search can be limited to, and the search_vec weight each one is stored under. */
+export const SCOPE_FIELDS = ['title', 'author', 'tags', 'book_intro', 'content'] as const
+export type ScopeField = (typeof SCOPE_FIELDS)[number]
+const WEIGHT: Record<ScopeField, Weight> = {
+  title: 'A',
+  author: 'B',
+  tags: 'B',
+  book_intro: 'C',
+  content: 'D',
+}
+
+/** Longest query the search looks at, in words (the rest is ignored). */
+export const MAX_QUERY_WORDS = 16
+/** A query of at most this many characters (spaces aside) also matches titles containing it. */
+export const SHORT_QUERY_CHARS = 3
+
+/** How a keyword query becomes SQL conditions; every query string is a tsquery literal of quoted lexemes. */
+export interface TextQuery {
+  /** All words, each restricted to the scope's weights, against search_vec; null: nothing to look up. */
+  words: string | null
+  /**
+   * When the scope names author or tags but not both, weight B (author and tags) is too coarse: the
+   * words must then also match the exact fields, i.e. this unweighted query against
+   * ts_filter(search_vec, others) || ts_filter(author_tags_vec, authorOrTags).
+   */
+  split: { plain: string; others: string[]; authorOrTags: 'a' | 'b' } | null
+  /** The same words restricted to the title (weight A), for ranking title matches first. */
+  inTitle: string | null
+  /** … and to author and tags (weight B), ranked next. */
+  inAuthorTags: string | null
+  /** Short or unsegmentable query: titles containing this normalised text also match. */
+  substring: { text: string; grams: string } | null
+}
+
+/** Parses the scope parameter: a comma list of SCOPE_FIELDS; undefined when a name is unknown. */
+export function parseScope(raw: string | undefined): Set<ScopeField> | undefined {
+  if (raw === undefined || raw.trim() === '') return new Set(SCOPE_FIELDS)
+  const out = new Set<ScopeField>()
+  for (const part of raw.split(',')) {
+    const name = part.trim()
+    if (!(SCOPE_FIELDS as readonly string[]).includes(name)) return undefined
+    out.add(name as ScopeField)
+  }
+  return out
+}
+
+/** True when the given parts, found inside word, cover every one of its characters. */
+function covers(word: string, parts: readonly string[]): boolean {
+  const covered = new Array<boolean>(word.length).fill(false)
+  for (const p of parts) {
+    let at = word.indexOf(p)
+    while (at >= 0) {
+      covered.fill(true, at, at + p.length)
+      at = word.indexOf(p, at + 1)
+    }
+  }
+  return covered.every(Boolean)
+}
+
+const lexeme = (w: string, weights: string) => (weights === 'ABCD' ? quote(w) : `${quote(w)}:${weights}`)
+
+/**
+ * One query word: the word itself, or, when jieba's search mode splits it into shorter dictionary
+ * words covering it, all of those (documents store the search-mode parts of long words, so a query
+ * 人民共和国 finds a title 中华人民共和国史 through 人民 & 共和国).
+ */
+function wordQuery(seg: Segmenter, word: string, weights: string): string {
+  const parts = seg.subWords(word)
+  const whole = lexeme(word, weights)
+  if (parts.length === 0 || !covers(word, parts)) return whole
+  return `(${whole} | (${parts.map((p) => lexeme(p, weights)).join(' & ')}))`
+}
+
+function allWords(seg: Segmenter, words: readonly string[], weights: string): string | null {
+  if (words.length === 0 || weights === '') return null
+  return words.map((w) => wordQuery(seg, w, weights)).join(' & ')
+}
+
+export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeField>): TextQuery {
+  const words = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS)
+  const weights = [...new Set([...scope].map((f) => WEIGHT[f]))].sort().join('')
+  const author = scope.has('author')
+  const tags = scope.has('tags')
+  let split: TextQuery['split'] = null
+  if (author !== tags && words.length > 0) {
+    split = {
+      plain: allWords(seg, words, 'ABCD') as string,
+      others: [...weights].filter((w) => w !== 'B').map((w) => w.toLowerCase()),
+      authorOrTags: author ? 'a' : 'b',
+    }
+  }
+  const compact = normalise(q).replace(/\s+/gu, '')
+  const short = [...compact].length <= SHORT_QUERY_CHARS
+  const unsegmentable = words.length > 1 && words.every((w) => [...w].length === 1)
+  let substring: TextQuery['substring'] = null
+  if (scope.has('title') && !/\s/u.test(normalise(q).trim()) && (short || unsegmentable)) {
+    const grams = queryGrams(compact)
+    if (grams.length > 0) substring = { text: compact, grams: grams.map(quote).join(' & ') }
+  }
+  return {
+    words: allWords(seg, words, weights),
+    split,
+    inTitle: scope.has('title') ? allWords(seg, words, 'A') : null,
+    inAuthorTags: author || tags ? allWords(seg, words, 'B') : null,
+    substring,
+  }
+}

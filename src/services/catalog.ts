@@ -1,0 +1,132 @@
+import { BadRequest, NotFound } from '../errors.ts'
+import { findListing, listingExists } from '../repositories/listings.ts'
+import { findPicture } from '../repositories/pictures.ts'
+import { type SearchHit, type Sort, searchListings } from '../repositories/search.ts'
+import { findStore } from '../repositories/stores.ts'
+import { parseScope, textQuery } from '../search/query.ts'
+import { normalise, segmenter } from '../search/segmenter.ts'
+import type { Deps } from './context.ts'
+
+export interface SearchParams {
+  q?: string | undefined
+  scope?: string | undefined
+  store_id?: string | undefined
+  sort: Sort
+  tag?: string | string[] | undefined
+  author?: string | undefined
+  min_price?: number | undefined
+  max_price?: number | undefined
+  in_stock?: boolean | undefined
+  page: number
+  page_size: number
+}
+
+export interface SearchPage {
+  books: SearchHit[]
+  total: number
+  page: number
+  page_size: number
+}
+
+export interface Listing {
+  store_id: string
+  book_id: string
+  stock_level: number
+  book_info: Record<string, unknown>
+  /** Paths of the picture route, in picture order. */
+  pictures: string[]
+}
+
+export interface Picture {
+  mime: string
+  data: Buffer
+  /** A strong validator: the content's SHA-256 (pictures are content addressed). */
+  etag: string
+}
+
+export const picturePath = (storeId: string, bookId: string, index: number) =>
+  `/stores/${encodeURIComponent(storeId)}/books/${encodeURIComponent(bookId)}/pictures/${index}`
+
+export class CatalogService {
+  constructor(private readonly deps: Deps) {}
+
+  async search(p: SearchParams): Promise<SearchPage> {
+    const { db } = this.deps
+    const scope = parseScope(p.scope)
+    if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
+    if (p.min_price !== undefined && p.max_price !== undefined && p.min_price > p.max_price)
+      throw BadRequest('max_price', 'must not be below min_price')
+    if (p.store_id !== undefined && !(await findStore(db, p.store_id))) throw NotFound('store', p.store_id)
+    const q = p.q?.trim() ? p.q : undefined
+    const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
+    const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
+    const page = await db.transaction(async (tx) => {
+      // The count and the page come from one snapshot (PostgreSQL; PGlite runs one thing at a time).
+      // JIT compilation costs more than it saves on queries of this size (docs/search.md).
+      if (db.engine === 'postgres')
+        await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
+      return searchListings(tx, {
+        text: q === undefined ? undefined : textQuery(segmenter(), q, scope),
+        filters: {
+          storeId: p.store_id,
+          tags,
+          author,
+          minPrice: p.min_price,
+          maxPrice: p.max_price,
+          inStock: p.in_stock,
+        },
+        sort: p.sort,
+        limit: p.page_size,
+        offset: (p.page - 1) * p.page_size,
+      })
+    })
+    return { books: page.hits, total: page.total, page: p.page, page_size: p.page_size }
+  }
+
+  async listing(storeId: string, bookId: string): Promise<Listing> {
+    const { db } = this.deps
+    const row = await findListing(db, storeId, bookId)
+    if (!row) {
+      if (!(await findStore(db, storeId))) throw NotFound('store', storeId)
+      throw NotFound('book', bookId)
+    }
+    const book_info: Record<string, unknown> = {
+      ...row.extra,
+      id: row.book_id,
+      title: row.title,
+      author: row.author,
+      publisher: row.publisher,
+      original_title: row.original_title,
+      translator: row.translator,
+      pub_year: row.pub_year,
+      pages: row.pages,
+      price: row.price,
+      binding: row.binding,
+      isbn: row.isbn,
+      author_intro: row.author_intro,
+      book_intro: row.book_intro,
+      content: row.content,
+      tags: row.tags,
+    }
+    return {
+      store_id: row.store_id,
+      book_id: row.book_id,
+      stock_level: row.stock_level,
+      book_info,
+      pictures: Array.from({ length: row.picture_count }, (_, i) => picturePath(storeId, bookId, i)),
+    }
+  }
+
+  /** undefined when the listing has no picture at that index. */
+  async picture(storeId: string, bookId: string, index: number): Promise<Picture | undefined> {
+    const { db } = this.deps
+    const pic = await findPicture(db, storeId, bookId, index)
+    if (pic) {
+      const data = Buffer.from(pic.data.buffer, pic.data.byteOffset, pic.data.byteLength)
+      return { mime: pic.mime, data, etag: `"${Buffer.from(pic.sha256).toString('hex')}"` }
+    }
+    if (!(await findStore(db, storeId))) throw NotFound('store', storeId)
+    if (!(await listingExists(db, storeId, bookId))) throw NotFound('book', bookId)
+    return undefined
+  }
+}
