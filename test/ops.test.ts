@@ -72,7 +72,7 @@ test('/openapi.json describes every route of the contract, with its result codes
   let routes: string[] = []
   try {
     const text = readFileSync(contract, 'utf8')
-    routes = [...text.matchAll(/`(GET|POST) (\/[a-z_/{}]+)/g)].map((m) => `${m[1]} ${m[2]}`)
+    routes = [...text.matchAll(/`(GET|POST) (\/[a-z_./{}]+)/g)].map((m) => `${m[1]} ${m[2]}`)
     routes.push(...[...text.matchAll(/^### POST (\/\S+)/gm)].map((m) => `POST ${m[1]}`))
   } catch {
     routes = ['POST /auth/login', 'POST /buyer/new_order', 'POST /seller/add_book', 'GET /health']
