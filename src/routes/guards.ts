@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequest } from '../errors.ts'
+import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 
 /** The session token: the course's `token` header, or `Authorization: Bearer …`. */
@@ -25,10 +26,19 @@ export function requireToken(auth: AuthService) {
 /**
  * PostgreSQL text cannot hold NUL characters, and strings with lone UTF-16 surrogates cannot be
  * encoded as UTF-8: such input is refused up front, naming the field, instead of failing later.
+ * Nesting is bounded too: a deeper value could not be searched completely, and would overflow the
+ * stack of JSON.stringify or of PostgreSQL's jsonb parser when kept in a listing's extra fields.
  */
-export function findUnstorableString(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? path : undefined
-  if (depth > 32 || value === null || typeof value !== 'object') return undefined
+export function findUnstorableString(
+  value: unknown,
+  path: string,
+  depth = 0,
+): { path: string; why: string } | undefined {
+  if (typeof value === 'string')
+    return value.includes('\u0000') || !value.isWellFormed() ? { path, why: UNSTORABLE } : undefined
+  if (value === null || typeof value !== 'object') return undefined
+  if (depth >= LIMITS.maxJsonDepth)
+    return { path, why: `is nested more than ${LIMITS.maxJsonDepth} levels deep` }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const bad = findUnstorableString(value[i], `${path}/${i}`, depth + 1)
@@ -44,7 +54,9 @@ export function findUnstorableString(value: unknown, path: string, depth = 0): s
   return undefined
 }
 
+const UNSTORABLE = 'contains a NUL character or invalid Unicode'
+
 export async function rejectUnstorableStrings(request: FastifyRequest) {
   const bad = findUnstorableString(request.body, 'body') ?? findUnstorableString(request.query, 'querystring')
-  if (bad) throw BadRequest(bad, 'contains a NUL character or invalid Unicode')
+  if (bad) throw BadRequest(bad.path, bad.why)
 }
