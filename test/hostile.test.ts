@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { LIMITS } from '../src/limits.ts'
-import { bookInfo, newShop, post, type Shop, startApp, type TestApp } from './helpers.ts'
+import { bookInfo, newShop, post, type Shop, startApp, stockOf, type TestApp } from './helpers.ts'
 
 let t: TestApp
 let shop: Shop
@@ -71,5 +71,50 @@ describe('deeply nested extra fields of book_info', () => {
       [shop.storeId, 'nested-ok'],
     )
     assert.deepEqual(row.rows[0]?.extra, { extra })
+  })
+})
+
+describe('add_stock_level', () => {
+  test('adds copies and answers the new stock level (it used to fail on every call)', async () => {
+    const bookId = shop.bookIds[0] as string
+    const before = await stockOf(t.db, shop.storeId, bookId)
+    const r = await post(
+      t.app,
+      '/seller/add_stock_level',
+      { user_id: shop.seller.userId, store_id: shop.storeId, book_id: bookId, add_stock_level: 7 },
+      shop.seller.token,
+    )
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.equal(r.body.stock_level, before + 7)
+    assert.equal(await stockOf(t.db, shop.storeId, bookId), before + 7)
+  })
+
+  test('stock that would pass the 32-bit limit is refused with 400 and left as it was', async () => {
+    const bookId = shop.bookIds[0] as string
+    const before = await stockOf(t.db, shop.storeId, bookId)
+    const r = await post(
+      t.app,
+      '/seller/add_stock_level',
+      {
+        user_id: shop.seller.userId,
+        store_id: shop.storeId,
+        book_id: bookId,
+        add_stock_level: LIMITS.maxStock,
+      },
+      shop.seller.token,
+    )
+    assert.equal(r.status, 400, JSON.stringify(r.body))
+    assert.match(r.body.message, /add_stock_level/)
+    assert.equal(await stockOf(t.db, shop.storeId, bookId), before)
+  })
+
+  test('an unknown book is 515', async () => {
+    const r = await post(
+      t.app,
+      '/seller/add_stock_level',
+      { user_id: shop.seller.userId, store_id: shop.storeId, book_id: 'no-such-book', add_stock_level: 1 },
+      shop.seller.token,
+    )
+    assert.equal(r.status, 515, JSON.stringify(r.body))
   })
 })
