@@ -9,6 +9,7 @@
  * FUZZ_RUNS=<n> overrides the number of runs of every property (more runs: a longer, deeper search).
  */
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { FastifyInstance, InjectOptions } from 'fastify'
@@ -871,5 +872,71 @@ describe(`model-based sequences (seed ${SEED})`, () => {
       }),
       params(100),
     )
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Over a real socket: the connection is answered, never dropped, even for broken HTTP
+
+/** Sends raw bytes, then ends the sending side, and reads the answer until the server closes. */
+function rawExchange(port: number, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let got = ''
+    socket.on('data', (d) => {
+      got += d.toString('latin1')
+    })
+    socket.on('close', () => resolve(got))
+    socket.on('error', reject)
+    socket.end(bytes)
+  })
+}
+
+const funds = '{"user_id":"a","password":"b","add_value":1e99999}'
+
+describe(`over a real socket (seed ${SEED})`, () => {
+  let port = 0
+  before(async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const address = app.server.address()
+    port = typeof address === 'object' && address ? address.port : 0
+  })
+
+  test('generated hostile requests sent with fetch are all answered', async () => {
+    await fc.assert(
+      fc.asyncProperty(requestArb, async (g) => {
+        const { options, label } = await buildRequest(g)
+        const res = await fetch(`http://127.0.0.1:${port}${options.url}`, {
+          method: 'POST',
+          headers: options.headers as Record<string, string>,
+          body: options.payload as string | Buffer,
+        })
+        const body = await res.text()
+        assertAnswered({ statusCode: res.status, body }, label)
+      }),
+      params(60),
+    )
+  })
+
+  test('broken HTTP gets an HTTP answer, with a JSON message when it is a request at all', async () => {
+    const cases: (string | Buffer)[] = [
+      'GARBAGE\r\n\r\n',
+      'POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}',
+      'POST /auth/register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n',
+      `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      'POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{',
+      Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]),
+      'GET /%%% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      `POST /buyer/add_funds HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${funds.length}\r\n\r\n${funds}`,
+    ]
+    for (const c of cases) {
+      const answer = await rawExchange(port, c)
+      const label = JSON.stringify(String(c).slice(0, 80))
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1])
+      assert.ok(status >= 400 && isAnswer(status), `${status} for ${label}: ${answer.slice(0, 300)}`)
+      const body = answer.slice(answer.indexOf('\r\n\r\n') + 4)
+      if (body) assert.equal(typeof JSON.parse(body).message, 'string', `${label}: ${body}`)
+    }
+    await assertInvariants()
   })
 })
