@@ -405,8 +405,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       }
     }
 
+    const start = { orders: acks.orders.size, payments: acks.payments.size }
+    const firstAcks = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (killed || (acks.orders.size > start.orders && acks.payments.size > start.payments)) {
+          clearInterval(poll)
+          resolve()
+        }
+      }, 20)
+    })
     const clients = Array.from({ length: opts.concurrency }, (_, i) => client(i))
     await new Promise((resolve) => setTimeout(resolve, killAfterMs))
+    // However slow the machine, each round acknowledges writes before the kill (up to a point: with
+    // the stock sold out after many rounds, there may be nothing left to order).
+    let cap: NodeJS.Timeout | undefined
+    await Promise.race([firstAcks, new Promise((resolve) => (cap = setTimeout(resolve, 10 * killAfterMs)))])
+    clearTimeout(cap)
     killed = true
     srv.child.kill('SIGKILL')
     await srv.exited
