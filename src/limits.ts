@@ -15,4 +15,6 @@ export const LIMITS = {
   /** add_book carries base64 pictures: several MB. */
   addBookBodyBytes: 64 * 1024 * 1024,
   defaultBodyBytes: 1024 * 1024,
+  /** Objects and arrays nested deeper than this in a request are refused (400). */
+  maxJsonDepth: 32,
 } as const

@@ -334,3 +334,54 @@ export async function orderBooks(
   if (r.status !== 200) throw new Error(`new_order failed: ${JSON.stringify(r)}`)
   return r.body.order_id as string
 }
+
+/** The tables a request can change, each reduced to one digest of all its rows. */
+export const STATE_TABLES = [
+  'users',
+  'sessions',
+  'stores',
+  'listings',
+  'pictures',
+  'listing_pictures',
+  'orders',
+  'order_items',
+  'ledger',
+] as const
+
+/** A digest per table of everything stored: equal snapshots mean nothing was written. */
+export async function snapshotState(db: Db): Promise<Record<string, string>> {
+  const columns = STATE_TABLES.map(
+    (t) => `(SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM ${t} x) AS ${t}`,
+  )
+  const r = await db.query<Record<string, string>>(`SELECT ${columns.join(', ')}`)
+  const row = r.rows[0]
+  if (!row) throw new Error('no row')
+  return row
+}
+
+/**
+ * Stock and orders are consistent: no negative stock or balance, every order has lines, and its
+ * total is the sum of its lines; paid, shipped and received orders have exactly one payment ledger
+ * row of their total, unpaid ones none (a cancelled order may have been paid before).
+ */
+export async function assertOrderInvariants(db: Db): Promise<void> {
+  const r = await db.query<{ negative: number; empty: number; wrong_total: number; wrong_payment: number }>(
+    `SELECT (SELECT count(*) FROM listings WHERE stock_level < 0)::int
+              + (SELECT count(*) FROM users WHERE balance < 0)::int AS negative,
+            (SELECT count(*) FROM orders o
+              WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id))::int AS empty,
+            (SELECT count(*) FROM orders o
+              WHERE o.total_price <> (SELECT coalesce(sum(i.price * i.count), 0) FROM order_items i
+                                       WHERE i.order_id = o.order_id))::int AS wrong_total,
+            (SELECT count(*) FROM orders o
+              WHERE o.status <> 'cancelled' AND (SELECT count(*) FROM ledger l WHERE l.order_id = o.order_id AND l.kind = 'payment'
+                       AND l.amount = -o.total_price AND l.user_id = o.buyer_id)
+                    <> CASE WHEN o.status IN ('paid', 'shipped', 'received') THEN 1 ELSE 0 END
+                 OR (o.status = 'unpaid'
+                     AND EXISTS (SELECT 1 FROM ledger l WHERE l.order_id = o.order_id)))::int AS wrong_payment`,
+  )
+  const row = r.rows[0]
+  if (!row) throw new Error('no row')
+  if (row.negative || row.empty || row.wrong_total || row.wrong_payment)
+    throw new Error(`order invariant broken: ${JSON.stringify(row)}`)
+}

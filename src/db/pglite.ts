@@ -6,6 +6,11 @@ import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts
  * The embedded engine: PostgreSQL compiled to WebAssembly, in this process. One connection, so
  * PGlite itself runs transactions one after another; a query outside a transaction waits for it.
  * dataDir undefined = in memory (tests).
+ *
+ * Durability: a commit has written its WAL to files under dataDir before it returns, so committed
+ * data survives the process being killed (scripts/chaos.ts checks this with SIGKILL). PGlite runs
+ * PostgreSQL with fsync off and its Node filesystem layer cannot fsync, so an operating-system
+ * crash or power loss may lose the last commits: use DATABASE_URL where that matters.
  */
 export async function openPglite(dataDir?: string): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true })

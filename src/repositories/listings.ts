@@ -79,6 +79,7 @@ export async function addStock(
   add: number,
 ): Promise<StockChange> {
   const r = await q.query<{ stock_level: number }>(
+    // Typed parameters: with both operands untyped, `$4 - $3` matches no single operator.
     `UPDATE listings SET stock_level = stock_level + $3::int
       WHERE store_id = $1 AND book_id = $2 AND stock_level <= $4::int - $3::int
      RETURNING stock_level`,

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequest } from '../errors.ts'
+import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 
 /** The session token: the course's `token` header, or `Authorization: Bearer …`. */
@@ -22,14 +23,11 @@ export function requireToken(auth: AuthService) {
   }
 }
 
-/** How deeply request JSON may nest (book_info extra fields included); deeper input is refused. */
-export const MAX_JSON_DEPTH = 32
-
 /**
  * PostgreSQL text cannot hold NUL characters, and strings with lone UTF-16 surrogates cannot be
  * encoded as UTF-8: such input is refused up front, naming the field, instead of failing later.
- * Values nested deeper than MAX_JSON_DEPTH are refused too: they could hide such a string, and
- * storing them (JSON.stringify, jsonb) is not worth a stack.
+ * Nesting is bounded too: a deeper value could not be searched completely, and would overflow the
+ * stack of JSON.stringify or of PostgreSQL's jsonb parser when kept in a listing's extra fields.
  */
 export function findUnstorableString(
   value: unknown,
@@ -37,11 +35,10 @@ export function findUnstorableString(
   depth = 0,
 ): { path: string; why: string } | undefined {
   if (typeof value === 'string')
-    return value.includes('\u0000') || !value.isWellFormed()
-      ? { path, why: 'contains a NUL character or invalid Unicode' }
-      : undefined
+    return value.includes('\u0000') || !value.isWellFormed() ? { path, why: UNSTORABLE } : undefined
   if (value === null || typeof value !== 'object') return undefined
-  if (depth >= MAX_JSON_DEPTH) return { path, why: `is nested more than ${MAX_JSON_DEPTH} levels deep` }
+  if (depth >= LIMITS.maxJsonDepth)
+    return { path, why: `is nested more than ${LIMITS.maxJsonDepth} levels deep` }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const bad = findUnstorableString(value[i], `${path}/${i}`, depth + 1)
@@ -56,6 +53,8 @@ export function findUnstorableString(
   }
   return undefined
 }
+
+const UNSTORABLE = 'contains a NUL character or invalid Unicode'
 
 export async function rejectUnstorableStrings(request: FastifyRequest) {
   const bad = findUnstorableString(request.body, 'body') ?? findUnstorableString(request.query, 'querystring')
