@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { openDatabase } from '../app.ts'
 import { ConfigError, loadConfig } from '../config.ts'
@@ -91,5 +93,33 @@ program
     )
     console.log(out)
   })
+
+/** Runs one of the repository's scripts in a child process with the given arguments. */
+function runScript(file: string, args: string[]): void {
+  const script = fileURLToPath(new URL(`../../scripts/${file}`, import.meta.url))
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { stdio: 'inherit', env })
+  process.exitCode = r.status ?? 1
+}
+
+program
+  .command('gen-catalog')
+  .description(
+    'fill a database with a synthetic Chinese catalogue for the search benchmark, with progress\n' +
+      '  --n <listings> (default 100000; 1m allowed), --stores <n> (1000), --batch <n> (1000), --seed <n> (1)\n' +
+      '  DATABASE_URL picks a PostgreSQL database, otherwise an embedded one under BENCH_DIR (./data/bench)',
+  )
+  .allowUnknownOption()
+  .argument('[options...]')
+  .action((args: string[]) => runScript('gen-catalog.ts', args))
+
+program
+  .command('bench-search')
+  .description(
+    'search latency per query kind (p50/p99) on the generated catalogue, and the same mix as ILIKE scans\n' +
+      '  --per-kind <n> (200), --ilike-per-kind <n> (20), --warmup <n> (10), --stores <n> (1000), --seed <n> (2)',
+  )
+  .allowUnknownOption()
+  .argument('[options...]')
+  .action((args: string[]) => runScript('bench-search.ts', args))
 
 await program.parseAsync(process.argv)

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AuthService } from '../services/auth.ts'
 import { tokenOf } from './guards.ts'
-import { Password, responses, TOKEN_SECURITY, UserId } from './schemas.ts'
+import { Password, responses, TOKEN_SECURITY, UserId, withExample } from './schemas.ts'
 
 const Credentials = Type.Object({ user_id: UserId, password: Password })
 
@@ -13,7 +13,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
       schema: {
         tags: ['auth'],
         summary: 'Create an account (balance 0)',
-        body: Credentials,
+        body: withExample(Credentials, { user_id: 'alice', password: 's3cret' }),
         response: responses({}, [512]),
       },
     },
@@ -36,7 +36,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
           'Shipped orders stay: the buyer (or auto-receive) still completes them and the money goes ' +
           'to the seller’s balance, closed account or not. The stores take no new orders (513); the ' +
           'order history stays readable for the other party. The balance stays on the closed account.',
-        body: Credentials,
+        body: withExample(Credentials, { user_id: 'alice', password: 's3cret' }),
         response: responses({}, [401]),
       },
     },
@@ -52,11 +52,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
       schema: {
         tags: ['auth'],
         summary: 'Start a session for one terminal; replaces that terminal’s previous token',
-        body: Type.Object({
-          user_id: UserId,
-          password: Password,
-          terminal: Type.String({ maxLength: 255, description: 'device name' }),
-        }),
+        body: withExample(
+          Type.Object({
+            user_id: UserId,
+            password: Password,
+            terminal: Type.String({ maxLength: 255, description: 'device name' }),
+          }),
+          { user_id: 'alice', password: 's3cret', terminal: 'laptop' },
+        ),
         response: responses({ token: Type.String() }, [401]),
       },
     },
@@ -72,7 +75,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
       schema: {
         tags: ['auth'],
         summary: 'Change the password; ends every session of the user',
-        body: Type.Object({ user_id: UserId, oldPassword: Password, newPassword: Password }),
+        body: withExample(Type.Object({ user_id: UserId, oldPassword: Password, newPassword: Password }), {
+          user_id: 'alice',
+          oldPassword: 's3cret',
+          newPassword: 'n3w-s3cret',
+        }),
         response: responses({}, [401]),
       },
     },
@@ -89,7 +96,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService }> = asyn
         tags: ['auth'],
         security: TOKEN_SECURITY,
         summary: 'End the session of the token',
-        body: Type.Object({ user_id: UserId }),
+        body: withExample(Type.Object({ user_id: UserId }), { user_id: 'alice' }),
         response: responses({}, [401]),
       },
     },

@@ -4,7 +4,16 @@ import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import { requireToken } from './guards.ts'
-import { BookId, OrderId, Password, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
+import {
+  BookId,
+  OrderId,
+  Password,
+  responses,
+  StoreId,
+  TOKEN_SECURITY,
+  UserId,
+  withExample,
+} from './schemas.ts'
 
 export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: BuyerService }> = async (
   app,
@@ -16,15 +25,18 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
       schema: {
         tags: ['buyer'],
         summary: 'Add money to the balance (negative: withdraw; 519 if that would overdraw)',
-        body: Type.Object({
-          user_id: UserId,
-          password: Password,
-          add_value: Type.Integer({
-            minimum: -LIMITS.maxAddValue,
-            maximum: LIMITS.maxAddValue,
-            description: 'cents',
+        body: withExample(
+          Type.Object({
+            user_id: UserId,
+            password: Password,
+            add_value: Type.Integer({
+              minimum: -LIMITS.maxAddValue,
+              maximum: LIMITS.maxAddValue,
+              description: 'cents',
+            }),
           }),
-        }),
+          { user_id: 'alice', password: 's3cret', add_value: 10000 },
+        ),
         response: responses({ balance: Type.Integer() }, [401, 519]),
       },
     },
@@ -43,14 +55,17 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
         security: TOKEN_SECURITY,
         summary: 'Order books from one store: stock is reserved for every line or none',
         description: 'A book listed twice in `books` is ordered once with the counts added up.',
-        body: Type.Object({
-          user_id: UserId,
-          store_id: StoreId,
-          books: Type.Array(
-            Type.Object({ id: BookId, count: Type.Integer({ minimum: 1, maximum: LIMITS.maxCount }) }),
-            { minItems: 1, maxItems: LIMITS.maxOrderLines },
-          ),
-        }),
+        body: withExample(
+          Type.Object({
+            user_id: UserId,
+            store_id: StoreId,
+            books: Type.Array(
+              Type.Object({ id: BookId, count: Type.Integer({ minimum: 1, maximum: LIMITS.maxCount }) }),
+              { minItems: 1, maxItems: LIMITS.maxOrderLines },
+            ),
+          }),
+          { user_id: 'alice', store_id: 'sams-books', books: [{ id: '1000067', count: 2 }] },
+        ),
         response: responses({ order_id: Type.String() }, [401, 511, 513, 515, 517]),
       },
     },
@@ -66,7 +81,11 @@ export const buyerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; buyer: 
       schema: {
         tags: ['buyer'],
         summary: 'Pay an unpaid order; the money is held until the books are received',
-        body: Type.Object({ user_id: UserId, order_id: OrderId, password: Password }),
+        body: withExample(Type.Object({ user_id: UserId, order_id: OrderId, password: Password }), {
+          user_id: 'alice',
+          order_id: '0ce37156-2c82-46b9-8401-09bf75ee0bb6',
+          password: 's3cret',
+        }),
         response: responses({}, [401, 518, 519, 524, 525]),
       },
     },

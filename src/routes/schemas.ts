@@ -94,3 +94,8 @@ export const BookInfo = Type.Object(
   },
   { additionalProperties: true, description: 'Unknown extra fields (e.g. currency_unit) are kept.' },
 )
+
+/** The schema with an example request body, for the OpenAPI description and Swagger UI. */
+export function withExample<T extends TSchema>(schema: T, example: Record<string, unknown>): T {
+  return { ...schema, examples: [example] }
+}

@@ -4,7 +4,7 @@ import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { SellerService } from '../services/seller.ts'
 import { requireToken } from './guards.ts'
-import { BookId, BookInfo, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
+import { BookId, BookInfo, responses, StoreId, TOKEN_SECURITY, UserId, withExample } from './schemas.ts'
 
 export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller: SellerService }> = async (
   app,
@@ -20,7 +20,10 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
         tags: ['seller'],
         security: TOKEN_SECURITY,
         summary: 'Open a store owned by the user',
-        body: Type.Object({ user_id: UserId, store_id: StoreId }),
+        body: withExample(Type.Object({ user_id: UserId, store_id: StoreId }), {
+          user_id: 'sam',
+          store_id: 'sams-books',
+        }),
         response: responses({}, [401, 511, 514]),
       },
     },
@@ -39,12 +42,33 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
         tags: ['seller'],
         security: TOKEN_SECURITY,
         summary: 'List a book in one of the user’s stores',
-        body: Type.Object({
-          user_id: UserId,
-          store_id: StoreId,
-          book_info: BookInfo,
-          stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
-        }),
+        body: withExample(
+          Type.Object({
+            user_id: UserId,
+            store_id: StoreId,
+            book_info: BookInfo,
+            stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
+          }),
+          {
+            user_id: 'sam',
+            store_id: 'sams-books',
+            stock_level: 10,
+            book_info: {
+              id: '1000067',
+              title: '美丽心灵',
+              author: '[美] 西尔维娅·娜萨',
+              publisher: '上海科技教育出版社',
+              pub_year: '2002-1',
+              pages: 594,
+              price: 3879,
+              currency_unit: '元',
+              binding: '平装',
+              isbn: '9787542823823',
+              tags: ['传记', '数学', '经济学'],
+              pictures: [],
+            },
+          },
+        ),
         response: responses({}, [401, 511, 513, 516, 413]),
       },
     },
@@ -62,12 +86,15 @@ export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller
         tags: ['seller'],
         security: TOKEN_SECURITY,
         summary: 'Add copies to a listing',
-        body: Type.Object({
-          user_id: UserId,
-          store_id: StoreId,
-          book_id: BookId,
-          add_stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
-        }),
+        body: withExample(
+          Type.Object({
+            user_id: UserId,
+            store_id: StoreId,
+            book_id: BookId,
+            add_stock_level: Type.Integer({ minimum: 0, maximum: LIMITS.maxStock }),
+          }),
+          { user_id: 'sam', store_id: 'sams-books', book_id: '1000067', add_stock_level: 5 },
+        ),
         response: responses({ stock_level: Type.Integer() }, [401, 511, 513, 515]),
       },
     },
