@@ -260,3 +260,30 @@ describe('logs', () => {
     }
   })
 })
+
+describe('shutting down', () => {
+  test('requests in flight finish; then the server takes no new connections', async () => {
+    const t = await freshDb()
+    // A slow database: every query takes a moment, so a request is surely in flight when close starts.
+    const slow: Db = {
+      ...t.db,
+      query: async (q, p) => {
+        await new Promise((r) => setTimeout(r, 150))
+        return t.db.query(q, p)
+      },
+    }
+    const app = await buildApp({ config: TEST_CONFIG, db: slow, logger: false })
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const inFlight = fetch(`${url}/ready`)
+      await new Promise((r) => setTimeout(r, 50))
+      const closing = app.close()
+      const res = await inFlight
+      assert.equal(res.status, 200, 'the request that was in flight got its answer')
+      await closing
+      await assert.rejects(fetch(`${url}/health`), 'no new connections after close')
+    } finally {
+      await t.dispose()
+    }
+  })
+})
