@@ -1,19 +1,10 @@
 /** Shared pieces of the search and catalogue tests. */
 import type { FastifyInstance } from 'fastify'
+import type { SearchHit } from '../src/repositories/search.ts'
 import { call, post, type User, uid } from './helpers.ts'
 
-export interface Hit {
-  store_id: string
-  book_id: string
-  title: string
-  author: string | null
-  publisher: string | null
-  pub_year: string | null
-  price: number
-  stock_level: number
-  tags: string[]
-  score: number
-}
+/** One search result, as the API answers it. */
+export type Hit = SearchHit
 
 export interface Page {
   status: number
