@@ -370,3 +370,28 @@ describe('add_stock_level', () => {
     assert.equal(await stockOf(t.db, shop.storeId, b), 2_147_483_647)
   })
 })
+
+describe('tags', () => {
+  test('a tag may hold any character, unit separators included, and is stored as one tag', async () => {
+    const seller = await newUser(t.app, 'seller')
+    const storeId = uid('store')
+    await post(t.app, '/seller/create_store', { user_id: seller.userId, store_id: storeId }, seller.token)
+    const tags = ['a\u001fb', 'c,d', '{e}', '"f"']
+    const r = await post(
+      t.app,
+      '/seller/add_book',
+      {
+        user_id: seller.userId,
+        store_id: storeId,
+        book_info: bookInfo('tagged', 100, { tags }),
+        stock_level: 1,
+      },
+      seller.token,
+    )
+    assert.equal(r.status, 200)
+    const row = await t.db.query<{ tags: string[] }>('SELECT tags FROM listings WHERE store_id = $1', [
+      storeId,
+    ])
+    assert.deepEqual(row.rows[0]?.tags, tags)
+  })
+})

@@ -4,6 +4,7 @@ import { attachPictures } from '../repositories/pictures.ts'
 import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import type { PasswordHasher } from '../security/passwords.ts'
+import { toNewListing } from './book-info.ts'
 import type { CourseDb } from './course-db.ts'
 
 export interface ImportOptions {
@@ -65,29 +66,11 @@ export async function importCatalog(
     const books = batch.books.slice(0, room)
     await db.transaction(async (tx) => {
       for (const b of books) {
-        const { id, title, price, pictures, tags, currency_unit, ...rest } = b
-        const inserted = await listings.insertListing(tx, {
-          storeId: opts.storeId,
-          bookId: id,
-          title,
-          author: rest.author,
-          publisher: rest.publisher,
-          originalTitle: rest.original_title,
-          translator: rest.translator,
-          pubYear: rest.pub_year,
-          pages: rest.pages,
-          price,
-          binding: rest.binding,
-          isbn: rest.isbn,
-          authorIntro: rest.author_intro,
-          bookIntro: rest.book_intro,
-          content: rest.content,
-          tags,
-          extra: currency_unit === null ? {} : { currency_unit },
-          stockLevel: opts.stock,
-        })
+        const { pictures, currency_unit, ...fields } = b
+        const info = currency_unit === null ? fields : { ...fields, currency_unit }
+        const inserted = await listings.insertListing(tx, toNewListing(opts.storeId, info, opts.stock))
         if (inserted) {
-          await attachPictures(tx, opts.storeId, id, pictures)
+          await attachPictures(tx, opts.storeId, b.id, pictures)
           progress.added++
         } else progress.skipped++
       }

@@ -29,39 +29,7 @@ export interface NewListing {
  * stored by the same statement, so whatever lists a book makes it searchable at once.
  */
 export async function insertListing(tx: Tx, l: NewListing): Promise<boolean> {
-  const s = searchColumns(segmenter(), l)
-  const r = await tx.query(
-    `INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
-       pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
-       search_vec, author_tags_vec, title_grams)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-       $19::tsvector, $20::tsvector, $21::tsvector)
-     ON CONFLICT (store_id, book_id) DO NOTHING`,
-    [
-      l.storeId,
-      l.bookId,
-      l.title,
-      l.author,
-      l.publisher,
-      l.originalTitle,
-      l.translator,
-      l.pubYear,
-      l.pages,
-      l.price,
-      l.binding,
-      l.isbn,
-      l.authorIntro,
-      l.bookIntro,
-      l.content,
-      l.tags,
-      JSON.stringify(l.extra),
-      l.stockLevel,
-      s.searchVec,
-      s.authorTagsVec,
-      s.titleGrams,
-    ],
-  )
-  return r.rowCount === 1
+  return (await insertListings(tx, [l])) === 1
 }
 
 export async function listingExists(q: Queryable, storeId: string, bookId: string): Promise<boolean> {
@@ -143,13 +111,10 @@ export async function findListing(
   return r.rows[0]
 }
 
-/** Separates the tags of one listing inside a bulk insert (tags never hold control characters). */
-const TAG_SEPARATOR = '\u001f'
-
 /**
- * Lists many books in one statement (bulk loads): the same rows, search columns included, as
- * insertListing would write one by one. Rows whose (store, book) already exists are skipped.
- * Returns how many were inserted.
+ * Lists books in one statement, search columns included (one book for add_book, many for bulk
+ * loads). Rows whose (store, book) already exists are skipped. Returns how many were inserted.
+ * Each listing's tags travel as one JSON array, so a tag may hold any character.
  */
 export async function insertListings(
   tx: Tx,
@@ -167,7 +132,7 @@ export async function insertListings(
        search_vec, author_tags_vec, title_grams)
      SELECT store_id, book_id, title, author, publisher, original_title, translator, pub_year,
             pages, price, binding, isbn, author_intro, book_intro, content,
-            CASE WHEN tags = '' THEN '{}'::text[] ELSE string_to_array(tags, $22) END, extra::jsonb, stock_level,
+            ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), extra::jsonb, stock_level,
             search_vec::tsvector, author_tags_vec::tsvector, title_grams::tsvector
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                    $8::text[], $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],
@@ -192,13 +157,12 @@ export async function insertListings(
       col((l) => l.authorIntro),
       col((l) => l.bookIntro),
       col((l) => l.content),
-      col((l) => l.tags.join(TAG_SEPARATOR)),
+      col((l) => JSON.stringify(l.tags)),
       col((l) => JSON.stringify(l.extra)),
       col((l) => l.stockLevel),
       s.map((x) => x.searchVec),
       s.map((x) => x.authorTagsVec),
       s.map((x) => x.titleGrams),
-      TAG_SEPARATOR,
     ],
   )
   return r.rowCount

@@ -98,11 +98,6 @@ export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<PlaceResult> {
   return { ok: false, reserved: row?.reserved ?? [], tooExpensive: row?.within === false }
 }
 
-export async function findOrder(q: Queryable, orderId: string): Promise<OrderRow | undefined> {
-  const r = await q.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1`, [orderId])
-  return r.rows[0]
-}
-
 export type PayResult = { ok: true; total: number } | { ok: false; reason: 'not_payable' | 'insufficient' }
 
 /**

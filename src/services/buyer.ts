@@ -7,6 +7,7 @@ import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import type { AuthService } from './auth.ts'
 import type { Deps } from './context.ts'
+import { lapsed, loadFor } from './orders.ts'
 
 export interface OrderLine {
   id: string
@@ -82,12 +83,8 @@ export class BuyerService {
       const r = await orders.payOrder(tx, orderId, userId)
       if (r.ok) return
       if (r.reason === 'insufficient') throw FundsLow()
-      const order = await orders.findOrder(tx, orderId)
-      if (!order) throw NotFound('order', orderId)
-      if (order.buyer_id !== userId) throw Unauthorized('not the buyer of this order')
-      if (order.status === 'cancelled' || (order.status === 'unpaid' && order.expired))
-        throw OrderState('cancelled', orderId)
-      throw OrderState('paid', orderId)
+      const order = await loadFor(tx, orderId, userId, 'buyer')
+      throw OrderState(lapsed(order) ? 'cancelled' : 'paid', orderId)
     })
   }
 }

@@ -62,7 +62,7 @@ type Party = 'buyer' | 'seller'
  * After a guarded update matched nothing: the order, checked to exist (518) and to be the acting
  * user's (401) — authorization before state.
  */
-async function loadFor(tx: Tx, orderId: string, userId: string, party: Party) {
+export async function loadFor(tx: Tx, orderId: string, userId: string, party: Party) {
   const order = await orders.findOrderWithOwner(tx, orderId)
   if (!order) throw NotFound('order', orderId)
   const owner = party === 'buyer' ? order.buyer_id : order.seller_id
@@ -71,7 +71,7 @@ async function loadFor(tx: Tx, orderId: string, userId: string, party: Party) {
 }
 
 /** An unpaid order past its deadline counts as cancelled even before the sweep has run. */
-const lapsed = (o: orders.OrderRow) => o.status === 'cancelled' || (o.status === 'unpaid' && o.expired)
+export const lapsed = (o: orders.OrderRow) => o.status === 'cancelled' || (o.status === 'unpaid' && o.expired)
 
 export class OrderService {
   constructor(private readonly deps: Deps) {}
