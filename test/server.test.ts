@@ -141,6 +141,9 @@ test('cluster mode: WORKERS=2 serves from two processes on one PostgreSQL', asyn
   scoped.searchParams.set('options', `-c search_path=${schema}`)
   const server = await startServer({ DATABASE_URL: scoped.toString(), WORKERS: '2' })
   try {
+    // startServer returns at the first worker's "listening" line: wait for the second one too.
+    for (let i = 0; i < 600 && (server.output().match(/listening at/g) ?? []).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 50))
     const pids = new Set<string>()
     // Simultaneous requests open several connections, which the primary hands out in turn.
     const replies = await Promise.all(
