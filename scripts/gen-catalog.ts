@@ -5,7 +5,7 @@
  * from 100 000 to 1 000 000 by running again with the larger N). DATABASE_URL picks a PostgreSQL
  * database; otherwise an embedded PGlite under BENCH_DIR (default ./data/bench).
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { syntheticListing } from '../src/catalog/synthetic.ts'
 import { insertListings } from '../src/repositories/listings.ts'
 import { searchColumns } from '../src/search/lexemes.ts'
@@ -21,10 +21,23 @@ const OWNER = 'bench_owner'
 
 export const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => `bench_store_${i}`)
 
-/** The search migration's CREATE INDEX statements, by index name: dropped for the load, rebuilt after. */
-function searchIndexes(): [string, string][] {
-  const sql = readFileSync(new URL('../src/db/migrations/003_search.sql', import.meta.url), 'utf8')
-  return [...sql.matchAll(/CREATE INDEX (\w+) ON [^;]+;/g)].map((m) => [m[1] as string, m[0]])
+/**
+ * The secondary indexes of listings as the migrations leave them (CREATE INDEX … ON listings, less
+ * those a later migration drops), by name: dropped for a bulk load, rebuilt after it.
+ */
+function listingIndexes(): [string, string][] {
+  const dir = new URL('../src/db/migrations/', import.meta.url)
+  const out = new Map<string, string>()
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
+    const sql = readFileSync(new URL(file, dir), 'utf8')
+    for (const m of sql.matchAll(/CREATE INDEX (\w+) ON listings [^;]+;|DROP INDEX (\w+);/g)) {
+      if (m[1]) out.set(m[1], m[0])
+      else if (m[2]) out.delete(m[2])
+    }
+  }
+  return [...out]
 }
 
 async function main() {
@@ -44,7 +57,7 @@ async function main() {
   process.stderr.write(`${where}: ${before} listings; writing ${N - start} more (up to ${N})\n`)
   // Bulk loads are faster with the search indexes built once at the end, when many rows arrive.
   const rebuild = N - start > before
-  const indexes = searchIndexes()
+  const indexes = listingIndexes()
   if (rebuild) for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
 
   const t0 = performance.now()

@@ -104,7 +104,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   metrics.install(app)
   await app.register(opsRoutes, { db })
   await app.register(authRoutes, { auth })
-  await app.register(buyerRoutes, { auth, buyer })
+  await app.register(buyerRoutes, { buyer })
   await app.register(sellerRoutes, { auth, seller })
   await app.register(catalogRoutes, { catalog: new CatalogService(deps) })
   await app.register(orderRoutes, { auth, orders: new OrderService(deps) })

@@ -297,7 +297,7 @@ export async function ledgerOf(
 
 export async function salesOf(db: Db, storeId: string, bookId: string): Promise<number> {
   const r = await db.query<{ sales: number }>(
-    'SELECT sales FROM listings WHERE store_id = $1 AND book_id = $2',
+    'SELECT sales FROM listing_sales WHERE store_id = $1 AND book_id = $2',
     [storeId, bookId],
   )
   if (!r.rows[0]) throw new Error(`no listing ${storeId}/${bookId}`)
@@ -341,6 +341,7 @@ export const STATE_TABLES = [
   'sessions',
   'stores',
   'listings',
+  'listing_sales',
   'pictures',
   'listing_pictures',
   'orders',

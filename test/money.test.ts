@@ -46,10 +46,15 @@ async function assertOrderInvariants() {
     sales: number
     held: number
   }>(
-    `SELECT l.store_id, l.book_id, l.stock_level, l.sales::int AS sales,
+    `SELECT l.store_id, l.book_id, l.stock_level, ls.sales::int AS sales,
             (SELECT coalesce(sum(i.count), 0) FROM order_items i JOIN orders o USING (order_id)
               WHERE o.store_id = l.store_id AND i.book_id = l.book_id AND o.status <> 'cancelled')::int AS held
-       FROM listings l`,
+       FROM listings l JOIN listing_sales ls USING (store_id, book_id)`,
+  )
+  assert.equal(
+    stock.rows.length,
+    (await t.db.query('SELECT 1 FROM listings')).rows.length,
+    'a sales row per listing',
   )
   for (const l of stock.rows) {
     assert.equal(l.stock_level + l.held, STOCK, `stock of ${l.book_id}`)

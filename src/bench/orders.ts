@@ -135,7 +135,7 @@ export function rawTarget(deps: Deps): Target {
     createStore: (u, _t, s) => seller.createStore(u, s),
     addBook: (u, _t, s, b, stock) => seller.addBook(u, s, b, stock),
     newOrder: (u, _t, s, books) => buyer.newOrder(u, s, books),
-    payment: async (u, _p, _t, orderId) => (await db.transaction((tx) => orders.payOrder(tx, orderId, u))).ok,
+    payment: async (u, _p, _t, orderId) => (await orders.payOrder(db, orderId, u)).ok,
     close: async () => {},
   }
 }

@@ -7,9 +7,22 @@ export interface QueryResult<T> {
   rowCount: number
 }
 
+export interface QueryOptions {
+  /**
+   * Names a hot statement whose text never changes: PostgreSQL then parses and plans it once per
+   * connection instead of on every call (planning the order path's CTEs costs as much as running
+   * them). Leave it out for statements built on the fly, such as searches. PGlite ignores it.
+   */
+  name?: string
+}
+
 /** Something SQL can be sent to: the pool, or an open transaction. */
 export interface Queryable {
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    opts?: QueryOptions,
+  ): Promise<QueryResult<T>>
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>
 }
@@ -35,6 +48,8 @@ export const PG = {
   checkViolation: '23514',
   serializationFailure: '40001',
   deadlockDetected: '40P01',
+  /** bookstore_assert failed (migration 005): the statement was undone and can be sent again. */
+  assertionFailed: 'BS001',
 } as const
 
 export function pgCode(err: unknown): string | undefined {

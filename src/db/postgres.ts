@@ -1,5 +1,14 @@
 import pg from 'pg'
-import { type Db, INT8_OID, PG, parseInt8, pgCode, type QueryResult, type Tx } from './db.ts'
+import {
+  type Db,
+  INT8_OID,
+  PG,
+  parseInt8,
+  pgCode,
+  type QueryOptions,
+  type QueryResult,
+  type Tx,
+} from './db.ts'
 
 export interface PostgresOptions {
   /** Pool size; default 10. */
@@ -28,15 +37,34 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   // An idle client that loses its server connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query simply opens a new connection.
   pool.on('error', () => {})
-  const query = async <T>(c: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
-    const r = await c.query(text, params as unknown[] | undefined)
+  const query = async <T>(
+    c: pg.Pool | pg.PoolClient,
+    text: string,
+    params?: readonly unknown[],
+    opts?: QueryOptions,
+  ) => {
+    const values = params as unknown[] | undefined
+    const r = await (opts?.name ? c.query({ name: opts.name, text, values }) : c.query(text, values))
     return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length } satisfies QueryResult<T>
   }
   // Fail fast when the server cannot be reached.
   await query(pool, 'SELECT 1')
   return {
     engine: 'postgres',
-    query: (text, params) => query(pool, text, params),
+    // A statement outside a transaction that fails on a deadlock or serialization conflict has
+    // written nothing, so it is simply sent again (single-statement use cases such as new_order).
+    async query(text, params, opts) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await query(pool, text, params, opts)
+        } catch (err) {
+          const code = pgCode(err)
+          if ((code === PG.deadlockDetected || code === PG.serializationFailure) && attempt < RETRIES)
+            continue
+          throw err
+        }
+      }
+    },
     exec: async (script) => {
       await pool.query(script)
     },
@@ -48,7 +76,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
           await client.query('BEGIN')
           const tx: Tx = {
             inTransaction: true,
-            query: (text, params) => query(client, text, params),
+            query: (text, params, opts) => query(client, text, params, opts),
             exec: async (script) => {
               await client.query(script)
             },

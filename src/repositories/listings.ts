@@ -127,7 +127,8 @@ export async function insertListings(
   const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
   const col = <T>(f: (l: NewListing) => T) => ls.map(f)
   const r = await tx.query(
-    `INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
+    `WITH listed AS (
+     INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
        pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
        search_vec, author_tags_vec, title_grams)
      SELECT store_id, book_id, title, author, publisher, original_title, translator, pub_year,
@@ -140,7 +141,10 @@ export async function insertListings(
          AS u(store_id, book_id, title, author, publisher, original_title, translator, pub_year, pages, price,
               binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
               search_vec, author_tags_vec, title_grams)
-     ON CONFLICT (store_id, book_id) DO NOTHING`,
+     ON CONFLICT (store_id, book_id) DO NOTHING
+     RETURNING store_id, book_id
+     )
+     INSERT INTO listing_sales (store_id, book_id) SELECT store_id, book_id FROM listed`,
     [
       col((l) => l.storeId),
       col((l) => l.bookId),

@@ -33,55 +33,89 @@ export interface PlaceOrder {
   lines: readonly { bookId: string; count: number }[]
   timeoutS: number
   maxTotal: number
+  /** When given, the order is placed only if this session token (hashed) is live and the buyer's. */
+  tokenHash?: Buffer | undefined
 }
 
 export type PlaceResult =
   | { ok: true; total: number }
-  | { ok: false; reserved: string[]; tooExpensive: boolean }
+  | {
+      ok: false
+      /** The token was given and is not a live session of the buyer (nothing else was checked). */
+      unauthorized: boolean
+      buyerOpen: boolean
+      storeOpen: boolean
+      /** The first book of the order that the store does not list. */
+      missing: string | undefined
+      /** The first book with too few copies. */
+      short: string | undefined
+      tooExpensive: boolean
+    }
 
 /**
- * Places an unpaid order in one statement: checks that buyer and store are open, takes every line
- * out of stock with a guarded update (a line with too little stock, or not listed, is not updated),
- * and — only if every line was reserved and the total is within bounds — inserts the order and its
- * lines with titles and prices as they are now. When it reports failure, some lines may have been
- * reserved: the caller must roll the transaction back.
+ * Places an unpaid order in one statement, all or nothing: checks the session (when a token is
+ * given) and that buyer and store are open, locks the order's listings in book-id order (concurrent
+ * orders over the same books queue instead of deadlocking), and only if every line has the copies
+ * and the total is within bounds, takes them out of stock, counts them as sold and inserts the order
+ * and its lines with titles and prices as they are now. Otherwise it writes nothing and says why.
+ * Being one statement, it needs no transaction around it.
  */
-export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<PlaceResult> {
-  const r = await tx.query<{
-    reserved: string[] | null
-    within: boolean | null
+export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResult> {
+  const r = await q.query<{
+    authed: boolean
+    buyer_open: boolean
+    store_open: boolean
+    missing: string | null
+    short: string | null
+    within: boolean
     total: string | null
     created: boolean
   }>(
-    `WITH store AS (
+    `WITH auth AS (
+       SELECT $8::bytea IS NULL OR EXISTS (
+         SELECT 1 FROM sessions WHERE token_hash = $8 AND user_id = $3 AND expires_at > now()) AS ok
+     ), buyer AS (
+       SELECT 1 FROM users b WHERE b.user_id = $3 AND b.closed_at IS NULL AND (SELECT ok FROM auth)
+     ), store AS (
        SELECT s.store_id FROM stores s JOIN users owner ON owner.user_id = s.owner_id
-        WHERE s.store_id = $2 AND owner.closed_at IS NULL
-          AND EXISTS (SELECT 1 FROM users b WHERE b.user_id = $3 AND b.closed_at IS NULL)
+        WHERE s.store_id = $2 AND owner.closed_at IS NULL AND EXISTS (SELECT 1 FROM buyer)
+     ), w AS (
+       SELECT * FROM unnest($4::text[], $5::int[]) WITH ORDINALITY AS w(book_id, count, n)
      ), locked AS MATERIALIZED (
-       SELECT l.book_id FROM listings l
+       SELECT l.book_id, l.stock_level, l.title, l.price FROM listings l
         WHERE l.store_id = (SELECT store_id FROM store) AND l.book_id = ANY ($4::text[])
         ORDER BY l.book_id FOR UPDATE
-     ), r AS (
-       -- The count below is a one-time condition: every row is locked, in book-id order, before
-       -- any is updated, so concurrent orders over the same books queue instead of deadlocking.
-       UPDATE listings l SET stock_level = l.stock_level - w.count, sales = l.sales + w.count
-         FROM unnest($4::text[], $5::int[]) AS w(book_id, count)
-        WHERE (SELECT count(*) FROM locked) >= 0
-          AND l.store_id = (SELECT store_id FROM store) AND l.book_id = w.book_id AND l.stock_level >= w.count
-       RETURNING l.book_id, l.title, l.price, w.count
      ), t AS (
-       SELECT count(*)::int AS n, coalesce(sum(price * count), 0) AS total, array_agg(book_id) AS ids FROM r
+       SELECT count(k.book_id) FILTER (WHERE k.stock_level >= w.count)::int AS ready,
+              coalesce(sum(k.price * w.count), 0) AS total,
+              (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.book_id IS NULL))[1] AS missing,
+              (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.stock_level < w.count))[1] AS short
+         FROM w LEFT JOIN locked k ON k.book_id = w.book_id
+     ), ok AS (
+       SELECT total FROM t WHERE ready = cardinality($4::text[]) AND total <= $7
+     ), taken AS (
+       UPDATE listings l SET stock_level = l.stock_level - w.count
+         FROM w WHERE EXISTS (SELECT 1 FROM ok)
+          AND l.store_id = (SELECT store_id FROM store) AND l.book_id = w.book_id AND l.stock_level >= w.count
+       RETURNING l.book_id
+     ), sold AS (
+       UPDATE listing_sales s SET sales = s.sales + w.count
+         FROM w WHERE EXISTS (SELECT 1 FROM ok)
+          AND s.store_id = (SELECT store_id FROM store) AND s.book_id = w.book_id
      ), o AS (
        INSERT INTO orders (order_id, buyer_id, store_id, total_price, expires_at)
-       SELECT $1, $3, $2, t.total::bigint, now() + make_interval(secs => $6)
-         FROM t WHERE t.n = cardinality($4::text[]) AND t.total <= $7
+       SELECT $1, $3, $2, ok.total::bigint, now() + make_interval(secs => $6) FROM ok
        RETURNING order_id
      ), i AS (
        INSERT INTO order_items (order_id, book_id, title, count, price)
-       SELECT o.order_id, r.book_id, r.title, r.count, r.price FROM o, r
+       SELECT o.order_id, k.book_id, k.title, w.count, k.price FROM o, locked k JOIN w ON w.book_id = k.book_id
      )
-     SELECT t.ids AS reserved, t.total <= $7 AS within, CASE WHEN t.total <= $7 THEN t.total::text END AS total,
-            EXISTS (SELECT 1 FROM o) AS created
+     SELECT (SELECT ok FROM auth) AS authed, EXISTS (SELECT 1 FROM buyer) AS buyer_open,
+            EXISTS (SELECT 1 FROM store) AS store_open, t.missing, t.short,
+            t.total <= $7 AS within, CASE WHEN t.total <= $7 THEN t.total::text END AS total,
+            EXISTS (SELECT 1 FROM o) AS created,
+            bookstore_assert(NOT EXISTS (SELECT 1 FROM ok) OR (SELECT count(*) FROM taken) = cardinality($4::text[]),
+                             'order half placed') AS whole
        FROM t`,
     [
       p.orderId,
@@ -91,41 +125,73 @@ export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<PlaceResult> {
       p.lines.map((l) => l.count),
       p.timeoutS,
       p.maxTotal,
+      p.tokenHash ?? null,
     ],
+    { name: 'place_order' },
   )
   const row = r.rows[0]
   if (row?.created) return { ok: true, total: Number(row.total) }
-  return { ok: false, reserved: row?.reserved ?? [], tooExpensive: row?.within === false }
+  return {
+    ok: false,
+    unauthorized: row?.authed === false,
+    buyerOpen: row?.buyer_open === true,
+    storeOpen: row?.store_open === true,
+    missing: row?.missing ?? undefined,
+    short: row?.short ?? undefined,
+    tooExpensive: row?.within === false,
+  }
 }
 
-export type PayResult = { ok: true; total: number } | { ok: false; reason: 'not_payable' | 'insufficient' }
+export type PayResult =
+  | { ok: true; total: number }
+  /** refused: not payable or not enough money; the caller looks at the order to tell which. */
+  | { ok: false; reason: 'not_verified' | 'refused' }
 
 /**
- * Pays an order in one statement: the guarded status change (unpaid and not past its deadline), the
- * guarded debit of the buyer, and the ledger entry. If the status changed but the debit did not
- * (not enough money), the caller must roll the transaction back.
+ * Pays an order in one statement, all or nothing: locks the order if it is unpaid and not past its
+ * deadline, debits the buyer if the balance covers the total (the guard is checked on the row being
+ * updated), marks the order paid and writes the ledger entry. With storedHash, the debit happens
+ * only if that is still the buyer's password hash and the account is open (a password verified a
+ * moment ago, see VerifiedCache); when the account does not pass, it reports not_verified.
+ * Debit and status change are asserted to happen together: if they ever did not, the statement
+ * fails as a whole and is sent again. Being one statement, it needs no transaction around it.
  */
-export async function payOrder(tx: Tx, orderId: string, buyerId: string): Promise<PayResult> {
-  const r = await tx.query<{ total: number | null; debited: boolean }>(
-    `WITH o AS (
-       UPDATE orders SET status = 'paid', paid_at = now()
+export async function payOrder(
+  q: Queryable,
+  orderId: string,
+  buyerId: string,
+  storedHash?: string,
+): Promise<PayResult> {
+  const r = await q.query<{ verified: boolean; total: number | null }>(
+    `WITH p AS MATERIALIZED (
+       SELECT order_id, total_price FROM orders
         WHERE order_id = $1 AND buyer_id = $2 AND status = 'unpaid' AND expires_at > now()
-       RETURNING order_id, total_price
+          FOR UPDATE
      ), u AS (
-       UPDATE users SET balance = balance - o.total_price
-         FROM o WHERE users.user_id = $2 AND users.balance >= o.total_price
-       RETURNING o.total_price
+       UPDATE users SET balance = users.balance - p.total_price FROM p
+        WHERE users.user_id = $2 AND users.balance >= p.total_price
+          AND ($3::text IS NULL OR (users.password_hash = $3 AND users.closed_at IS NULL))
+       RETURNING p.order_id
+     ), o AS (
+       UPDATE orders SET status = 'paid', paid_at = now()
+        WHERE order_id = (SELECT order_id FROM u) AND status = 'unpaid'
+       RETURNING order_id, total_price
      ), l AS (
        INSERT INTO ledger (user_id, order_id, kind, amount)
-       SELECT $2, o.order_id, 'payment', -o.total_price FROM o, u
+       SELECT $2, o.order_id, 'payment', -o.total_price FROM o
      )
-     SELECT (SELECT total_price FROM o) AS total, EXISTS (SELECT 1 FROM u) AS debited`,
-    [orderId, buyerId],
+     SELECT EXISTS (SELECT 1 FROM users
+                     WHERE user_id = $2 AND ($3::text IS NULL OR (password_hash = $3 AND closed_at IS NULL)))
+              AS verified,
+            (SELECT total_price FROM o) AS total,
+            bookstore_assert((SELECT count(*) FROM u) = (SELECT count(*) FROM o), 'payment half done') AS whole`,
+    [orderId, buyerId, storedHash ?? null],
+    { name: 'pay_order' },
   )
   const row = r.rows[0]
-  if (!row || row.total === null) return { ok: false, reason: 'not_payable' }
-  if (!row.debited) return { ok: false, reason: 'insufficient' }
-  return { ok: true, total: row.total }
+  if (row?.total != null) return { ok: true, total: row.total }
+  if (!row?.verified) return { ok: false, reason: 'not_verified' }
+  return { ok: false, reason: 'refused' }
 }
 
 /** The order with the owner of its store (who may ship, refuse, and is paid on receipt). */
@@ -260,14 +326,18 @@ export async function releaseStock(tx: Tx, orderIds: readonly string[]): Promise
          FROM orders o JOIN order_items i ON i.order_id = o.order_id
         WHERE o.order_id = ANY($1::text[])
         GROUP BY o.store_id, i.book_id
+     ), x AS MATERIALIZED (
+       SELECT k.store_id, k.book_id, w.count
+         FROM listings k JOIN w ON w.store_id = k.store_id AND w.book_id = k.book_id
+        ORDER BY k.store_id, k.book_id
+          FOR UPDATE OF k
+     ), back AS (
+       UPDATE listings l SET stock_level = LEAST(l.stock_level + x.count, 2147483647)
+         FROM x WHERE l.store_id = x.store_id AND l.book_id = x.book_id
      )
-     UPDATE listings l
-        SET stock_level = LEAST(l.stock_level + x.count, 2147483647), sales = l.sales - x.count
-       FROM (SELECT k.store_id, k.book_id, w.count
-               FROM listings k JOIN w ON w.store_id = k.store_id AND w.book_id = k.book_id
-              ORDER BY k.store_id, k.book_id
-                FOR UPDATE OF k) x
-      WHERE l.store_id = x.store_id AND l.book_id = x.book_id`,
+     -- The listing rows are locked (x) before their sales rows are touched, as in new_order.
+     UPDATE listing_sales s SET sales = s.sales - x.count
+       FROM x WHERE s.store_id = x.store_id AND s.book_id = x.book_id`,
     [orderIds],
   )
 }

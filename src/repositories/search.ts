@@ -87,7 +87,7 @@ const ORDER: Record<Exclude<Sort, 'relevance'>, string> = {
   price_asc: 'l.price, l.store_id, l.book_id',
   price_desc: 'l.price DESC, l.store_id DESC, l.book_id DESC',
   pub_year_desc: 'l.pub_year_key DESC NULLS LAST, l.store_id, l.book_id',
-  sales_desc: 'l.sales DESC, l.store_id, l.book_id',
+  sales_desc: 'ls.sales DESC, ls.store_id, ls.book_id',
 }
 
 /**
@@ -118,6 +118,11 @@ export async function searchListings(
     whereParams = t.matchParams
   }
   const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+  // The sales count lives in its own table (see migration 005); only its sort reads it.
+  const from =
+    req.sort === 'sales_desc'
+      ? 'listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id'
+      : 'listings l'
   const countAll = async () =>
     (
       await q.query<{ n: number }>(
@@ -139,7 +144,7 @@ export async function searchListings(
     const limit = p.add(req.limit)
     const offset = p.add(req.offset)
     const r = await q.query<SearchHit & { total: number }>(
-      `SELECT ${columns}, count(*) OVER ()::int AS total FROM listings l ${whereSql}
+      `SELECT ${columns}, count(*) OVER ()::int AS total FROM ${from} ${whereSql}
         ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
       p.values,
     )
@@ -153,7 +158,7 @@ export async function searchListings(
   const limit = p.add(req.limit)
   const offset = p.add(req.offset)
   const r = await q.query<SearchHit>(
-    `SELECT ${columns} FROM listings l ${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+    `SELECT ${columns} FROM ${from} ${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
     p.values,
   )
   return { total, hits: r.rows }

@@ -22,6 +22,7 @@ export async function sessionUser(q: Queryable, tokenHash: Buffer): Promise<stri
   const r = await q.query<{ user_id: string }>(
     'SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > now()',
     [tokenHash],
+    { name: 'session_user' },
   )
   return r.rows[0]?.user_id
 }

@@ -21,6 +21,7 @@ export async function findUser(q: Queryable, userId: string): Promise<UserRow | 
   const r = await q.query<UserRow>(
     'SELECT user_id, password_hash, balance, closed_at FROM users WHERE user_id = $1',
     [userId],
+    { name: 'find_user' },
   )
   return r.rows[0]
 }

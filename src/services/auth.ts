@@ -35,6 +35,11 @@ export class AuthService {
     return user
   }
 
+  /** The stored hash this password was verified against a moment ago (see VerifiedCache), if any. */
+  rememberedHash(userId: string, password: string): string | undefined {
+    return this.verified.storedHash(userId, password)
+  }
+
   async login(userId: string, password: string, terminal: string): Promise<string> {
     await this.checkPassword(userId, password)
     const token = newToken()

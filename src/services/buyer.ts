@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { BadRequest, FundsLow, NotFound, OrderState, StockLow, Unauthorized } from '../errors.ts'
 import { LIMITS } from '../limits.ts'
-import * as listings from '../repositories/listings.ts'
 import * as orders from '../repositories/orders.ts'
-import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
+import { tokenHash } from '../security/tokens.ts'
 import type { AuthService } from './auth.ts'
 import type { Deps } from './context.ts'
 import { lapsed, loadFor } from './orders.ts'
@@ -38,53 +37,64 @@ export class BuyerService {
     throw Unauthorized()
   }
 
-  /** Reserves every line or none; the order then waits for payment until its deadline. */
-  async newOrder(userId: string, storeId: string, lines: readonly OrderLine[]): Promise<string> {
+  /**
+   * Reserves every line or none; the order then waits for payment until its deadline. With a
+   * session, the token is checked in the same statement that places the order (one round trip).
+   */
+  async newOrder(
+    userId: string,
+    storeId: string,
+    lines: readonly OrderLine[],
+    session?: { token: string | undefined },
+  ): Promise<string> {
+    if (session && !session.token) throw Unauthorized('missing token')
+    const token = session?.token
     const wanted = mergeLines(lines)
     for (const l of wanted)
-      if (l.count > LIMITS.maxCount)
+      if (l.count > LIMITS.maxCount) {
+        if (token !== undefined) await this.auth.authenticate(token, userId)
         throw BadRequest('books', `count of ${l.bookId} is above ${LIMITS.maxCount}`)
+      }
     const { db, config } = this.deps
     const orderId = randomUUID()
-    return db.transaction(async (tx) => {
-      const placed = await orders.placeOrder(tx, {
-        orderId,
-        buyerId: userId,
-        storeId,
-        lines: wanted,
-        timeoutS: config.orderPaymentTimeoutS,
-        maxTotal: LIMITS.maxMoney,
-      })
-      if (placed.ok) return orderId
-      // Say why (the throw rolls back any line that was reserved).
-      if (placed.tooExpensive) throw BadRequest('books', `order total is above ${LIMITS.maxMoney}`)
-      const buyer = await users.findUser(tx, userId)
-      if (!buyer || buyer.closed_at) throw NotFound('user', userId)
-      const store = await stores.findStore(tx, storeId)
-      if (!store || store.owner_closed) throw NotFound('store', storeId)
-      const stock = await listings.stockOf(
-        tx,
-        storeId,
-        wanted.map((l) => l.bookId),
-      )
-      const missing = wanted.find((l) => !stock.has(l.bookId))
-      if (missing) throw NotFound('book', missing.bookId)
-      // Lines this statement reserved show their stock already reduced: they are not the short ones.
-      const reserved = new Set(placed.reserved)
-      const low = wanted.find((l) => !reserved.has(l.bookId) && (stock.get(l.bookId) ?? 0) < l.count)
-      throw StockLow((low ?? wanted.find((l) => !reserved.has(l.bookId)) ?? wanted[0])?.bookId ?? '')
+    const placed = await orders.placeOrder(db, {
+      orderId,
+      buyerId: userId,
+      storeId,
+      lines: wanted,
+      timeoutS: config.orderPaymentTimeoutS,
+      maxTotal: LIMITS.maxMoney,
+      tokenHash: token === undefined ? undefined : tokenHash(token),
     })
+    if (placed.ok) return orderId
+    // Nothing was written; say why, in the order the checks are documented.
+    if (placed.unauthorized) throw Unauthorized('invalid token')
+    if (!placed.buyerOpen) throw NotFound('user', userId)
+    if (!placed.storeOpen) throw NotFound('store', storeId)
+    if (placed.missing !== undefined) throw NotFound('book', placed.missing)
+    if (placed.short !== undefined) throw StockLow(placed.short)
+    throw BadRequest('books', `order total is above ${LIMITS.maxMoney}`)
   }
 
-  /** Debits the buyer exactly once and holds the money for the order until the books are received. */
+  /**
+   * Debits the buyer exactly once and holds the money for the order until the books are received.
+   * A password verified a moment ago is checked inside the payment statement itself (its stored hash
+   * must still be the user's); otherwise it is verified in full first.
+   */
   async payment(userId: string, orderId: string, password: string): Promise<void> {
-    await this.auth.checkPassword(userId, password, true)
-    await this.deps.db.transaction(async (tx) => {
-      const r = await orders.payOrder(tx, orderId, userId)
-      if (r.ok) return
-      if (r.reason === 'insufficient') throw FundsLow()
-      const order = await loadFor(tx, orderId, userId, 'buyer')
-      throw OrderState(lapsed(order) ? 'cancelled' : 'paid', orderId)
-    })
+    const { db } = this.deps
+    const remembered = this.auth.rememberedHash(userId, password)
+    let r = remembered === undefined ? undefined : await orders.payOrder(db, orderId, userId, remembered)
+    if (r === undefined || (!r.ok && r.reason === 'not_verified')) {
+      const user = await this.auth.checkPassword(userId, password, true)
+      r = await orders.payOrder(db, orderId, userId, user.password_hash ?? '')
+      // The password was changed or the account closed between the check and the payment.
+      if (!r.ok && r.reason === 'not_verified') throw Unauthorized()
+    }
+    if (r.ok) return
+    // Refused: an order still waiting for payment was refused for want of money.
+    const order = await loadFor(db, orderId, userId, 'buyer')
+    if (order.status === 'unpaid' && !lapsed(order)) throw FundsLow()
+    throw OrderState(lapsed(order) ? 'cancelled' : 'paid', orderId)
   }
 }

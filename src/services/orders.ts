@@ -1,4 +1,4 @@
-import type { Tx } from '../db/db.ts'
+import type { Queryable, Tx } from '../db/db.ts'
 import { NotFound, OrderState, Unauthorized } from '../errors.ts'
 import * as orders from '../repositories/orders.ts'
 import * as stores from '../repositories/stores.ts'
@@ -62,7 +62,7 @@ type Party = 'buyer' | 'seller'
  * After a guarded update matched nothing: the order, checked to exist (518) and to be the acting
  * user's (401) — authorization before state.
  */
-export async function loadFor(tx: Tx, orderId: string, userId: string, party: Party) {
+export async function loadFor(tx: Queryable, orderId: string, userId: string, party: Party) {
   const order = await orders.findOrderWithOwner(tx, orderId)
   if (!order) throw NotFound('order', orderId)
   const owner = party === 'buyer' ? order.buyer_id : order.seller_id
