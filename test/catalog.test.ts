@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, test } from 'node:test'
-import { call, newUser, startApp, type TestApp, type User } from './helpers.ts'
-import { addBook, newStore } from './search-fixtures.ts'
+import { addBook, call, newStore, newUser, startApp, type TestApp, type User } from './helpers.ts'
 
 let t: TestApp
 let seller: User

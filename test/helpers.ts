@@ -134,10 +134,8 @@ export interface Shop {
   bookIds: string[]
 }
 
-/** A seller with one store listing `books` books (price 100·(i+1) cents each, `stock` copies each). */
-export async function newShop(app: FastifyInstance, books = 3, stock = 10): Promise<Shop> {
-  const seller = await newUser(app, 'seller')
-  const storeId = uid('store')
+/** A seller's new store (named, or a fresh id). */
+export async function newStore(app: FastifyInstance, seller: User, storeId = uid('store')): Promise<string> {
   const r = await post(
     app,
     '/seller/create_store',
@@ -145,21 +143,34 @@ export async function newShop(app: FastifyInstance, books = 3, stock = 10): Prom
     seller.token,
   )
   if (r.status !== 200) throw new Error(`create_store failed: ${JSON.stringify(r)}`)
+  return storeId
+}
+
+/** Lists one book (any book_info) in a seller's store. */
+export async function addBook(
+  app: FastifyInstance,
+  seller: User,
+  storeId: string,
+  info: Record<string, unknown>,
+  stock = 10,
+): Promise<void> {
+  const r = await post(
+    app,
+    '/seller/add_book',
+    { user_id: seller.userId, store_id: storeId, book_info: info, stock_level: stock },
+    seller.token,
+  )
+  if (r.status !== 200) throw new Error(`add_book failed: ${JSON.stringify(r)}`)
+}
+
+/** A seller with one store listing `books` books (price 100·(i+1) cents each, `stock` copies each). */
+export async function newShop(app: FastifyInstance, books = 3, stock = 10): Promise<Shop> {
+  const seller = await newUser(app, 'seller')
+  const storeId = await newStore(app, seller)
   const bookIds: string[] = []
   for (let i = 0; i < books; i++) {
     const id = uid('book')
-    const a = await post(
-      app,
-      '/seller/add_book',
-      {
-        user_id: seller.userId,
-        store_id: storeId,
-        book_info: bookInfo(id, 100 * (i + 1)),
-        stock_level: stock,
-      },
-      seller.token,
-    )
-    if (a.status !== 200) throw new Error(`add_book failed: ${JSON.stringify(a)}`)
+    await addBook(app, seller, storeId, bookInfo(id, 100 * (i + 1)), stock)
     bookIds.push(id)
   }
   return { seller, storeId, bookIds }

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type CourseBook, CourseDb } from '../src/catalog/course-db.ts'
-import { call, newUser, startApp, type TestApp } from './helpers.ts'
-import { addBook, allPages, ids, newStore, search } from './search-fixtures.ts'
+import { addBook, call, newStore, newUser, startApp, type TestApp } from './helpers.ts'
+import { allPages, ids, search } from './search-fixtures.ts'
 
 // The course's sample catalogue (100 books), next to the project folder.
 const BOOK_DB = fileURLToPath(new URL('../../shared/data/book.db', import.meta.url))

@@ -1,7 +1,7 @@
 /** Shared pieces of the search and catalogue tests. */
 import type { FastifyInstance } from 'fastify'
 import type { SearchHit } from '../src/repositories/search.ts'
-import { call, post, type User, uid } from './helpers.ts'
+import { call } from './helpers.ts'
 
 /** One search result, as the API answers it. */
 export type Hit = SearchHit
@@ -30,34 +30,6 @@ export async function search(
 }
 
 export const ids = (p: Page) => p.books.map((b) => b.book_id)
-
-/** A seller with one (named) store. */
-export async function newStore(app: FastifyInstance, seller: User, storeId = uid('store')): Promise<string> {
-  const r = await post(
-    app,
-    '/seller/create_store',
-    { user_id: seller.userId, store_id: storeId },
-    seller.token,
-  )
-  if (r.status !== 200) throw new Error(`create_store failed: ${JSON.stringify(r)}`)
-  return storeId
-}
-
-export async function addBook(
-  app: FastifyInstance,
-  seller: User,
-  storeId: string,
-  info: Record<string, unknown>,
-  stock = 10,
-): Promise<void> {
-  const r = await post(
-    app,
-    '/seller/add_book',
-    { user_id: seller.userId, store_id: storeId, book_info: info, stock_level: stock },
-    seller.token,
-  )
-  if (r.status !== 200) throw new Error(`add_book failed: ${JSON.stringify(r)}`)
-}
 
 /** Every page of a search, walked with the given page size. */
 export async function allPages(

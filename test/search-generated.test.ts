@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { syntheticListing } from '../src/catalog/synthetic.ts'
 import { insertListings, type NewListing } from '../src/repositories/listings.ts'
-import { newUser, startApp, type TestApp } from './helpers.ts'
-import { allPages, ids, newStore, search } from './search-fixtures.ts'
+import { newStore, newUser, startApp, type TestApp } from './helpers.ts'
+import { allPages, ids, search } from './search-fixtures.ts'
 
 // Searches over a generated catalogue, checked against the same listings filtered in JavaScript.
 const N = 400

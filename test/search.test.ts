@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { newUser, post, startApp, type TestApp, type User } from './helpers.ts'
-import { addBook, ids, newStore, search } from './search-fixtures.ts'
+import { addBook, newStore, newUser, post, startApp, type TestApp, type User } from './helpers.ts'
+import { ids, search } from './search-fixtures.ts'
 
 let t: TestApp
 let seller: User

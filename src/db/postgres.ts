@@ -19,6 +19,24 @@ export interface PostgresOptions {
 
 const RETRIES = 5
 
+/**
+ * Runs work again (up to RETRIES times) when it failed in a way that leaves nothing behind and may
+ * pass on a second try: a deadlock, a serialization failure, or a failed bookstore_assert (the
+ * statement was undone). The work is a lone statement or a whole transaction, never part of one.
+ */
+async function retrying<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work()
+    } catch (err) {
+      const code = pgCode(err)
+      const again =
+        code === PG.deadlockDetected || code === PG.serializationFailure || code === PG.assertionFailed
+      if (!again || attempt >= RETRIES) throw err
+    }
+  }
+}
+
 /** A PostgreSQL server through a pool of connections. */
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Db> {
   const pool = new pg.Pool({
@@ -51,25 +69,12 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   await query(pool, 'SELECT 1')
   return {
     engine: 'postgres',
-    // A statement outside a transaction that fails on a deadlock or serialization conflict has
-    // written nothing, so it is simply sent again (single-statement use cases such as new_order).
-    async query(text, params, opts) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await query(pool, text, params, opts)
-        } catch (err) {
-          const code = pgCode(err)
-          if ((code === PG.deadlockDetected || code === PG.serializationFailure) && attempt < RETRIES)
-            continue
-          throw err
-        }
-      }
-    },
+    query: (text, params, opts) => retrying(() => query(pool, text, params, opts)),
     exec: async (script) => {
       await pool.query(script)
     },
-    async transaction(fn) {
-      for (let attempt = 1; ; attempt++) {
+    transaction: (fn) =>
+      retrying(async () => {
         const client = await pool.connect()
         let broken = false
         try {
@@ -88,16 +93,11 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
           await client.query('ROLLBACK').catch(() => {
             broken = true
           })
-          const code = pgCode(err)
-          // A deadlock or serialization failure leaves nothing behind: the whole use case runs again.
-          if ((code === PG.deadlockDetected || code === PG.serializationFailure) && attempt < RETRIES)
-            continue
           throw err
         } finally {
           client.release(broken)
         }
-      }
-    },
+      }),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   }

@@ -209,8 +209,8 @@ export async function findOrderWithOwner(q: Queryable, orderId: string): Promise
 }
 
 /** paid → shipped, by the owner of the order's store: one guarded update. */
-export async function shipOrder(tx: Tx, orderId: string, sellerId: string): Promise<boolean> {
-  const r = await tx.query(
+export async function shipOrder(q: Queryable, orderId: string, sellerId: string): Promise<boolean> {
+  const r = await q.query(
     `UPDATE orders SET status = 'shipped', shipped_at = now()
       WHERE order_id = $1 AND status = 'paid'
         AND store_id IN (SELECT store_id FROM stores WHERE owner_id = $2)`,
@@ -228,12 +228,12 @@ export type ReceiveGuard = { by: 'buyer'; buyerId: string } | { by: 'auto'; afte
  * Returns the orders that changed (the others were not shipped, or not the caller's).
  */
 export async function receiveOrders(
-  tx: Tx,
+  q: Queryable,
   orderIds: readonly string[],
   guard: ReceiveGuard,
 ): Promise<string[]> {
   const condition = guard.by === 'buyer' ? 'buyer_id = $2' : 'shipped_at <= now() - make_interval(secs => $2)'
-  const r = await tx.query<{ order_id: string }>(
+  const r = await q.query<{ order_id: string }>(
     `WITH o AS (
        UPDATE orders SET status = 'received', received_at = now()
         WHERE order_id = ANY($1::text[]) AND status = 'shipped' AND ${condition}

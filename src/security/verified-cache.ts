@@ -60,11 +60,6 @@ export class VerifiedCache {
     }
   }
 
-  /** Forgets a password that turned out not to be the user's any more. */
-  forget(userId: string, password: string): void {
-    this.entries.delete(this.id(userId, password))
-  }
-
   get size(): number {
     return this.entries.size
   }

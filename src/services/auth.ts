@@ -6,6 +6,10 @@ import { VerifiedCache } from '../security/verified-cache.ts'
 import type { Deps } from './context.ts'
 import { settleOpenOrders } from './orders.ts'
 
+/** The two ways a token route refuses its caller (also used where the check is folded into SQL). */
+export const MissingToken = () => Unauthorized('missing token')
+export const InvalidToken = () => Unauthorized('invalid token')
+
 export class AuthService {
   /** Recently verified passwords, for the routes that send one with every call. */
   private readonly verified: VerifiedCache
@@ -76,8 +80,8 @@ export class AuthService {
 
   /** The token must be live and belong to userId. */
   async authenticate(token: string | undefined, userId: string): Promise<void> {
-    if (!token) throw Unauthorized('missing token')
+    if (!token) throw MissingToken()
     const owner = await sessions.sessionUser(this.deps.db, tokenHash(token))
-    if (owner !== userId) throw Unauthorized('invalid token')
+    if (owner !== userId) throw InvalidToken()
   }
 }

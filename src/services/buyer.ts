@@ -4,7 +4,7 @@ import { LIMITS } from '../limits.ts'
 import * as orders from '../repositories/orders.ts'
 import * as users from '../repositories/users.ts'
 import { tokenHash } from '../security/tokens.ts'
-import type { AuthService } from './auth.ts'
+import { type AuthService, InvalidToken, MissingToken } from './auth.ts'
 import type { Deps } from './context.ts'
 import { lapsed, loadFor } from './orders.ts'
 
@@ -47,7 +47,7 @@ export class BuyerService {
     lines: readonly OrderLine[],
     session?: { token: string | undefined },
   ): Promise<string> {
-    if (session && !session.token) throw Unauthorized('missing token')
+    if (session && !session.token) throw MissingToken()
     const token = session?.token
     const wanted = mergeLines(lines)
     for (const l of wanted)
@@ -68,7 +68,7 @@ export class BuyerService {
     })
     if (placed.ok) return orderId
     // Nothing was written; say why, in the order the checks are documented.
-    if (placed.unauthorized) throw Unauthorized('invalid token')
+    if (placed.unauthorized) throw InvalidToken()
     if (!placed.buyerOpen) throw NotFound('user', userId)
     if (!placed.storeOpen) throw NotFound('store', storeId)
     if (placed.missing !== undefined) throw NotFound('book', placed.missing)

@@ -56,7 +56,6 @@ export class CatalogService {
     if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
     if (p.min_price !== undefined && p.max_price !== undefined && p.min_price > p.max_price)
       throw BadRequest('max_price', 'must not be below min_price')
-    if (p.store_id !== undefined && !(await findStore(db, p.store_id))) throw NotFound('store', p.store_id)
     const q = p.q?.trim() ? p.q : undefined
     const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
@@ -80,6 +79,9 @@ export class CatalogService {
         offset: (p.page - 1) * p.page_size,
       })
     })
+    // Only an empty result can come from a store that does not exist: look it up then, not every time.
+    if (page.total === 0 && p.store_id !== undefined && !(await findStore(db, p.store_id)))
+      throw NotFound('store', p.store_id)
     return { books: page.hits, total: page.total, page: p.page, page_size: p.page_size }
   }
 
