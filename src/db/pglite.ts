@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
+import { PgliteNamedStatements } from './pglite-named.ts'
 
 /**
  * The embedded engine: PostgreSQL compiled to WebAssembly, in this process. One connection, so
@@ -29,9 +30,20 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     // rows changed by an INSERT/UPDATE/DELETE. (affectedRows is 0 for every SELECT.)
     return { rows: r.rows as T[], rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length }
   }
+  const named = new PgliteNamedStatements(pg)
   return {
     engine: 'pglite',
-    query: (text, params) => wrap((t, p) => pg.query(t, p), text, params),
+    query: (text, params, opts) =>
+      opts?.name
+        ? // the same locks as pg.query: wait for an open transaction, then run alone
+          pg._runExclusiveTransaction(() =>
+            pg._runExclusiveQuery(async () => {
+              const r = await named.run<never>(opts.name as string, text, params ?? [])
+              await pg.syncToFs()
+              return r
+            }),
+          )
+        : wrap((t, p) => pg.query(t, p), text, params),
     exec: async (script) => {
       await pg.exec(script)
     },
@@ -39,7 +51,10 @@ export async function openPglite(dataDir?: string): Promise<Db> {
       pg.transaction((t) => {
         const tx: Tx = {
           inTransaction: true,
-          query: (text, params) => wrap((q, p) => t.query(q, p), text, params),
+          query: (text, params, opts) =>
+            opts?.name
+              ? pg._runExclusiveQuery(() => named.run<never>(opts.name as string, text, params ?? []))
+              : wrap((q, p) => t.query(q, p), text, params),
           exec: async (script) => {
             await t.exec(script)
           },

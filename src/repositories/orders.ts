@@ -96,12 +96,14 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
      ), taken AS (
        UPDATE listings l SET stock_level = l.stock_level - w.count
          FROM w WHERE EXISTS (SELECT 1 FROM ok)
-          AND l.store_id = (SELECT store_id FROM store) AND l.book_id = w.book_id AND l.stock_level >= w.count
+          AND l.store_id = (SELECT store_id FROM store) AND l.book_id = ANY ($4::text[])
+          AND l.book_id = w.book_id AND l.stock_level >= w.count
        RETURNING l.book_id
      ), sold AS (
        UPDATE listing_sales s SET sales = s.sales + w.count
          FROM w WHERE EXISTS (SELECT 1 FROM ok)
-          AND s.store_id = (SELECT store_id FROM store) AND s.book_id = w.book_id
+          AND s.store_id = (SELECT store_id FROM store) AND s.book_id = ANY ($4::text[])
+          AND s.book_id = w.book_id
      ), o AS (
        INSERT INTO orders (order_id, buyer_id, store_id, total_price, expires_at)
        SELECT $1, $3, $2, ok.total::bigint, now() + make_interval(secs => $6) FROM ok
