@@ -43,7 +43,7 @@ describe('named statements', () => {
     assert.equal(one?.label, "it's")
     assert.deepEqual(Buffer.from(one?.blob as Uint8Array), bytes)
     assert.deepEqual(one?.tags, tags)
-    assert.equal((one?.at as Date).getTime(), at.getTime())
+    assert.deepEqual(one?.at, at)
     assert.equal(one?.n, 5)
     assert.deepEqual(two, {
       id: 2,
