@@ -4,13 +4,13 @@
  * (any server that speaks it) or, with raw, straight against the database (no HTTP, no password
  * check): the ceiling the HTTP numbers are compared with.
  */
-import { Agent, request } from 'node:http'
 import type { Db } from '../db/db.ts'
 import * as orders from '../repositories/orders.ts'
 import { AuthService } from '../services/auth.ts'
 import { BuyerService } from '../services/buyer.ts'
 import type { Deps } from '../services/context.ts'
 import { SellerService } from '../services/seller.ts'
+import { HttpClient } from './http-client.ts'
 import { Samples } from './stats.ts'
 
 export interface Workload {
@@ -61,42 +61,16 @@ export interface Target {
   close(): Promise<void>
 }
 
-export function httpTarget(baseUrl: string, concurrency: number): Target {
-  const url = new URL(baseUrl)
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency + 4 })
-  const post = (path: string, body: unknown, token?: string) =>
-    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-      const data = Buffer.from(JSON.stringify(body))
-      const req = request(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port,
-          path: `${url.pathname.replace(/\/$/, '')}${path}`,
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'content-length': data.length,
-            ...(token ? { token } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString()
-            let parsed: Record<string, unknown> = {}
-            try {
-              parsed = JSON.parse(text)
-            } catch {}
-            resolve({ status: res.statusCode ?? 0, body: parsed })
-          })
-          res.on('error', reject)
-        },
-      )
-      req.on('error', reject)
-      req.end(data)
-    })
+export function httpTarget(baseUrl: string): Target {
+  const client = new HttpClient(baseUrl)
+  const post = async (path: string, json: unknown, token?: string) => {
+    const r = await client.post(path, json, token ? { token } : {})
+    let body: Record<string, unknown> = {}
+    try {
+      body = JSON.parse(r.body.toString())
+    } catch {}
+    return { status: r.status, body }
+  }
   const must = async (path: string, body: unknown, token?: string) => {
     const r = await post(path, body, token)
     if (r.status !== 200) throw new Error(`${path} → ${r.status} ${JSON.stringify(r.body)}`)
@@ -118,7 +92,7 @@ export function httpTarget(baseUrl: string, concurrency: number): Target {
     },
     payment: async (user_id, password, token, order_id) =>
       (await post('/buyer/payment', { user_id, password, order_id }, token)).status === 200,
-    close: async () => agent.destroy(),
+    close: async () => client.close(),
   }
 }
 

@@ -129,12 +129,12 @@ export async function bench(o: BenchOptions, env: Record<string, string | undefi
     }
     mode = `raw (in-process, no HTTP), ${engine}`
   } else if (o.url) {
-    target = httpTarget(o.url, o.concurrency)
+    target = httpTarget(o.url)
     cleanup = () => target.close()
     mode = `HTTP to ${o.url}`
   } else {
     const server = await startServer(env, o.workers)
-    target = httpTarget(server.url, o.concurrency)
+    target = httpTarget(server.url)
     cleanup = async () => {
       await target.close()
       await server.stop()
