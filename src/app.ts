@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import type { Db } from './db/db.ts'
 import { migrate } from './db/migrate.ts'
-import { openPglite } from './db/pglite.ts'
+import { openPgliteThread } from './db/pglite-worker.ts'
 import { openPostgres } from './db/postgres.ts'
 import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
@@ -38,7 +38,7 @@ const VERSION = (
 export async function openDatabase(config: Config, opts: { poolSize?: number } = {}): Promise<Db> {
   const db = config.databaseUrl
     ? await openPostgres(config.databaseUrl, { max: opts.poolSize ?? config.dbPoolSize })
-    : await openPglite(join(config.dataDir, 'pglite'))
+    : await openPgliteThread(join(config.dataDir, 'pglite'))
   try {
     await migrate(db)
   } catch (err) {
