@@ -2,6 +2,8 @@
  * Configuration: read from the environment exactly once, at start, and validated.
  * Nothing else in the code base reads process.env.
  */
+import { availableParallelism } from 'node:os'
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
 export interface Config {
@@ -47,7 +49,9 @@ export const DEFAULTS: Config = {
   sweepIntervalS: 5,
   logLevel: 'info',
   workers: 1,
-  dbPoolSize: 10,
+  // Two connections per core: more only queue inside PostgreSQL, where concurrent orders wait on
+  // each other's row locks and the backends fight for the cores (measured in README, Performance).
+  dbPoolSize: Math.max(4, 2 * availableParallelism()),
   passwordCacheTtlS: 300,
   rateLimitWindowS: 300,
   rateLimitFailuresPerUser: 10,

@@ -115,7 +115,8 @@ export async function bench(o: BenchOptions, env: Record<string, string | undefi
   let mode: string
   if (o.raw) {
     const dataDir = config.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
-    const db = await openDatabase({ ...config, ...(dataDir ? { dataDir } : {}) }, { poolSize: o.concurrency })
+    // the server's pool size (DB_POOL_SIZE), so that raw and HTTP differ only by HTTP
+    const db = await openDatabase({ ...config, ...(dataDir ? { dataDir } : {}) })
     const deps = {
       db,
       config,
