@@ -9,9 +9,9 @@ export interface QueryResult<T> {
 
 export interface QueryOptions {
   /**
-   * Names a hot statement whose text never changes: PostgreSQL then parses and plans it once per
+   * Names a hot statement whose text never changes: it is then parsed and planned once per
    * connection instead of on every call (planning the order path's CTEs costs as much as running
-   * them). Leave it out for statements built on the fly, such as searches. PGlite ignores it.
+   * them; on PGlite, more). Leave it out for statements built on the fly, such as searches.
    */
   name?: string
 }

@@ -4,9 +4,10 @@ import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts
 import { PgliteNamedStatements } from './pglite-named.ts'
 
 /**
- * The embedded engine: PostgreSQL compiled to WebAssembly, in this process. One connection, so
- * PGlite itself runs transactions one after another; a query outside a transaction waits for it.
- * dataDir undefined = in memory (tests).
+ * The embedded engine: PostgreSQL compiled to WebAssembly, in this thread (the server opens it in a
+ * worker thread of its own through pglite-worker.ts). One connection, so PGlite itself runs
+ * transactions one after another; a query outside a transaction waits for it. Named statements go
+ * through pglite-named.ts. dataDir undefined = in memory (tests).
  *
  * Durability: a commit has written its WAL to files under dataDir before it returns, so committed
  * data survives the process being killed (scripts/chaos.ts checks this with SIGKILL). PGlite runs
