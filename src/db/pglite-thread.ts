@@ -60,7 +60,10 @@ async function handle(m: Request): Promise<Omit<Response, 'id'>> {
           })
           .finally(() => transactions.delete(tx))
         outcomes.set(tx, outcome)
-        outcome.catch(failed)
+        outcome.catch((err) => {
+          outcomes.delete(tx)
+          failed(err)
+        })
       })
       await started
       return {}

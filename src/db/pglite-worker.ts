@@ -22,6 +22,9 @@ export type Request = { id: number } & (
   | { op: 'close' }
 )
 
+/** A request before it is numbered (Omit applied to each member of the union). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
+
 /** An error as it crosses threads: its message and the PostgreSQL fields (code, detail, …). */
 export interface WireError {
   message: string
@@ -76,7 +79,7 @@ export async function openPgliteThread(dataDir?: string): Promise<Db> {
   worker.on('error', (err) => stop(err))
   worker.on('exit', (code) => stop(new Error(`the database thread stopped (exit code ${code})`)))
 
-  const send = (m: Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never) =>
+  const send = (m: WithoutId<Request>) =>
     new Promise<Response>((resolve, reject) => {
       if (stopped) return reject(stopped)
       const id = nextId++
