@@ -397,3 +397,12 @@ export async function assertOrderInvariants(db: Db): Promise<void> {
   if (row.negative || row.empty || row.wrong_total || row.wrong_payment)
     throw new Error(`order invariant broken: ${JSON.stringify(row)}`)
 }
+
+/** A promise and the function that settles it: lets a test stop a transaction at a chosen point. */
+export function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire: () => void = () => {}
+  const promise = new Promise<void>((resolve) => {
+    fire = resolve
+  })
+  return { promise, fire }
+}

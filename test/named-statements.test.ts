@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { PG, pgCode } from '../src/db/db.ts'
-import { freshDb, type TestDb } from './helpers.ts'
+import { freshDb, signal, type TestDb } from './helpers.ts'
 
 describe('named statements', () => {
   let t: TestDb
@@ -110,27 +110,21 @@ describe('named statements', () => {
   })
 
   test('a named statement outside a transaction does not run inside one that is open', async () => {
-    let release: () => void = () => {}
-    const held = new Promise<void>((r) => {
-      release = r
-    })
-    let inserted: () => void = () => {}
-    const didInsert = new Promise<void>((r) => {
-      inserted = r
-    })
+    const held = signal()
+    const didInsert = signal()
     const tx = t.db
       .transaction(async (q) => {
         await q.query(insert, [20, 1, true, 'uncommitted', null, null, null])
-        inserted()
-        await held
+        didInsert.fire()
+        await held.promise
         throw new Error('roll back')
       })
       .catch((err: Error) => err.message)
-    await didInsert
+    await didInsert.promise
     const outside = t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM named_t WHERE id = 20', [], {
       name: 'named_count_20',
     })
-    release()
+    held.fire()
     assert.equal(await tx, 'roll back')
     assert.equal((await outside).rows[0]?.n, 0)
   })

@@ -12,6 +12,7 @@ import { type Db, PG, pgCode } from '../src/db/db.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { openPglite } from '../src/db/pglite.ts'
 import { openPgliteThread } from '../src/db/pglite-worker.ts'
+import { signal } from './helpers.ts'
 
 describe('PGlite on its own thread', () => {
   let db: Db
@@ -85,28 +86,22 @@ describe('PGlite on its own thread', () => {
   })
 
   test('transactions run one after another, and a statement outside waits for the open one', async () => {
-    let release: () => void = () => {}
-    const held = new Promise<void>((r) => {
-      release = r
-    })
-    let wrote: () => void = () => {}
-    const written = new Promise<void>((r) => {
-      wrote = r
-    })
+    const held = signal()
+    const written = signal()
     const first = db.transaction(async (tx) => {
       await tx.query("UPDATE kv SET v = v + 1 WHERE k = 'counter'")
-      wrote()
-      await held
+      written.fire()
+      await held.promise
       throw new Error('undo')
     })
-    await written
+    await written.promise
     // read-modify-write: would lose an update if it ran inside or alongside the first
     const second = db.transaction(async (tx) => {
       const r = await tx.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")
       await tx.query("UPDATE kv SET v = $1 WHERE k = 'counter'", [(r.rows[0]?.v ?? 0) + 10])
     })
     const outside = db.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")
-    release()
+    held.fire()
     await assert.rejects(first, /undo/)
     await second
     assert.equal((await outside).rows[0]?.v, 10)
