@@ -5,13 +5,26 @@ import type { QueryResult } from './db.ts'
  * Named (prepared) statements for PGlite, which its query() does not offer: every query() call
  * parses, analyses and plans its text afresh, and for the order path's statements that is 60 % of
  * the time they take in WebAssembly. Here a named statement is parsed once (a Parse message with
- * the name, then Describe to learn its parameter types); each later call is one Bind + Describe +
- * Execute + Sync round trip through PGlite's wire-protocol entry point, which reuses the plan.
+ * the name, then Describe to learn its parameter types and result columns); each later call is one
+ * Bind + Execute + Sync round trip through PGlite's wire-protocol entry point, which reuses the plan.
+ * (PostgreSQL refuses to change a prepared statement's result columns, so they stay as described.)
  *
  * The caller holds PGlite's locks (see openPglite): execProtocol itself takes none.
  */
+interface Column {
+  name: string
+  dataTypeID: number
+}
+
+interface Prepared {
+  text: string
+  paramTypes: number[]
+  /** result columns; none for a statement that returns no rows */
+  fields: Column[]
+}
+
 export class PgliteNamedStatements {
-  private readonly statements = new Map<string, { text: string; paramTypes: number[] }>()
+  private readonly statements = new Map<string, Prepared>()
 
   constructor(private readonly pg: PGlite) {}
 
@@ -22,17 +35,14 @@ export class PgliteNamedStatements {
       const serialize = this.pg.serializers[statement.paramTypes[i] ?? 0]
       return serialize ? String(serialize(value)) : String(value)
     })
-    const { messages } = await this.pg.execProtocol(
-      concat([bind(name, values), describePortal(), execute(), sync()]),
-      { syncToFs: false },
-    )
-    let fields: { name: string; dataTypeID: number }[] = []
+    const { messages } = await this.pg.execProtocol(concat([bind(name, values), execute(), sync()]), {
+      syncToFs: false,
+    })
+    const { fields } = statement
     const rows: T[] = []
     let rowCount = 0
     for (const m of messages) {
-      if (m.name === 'rowDescription') {
-        fields = (m as unknown as { fields: { name: string; dataTypeID: number }[] }).fields
-      } else if (m.name === 'dataRow') {
+      if (m.name === 'dataRow') {
         const cells = (m as unknown as { fields: (string | null)[] }).fields
         const row: Record<string, unknown> = {}
         fields.forEach((f, i) => {
@@ -58,14 +68,15 @@ export class PgliteNamedStatements {
     }
     const { messages } = await this.pg.execProtocol(
       concat([parse(name, text), describeStatement(name), sync()]),
-      {
-        syncToFs: false,
-      },
+      { syncToFs: false },
     )
-    const described = messages.find((m) => m.name === 'parameterDescription') as unknown as
+    const params = messages.find((m) => m.name === 'parameterDescription') as unknown as
       | { dataTypeIDs: number[] }
       | undefined
-    const statement = { text, paramTypes: described?.dataTypeIDs ?? [] }
+    const columns = messages.find((m) => m.name === 'rowDescription') as unknown as
+      | { fields: Column[] }
+      | undefined
+    const statement = { text, paramTypes: params?.dataTypeIDs ?? [], fields: columns?.fields ?? [] }
     this.statements.set(name, statement)
     return statement
   }
@@ -133,7 +144,6 @@ function bind(name: string, values: readonly (string | null)[]) {
 }
 
 const describeStatement = (name: string) => new Writer().bytes(encoder.encode('S')).cstring(name).message('D')
-const describePortal = () => new Writer().bytes(encoder.encode('P')).cstring('').message('D')
 const execute = () => new Writer().cstring('').int32(0).message('E')
 const sync = () => new Writer().message('S')
 

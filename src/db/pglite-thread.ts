@@ -3,7 +3,7 @@
  * requests. Transactions stay open across messages: `begin` starts one and parks it until `end`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import type { Tx } from './db.ts'
+import type { Queryable, Tx } from './db.ts'
 import { openPglite } from './pglite.ts'
 import type { Request, Response, WireError } from './pglite-worker.ts'
 
@@ -11,9 +11,8 @@ const port = parentPort
 if (!port) throw new Error('pglite-thread.ts runs as a worker thread')
 
 const open = openPglite((workerData as { dataDir?: string }).dataDir)
-const transactions = new Map<number, { tx: Tx; end: (commit: boolean) => void }>()
-/** ends that arrived for transactions: resolved with the transaction's outcome */
-const outcomes = new Map<number, Promise<void>>()
+/** Open transactions: the Tx, how to end it, and its outcome once it has ended (COMMIT's error). */
+const transactions = new Map<number, { tx: Tx; end: (commit: boolean) => void; outcome: Promise<void> }>()
 
 const ROLLBACK = Symbol('rollback')
 
@@ -27,54 +26,54 @@ function toWire(err: unknown): WireError {
   return wire
 }
 
+/** The database, or the open transaction a request belongs to. */
+async function target(tx: number | undefined): Promise<Queryable> {
+  if (tx === undefined) return open
+  const t = transactions.get(tx)
+  if (!t) throw new Error('the transaction has ended')
+  return t.tx
+}
+
 async function handle(m: Request): Promise<Omit<Response, 'id'>> {
   const db = await open
   switch (m.op) {
     case 'open':
       return {}
     case 'query': {
-      const q = m.tx === undefined ? db : transactions.get(m.tx)?.tx
-      if (!q) throw new Error('the transaction has ended')
-      const r = await q.query(m.text, m.params, m.name === undefined ? undefined : { name: m.name })
+      const r = await (await target(m.tx)).query(
+        m.text,
+        m.params,
+        m.name === undefined ? undefined : { name: m.name },
+      )
       return { rows: r.rows, rowCount: r.rowCount }
     }
-    case 'exec': {
-      const q = m.tx === undefined ? db : transactions.get(m.tx)?.tx
-      if (!q) throw new Error('the transaction has ended')
-      await q.exec(m.text)
+    case 'exec':
+      await (await target(m.tx)).exec(m.text)
       return {}
-    }
-    case 'begin': {
-      const tx = m.tx
-      const started = new Promise<void>((begun, failed) => {
-        const outcome = db
+    case 'begin':
+      // Resolves once BEGIN has run and the transaction waits for its `end`; rejects if BEGIN fails.
+      await new Promise<void>((begun, failed) => {
+        const outcome: Promise<void> = db
           .transaction(
-            (t) =>
+            (tx) =>
               new Promise<void>((commit, rollback) => {
-                transactions.set(tx, { tx: t, end: (ok) => (ok ? commit() : rollback(ROLLBACK)) })
+                const end = (ok: boolean) => (ok ? commit() : rollback(ROLLBACK))
+                transactions.set(m.tx, { tx, end, outcome })
                 begun()
               }),
           )
           .catch((err) => {
             if (err !== ROLLBACK) throw err
           })
-          .finally(() => transactions.delete(tx))
-        outcomes.set(tx, outcome)
-        outcome.catch((err) => {
-          outcomes.delete(tx)
-          failed(err)
-        })
+        outcome.catch(failed)
       })
-      await started
       return {}
-    }
     case 'end': {
       const t = transactions.get(m.tx)
-      const outcome = outcomes.get(m.tx)
-      outcomes.delete(m.tx)
-      if (!t || !outcome) throw new Error('the transaction has ended')
+      if (!t) throw new Error('the transaction has ended')
+      transactions.delete(m.tx)
       t.end(m.commit)
-      await outcome
+      await t.outcome
       return {}
     }
     case 'close':

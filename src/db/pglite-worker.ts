@@ -52,9 +52,6 @@ import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
     register()
     return import(${JSON.stringify(new URL('./pglite-thread.ts', import.meta.url).href)})
   })
-  .catch((err) => {
-    throw err
-  })
 `
 
 export async function openPgliteThread(dataDir?: string): Promise<Db> {
@@ -96,7 +93,7 @@ export async function openPgliteThread(dataDir?: string): Promise<Db> {
       const r = await send({
         op: 'query',
         text,
-        ...(params ? { params: [...params] } : {}),
+        ...(params ? { params } : {}),
         ...(opts?.name ? { name: opts.name } : {}),
         ...(tx === undefined ? {} : { tx }),
       })
@@ -113,27 +110,24 @@ export async function openPgliteThread(dataDir?: string): Promise<Db> {
     await worker.terminate()
     throw err
   }
-  let inFlight = 0
   return {
     engine: 'pglite',
     ...queryable(),
     async transaction(fn) {
       const id = nextTx++
       await send({ op: 'begin', tx: id })
-      inFlight += 1
       let result: Awaited<ReturnType<typeof fn>>
       try {
         result = await fn({ inTransaction: true, ...queryable(id) } as Tx)
       } catch (err) {
-        inFlight -= 1
         await send({ op: 'end', tx: id, commit: false }).catch(() => {})
         throw err
       }
-      inFlight -= 1
       await send({ op: 'end', tx: id, commit: true })
       return result
     },
-    stats: () => ({ total: 1, idle: inFlight > 0 ? 0 : 1, waiting: pending.size }),
+    // one connection: busy while any request is out, the others wait behind it
+    stats: () => ({ total: 1, idle: pending.size === 0 ? 1 : 0, waiting: Math.max(0, pending.size - 1) }),
     async close() {
       if (stopped) return
       await send({ op: 'close' })

@@ -34,17 +34,18 @@ export async function openPglite(dataDir?: string): Promise<Db> {
   const named = new PgliteNamedStatements(pg)
   return {
     engine: 'pglite',
-    query: (text, params, opts) =>
-      opts?.name
-        ? // the same locks as pg.query: wait for an open transaction, then run alone
-          pg._runExclusiveTransaction(() =>
-            pg._runExclusiveQuery(async () => {
-              const r = await named.run<never>(opts.name as string, text, params ?? [])
-              await pg.syncToFs()
-              return r
-            }),
-          )
-        : wrap((t, p) => pg.query(t, p), text, params),
+    query: (text, params, opts) => {
+      const name = opts?.name
+      if (!name) return wrap((t, p) => pg.query(t, p), text, params)
+      // the same locks as pg.query: wait for an open transaction, then run alone
+      return pg._runExclusiveTransaction(() =>
+        pg._runExclusiveQuery(async () => {
+          const r = await named.run<never>(name, text, params ?? [])
+          await pg.syncToFs()
+          return r
+        }),
+      )
+    },
     exec: async (script) => {
       await pg.exec(script)
     },
@@ -52,10 +53,11 @@ export async function openPglite(dataDir?: string): Promise<Db> {
       pg.transaction((t) => {
         const tx: Tx = {
           inTransaction: true,
-          query: (text, params, opts) =>
-            opts?.name
-              ? pg._runExclusiveQuery(() => named.run<never>(opts.name as string, text, params ?? []))
-              : wrap((q, p) => t.query(q, p), text, params),
+          query: (text, params, opts) => {
+            const name = opts?.name
+            if (!name) return wrap((q, p) => t.query(q, p), text, params)
+            return pg._runExclusiveQuery(() => named.run<never>(name, text, params ?? []))
+          },
           exec: async (script) => {
             await t.exec(script)
           },
