@@ -22,7 +22,7 @@ const OWNER = 'bench_owner'
 export const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => `bench_store_${i}`)
 
 /**
- * The secondary indexes of listings as the migrations leave them (CREATE INDEX … ON listings, less
+ * The secondary indexes of listings and search_postings as the migrations leave them (CREATE INDEX …, less
  * those a later migration drops), by name: dropped for a bulk load, rebuilt after it.
  */
 function listingIndexes(): [string, string][] {
@@ -32,7 +32,7 @@ function listingIndexes(): [string, string][] {
     .filter((f) => f.endsWith('.sql'))
     .sort()) {
     const sql = readFileSync(new URL(file, dir), 'utf8')
-    for (const m of sql.matchAll(/CREATE INDEX (\w+) ON listings [^;]+;|DROP INDEX (\w+);/g)) {
+    for (const m of sql.matchAll(/CREATE INDEX (\w+) ON (?:listings|search_postings) [^;]+;|DROP INDEX (\w+);/g)) {
       if (m[1]) out.set(m[1], m[0])
       else if (m[2]) out.delete(m[2])
     }
@@ -92,7 +92,7 @@ async function main() {
     process.stderr.write(`  indexes built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }
   // As autovacuum would: statistics for the planner and an up-to-date visibility map.
-  await db.exec('VACUUM ANALYZE listings')
+  await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
   await db.close()
 }
 

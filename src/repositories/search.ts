@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.ts'
-import type { TextQuery } from '../search/query.ts'
+import { type PostingsQuery, type TextQuery, TITLE_GRAM_BIT } from '../search/query.ts'
 
 export const SORTS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
 export type Sort = (typeof SORTS)[number]
@@ -83,6 +83,66 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
   }
 }
 
+/** The columns of a hit, from listings l (the score comes from the caller). */
+const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags`
+
+/** ts_rank_cd's default weights of D, C, B, A, as the float4 values it computes with. */
+const RANK_WEIGHT: Record<string, string> = {
+  A: '1::real::float8',
+  B: '0.4::real::float8',
+  C: '0.2::real::float8',
+  D: '0.1::real::float8',
+}
+
+/**
+ * One term, no filters, by relevance: read from search_postings (migration 006) instead of visiting
+ * every matching listing. Over every field, the stored score is the score: the page is the top of the
+ * index search_postings_rank and the total is kept in search_terms. Over some fields, the rows of the term
+ * that have one of them are ranked by the same formula the tsvector statement uses, computed from the
+ * stored counts of positions per weight. Either way only the page's listings are read.
+ */
+async function searchPostings(
+  q: Queryable,
+  pq: PostingsQuery,
+  req: SearchRequest,
+): Promise<{ total: number; hits: SearchHit[] }> {
+  const page = (rows: string) =>
+    `SELECT ${HIT_COLUMNS}, p.score FROM (${rows}) p JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`
+  if (pq.allFields) {
+    const total =
+      (await q.query<{ n: number }>('SELECT listings AS n FROM search_terms WHERE term = $1', [pq.term]))
+        .rows[0]?.n ?? 0
+    if (total <= req.offset) return { total, hits: [] }
+    const r = await q.query<SearchHit>(
+      page(`SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC
+              LIMIT $2 OFFSET $3`),
+      [pq.term, req.limit, req.offset],
+    )
+    return { total, hits: r.rows }
+  }
+  const s = [...pq.weights].map((w) => `p.${w.toLowerCase()} * ${RANK_WEIGHT[w]}`).join(' + ')
+  const titleHit = pq.fields & TITLE_GRAM_BIT ? `(p.a > 0 OR p.fields & ${TITLE_GRAM_BIT} <> 0)` : 'p.a > 0'
+  const score = `(CASE WHEN ${pq.title ? titleHit : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
+                   ELSE 0 END + ((${s}) / (${s} + 1))::real)`
+  const r = await q.query<SearchHit & { total: number }>(
+    `SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
+       SELECT p.doc, ${score} AS score, count(*) OVER ()::int AS total
+         FROM search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0
+        ORDER BY score DESC, p.doc DESC LIMIT $3 OFFSET $4) p
+       JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`,
+    [pq.term, pq.fields, req.limit, req.offset],
+  )
+  if (r.rows.length === 0) {
+    if (req.offset === 0) return { total: 0, hits: [] }
+    const c = await q.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0',
+      [pq.term, pq.fields],
+    )
+    return { total: c.rows[0]?.n ?? 0, hits: [] }
+  }
+  return { total: r.rows[0]?.total ?? 0, hits: r.rows.map(({ total: _, ...hit }) => hit) }
+}
+
 const ORDER: Record<Exclude<Sort, 'relevance'>, string> = {
   price_asc: 'l.price, l.store_id, l.book_id',
   price_desc: 'l.price DESC, l.store_id DESC, l.book_id DESC',
@@ -99,9 +159,18 @@ export async function searchListings(
   q: Queryable,
   req: SearchRequest,
 ): Promise<{ total: number; hits: SearchHit[] }> {
+  const f = req.filters
+  const unfiltered =
+    f.storeId === undefined &&
+    (f.tags === undefined || f.tags.length === 0) &&
+    f.author === undefined &&
+    f.minPrice === undefined &&
+    f.maxPrice === undefined &&
+    !f.inStock
+  if (req.text?.postings && unfiltered && req.sort === 'relevance')
+    return searchPostings(q, req.text.postings, req)
   const p = new Params()
   const where: string[] = []
-  const f = req.filters
   if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)
   if (f.tags && f.tags.length > 0) where.push(`l.tags @> ${p.add(f.tags, '::text[]')}`)
   if (f.author !== undefined)
@@ -134,7 +203,7 @@ export async function searchListings(
     req.sort !== 'relevance'
       ? ORDER[req.sort]
       : req.text
-        ? 'score DESC, l.store_id, l.book_id'
+        ? 'score DESC, l.doc DESC'
         : 'l.created_at DESC, l.store_id, l.book_id'
   const columns = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level,
             l.tags, ${score}::float8 AS score`

@@ -33,6 +33,38 @@ export interface TextQuery {
   inAuthorTags: string | null
   /** Short or unsegmentable query: titles containing this normalised text also match. */
   substring: { text: string; grams: string } | null
+  /** The same query answered from search_postings, when one term decides it exactly (else null). */
+  postings: PostingsQuery | null
+}
+
+/** Bits of search_postings.fields (see migration 006_search_postings.sql). */
+export const FIELD_BITS: Record<ScopeField, number> = {
+  title: 1,
+  author: 2,
+  tags: 4,
+  book_intro: 8,
+  content: 16,
+}
+/** The term is a character or a pair of neighbouring characters of the title. */
+export const TITLE_GRAM_BIT = 32
+
+/**
+ * A one-term query in the terms of search_postings: a listing matches when its row for the term has a
+ * bit of `fields`; it ranks like the tsvector statement ranks it (title tier, author/tag tier, then
+ * ts_rank_cd over the scope's weights, which for one term is a weighted count of its positions).
+ */
+export interface PostingsQuery {
+  term: string
+  /** Field bits that match, TITLE_GRAM_BIT included when the short-query substring rule applies. */
+  fields: number
+  /** Every field is in scope: the stored score is the score, and every row of the term matches. */
+  allFields: boolean
+  /** The scope's weights, for the rank (e.g. 'BC'). */
+  weights: string
+  /** Title in scope: a title match (or a title substring, when `fields` has it) ranks first. */
+  title: boolean
+  /** Author or tags in scope: a match in either ranks next. */
+  authorTags: boolean
 }
 
 /** Parses the scope parameter: a comma list of SCOPE_FIELDS; undefined when a name is unknown. */
@@ -106,5 +138,36 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
     inTitle: scope.has('title') ? allWords(seg, words, 'A') : null,
     inAuthorTags: author || tags ? allWords(seg, words, 'B') : null,
     substring,
+    postings: postingsQuery(seg, words, scope, weights, substring),
+  }
+}
+
+/**
+ * The postings form of a query, when it has one: a single word that the search does not widen to its
+ * sub-words. A substring rule can only be answered when the query is one title gram itself (one or two
+ * characters): longer substrings need the title text to confirm them.
+ */
+function postingsQuery(
+  seg: Segmenter,
+  words: readonly string[],
+  scope: ReadonlySet<ScopeField>,
+  weights: string,
+  substring: TextQuery['substring'],
+): PostingsQuery | null {
+  const term = words[0]
+  if (words.length !== 1 || term === undefined) return null
+  const parts = seg.subWords(term)
+  if (parts.length > 0 && covers(term, parts)) return null
+  if (substring && (substring.text !== term || substring.grams !== quote(term))) return null
+  let fields = substring ? TITLE_GRAM_BIT : 0
+  for (const f of scope) fields |= FIELD_BITS[f]
+  return {
+    term,
+    fields,
+    // Title grams have one or two characters: a longer term never has a row that only a gram made.
+    allFields: scope.size === SCOPE_FIELDS.length && (substring !== null || [...term].length > 2),
+    weights,
+    title: scope.has('title'),
+    authorTags: scope.has('author') || scope.has('tags'),
   }
 }
