@@ -32,7 +32,9 @@ function listingIndexes(): [string, string][] {
     .filter((f) => f.endsWith('.sql'))
     .sort()) {
     const sql = readFileSync(new URL(file, dir), 'utf8')
-    for (const m of sql.matchAll(/CREATE INDEX (\w+) ON (?:listings|search_postings) [^;]+;|DROP INDEX (\w+);/g)) {
+    for (const m of sql.matchAll(
+      /CREATE INDEX (\w+) ON (?:listings|search_postings) [^;]+;|DROP INDEX (\w+);/g,
+    )) {
       if (m[1]) out.set(m[1], m[0])
       else if (m[2]) out.delete(m[2])
     }

@@ -205,8 +205,7 @@ export async function searchListings(
       : req.text
         ? 'score DESC, l.doc DESC'
         : 'l.created_at DESC, l.store_id, l.book_id'
-  const columns = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level,
-            l.tags, ${score}::float8 AS score`
+  const columns = `${HIT_COLUMNS}, ${score}::float8 AS score`
   if (req.text) {
     // A keyword search visits every match anyway (to rank them, or to filter the text), so the total
     // is counted in the same pass; only a page past the end needs a separate count.
