@@ -65,6 +65,29 @@ test('a tag filter with price range and stock finds exactly the matching listing
   }
 })
 
+test('a keyword search finds the same listings on every sort, each sort in order across pages', async () => {
+  const q = '城市'
+  const byRelevance = await walk({ q }, 7)
+  assert.ok(byRelevance.length > 20, 'a common word')
+  for (const sort of ['price_asc', 'price_desc', 'pub_year_desc', 'sales_desc']) {
+    const got = await walk({ q, sort }, 7)
+    assert.deepEqual(new Set(got), new Set(byRelevance), sort)
+    // Small pages walk the same order as one big page.
+    assert.deepEqual(got, keys(await allPages(t.app, { q, sort }, 100)), sort)
+  }
+  for (const [sort, sign] of [
+    ['price_asc', 1],
+    ['price_desc', -1],
+  ] as const) {
+    const prices = (await allPages(t.app, { q, sort }, 9)).flatMap((p) => p.books.map((b) => b.price))
+    assert.deepEqual(
+      prices,
+      [...prices].sort((x, y) => sign * (x - y)),
+      sort,
+    )
+  }
+})
+
 test('price_asc pages are ordered across page boundaries', async () => {
   const pages = await allPages(t.app, { sort: 'price_asc', store_id: stores[1] as string }, 13)
   const prices = pages.flatMap((p) => p.books.map((b) => b.price))

@@ -143,11 +143,28 @@ async function searchPostings(
   return { total: r.rows[0]?.total ?? 0, hits: r.rows.map(({ total: _, ...hit }) => hit) }
 }
 
-const ORDER: Record<Exclude<Sort, 'relevance'>, string> = {
-  price_asc: 'l.price, l.store_id, l.book_id',
-  price_desc: 'l.price DESC, l.store_id DESC, l.book_id DESC',
-  pub_year_desc: 'l.pub_year_key DESC NULLS LAST, l.store_id, l.book_id',
-  sales_desc: 'ls.sales DESC, ls.store_id, ls.book_id',
+/** Sort keys (column, direction) of each sort; every order ends with the primary key. */
+const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
+  price_asc: [
+    ['l.price', ''],
+    ['l.store_id', ''],
+    ['l.book_id', ''],
+  ],
+  price_desc: [
+    ['l.price', ' DESC'],
+    ['l.store_id', ' DESC'],
+    ['l.book_id', ' DESC'],
+  ],
+  pub_year_desc: [
+    ['l.pub_year_key', ' DESC NULLS LAST'],
+    ['l.store_id', ''],
+    ['l.book_id', ''],
+  ],
+  sales_desc: [
+    ['ls.sales', ' DESC'],
+    ['ls.store_id', ''],
+    ['ls.book_id', ''],
+  ],
 }
 
 /**
@@ -199,21 +216,27 @@ export async function searchListings(
         p.values.slice(0, whereParams),
       )
     ).rows[0]?.n ?? 0
-  const order =
-    req.sort !== 'relevance'
-      ? ORDER[req.sort]
-      : req.text
-        ? 'score DESC, l.doc DESC'
-        : 'l.created_at DESC, l.store_id, l.book_id'
-  const columns = `${HIT_COLUMNS}, ${score}::float8 AS score`
   if (req.text) {
     // A keyword search visits every match anyway (to rank them, or to filter the text), so the total
-    // is counted in the same pass; only a page past the end needs a separate count.
+    // is counted in the same pass; only a page past the end needs a separate count. The matches are
+    // first cut down to their key, score and sort keys, so that the window counting them buffers
+    // those and not whole rows with their vectors (which spills to disk on common words); the page's
+    // rows are then read by key.
+    const keys: [string, string][] = req.sort === 'relevance' ? [] : SORT_KEYS[req.sort]
+    const keyCols = keys.map(([col], i) => `, ${col} AS k${i}`).join('')
+    const by = (alias: string) =>
+      req.sort === 'relevance'
+        ? `${alias}.score DESC, ${alias}.doc DESC`
+        : keys.map(([, dir], i) => `${alias}.k${i}${dir}`).join(', ')
     const limit = p.add(req.limit)
     const offset = p.add(req.offset)
     const r = await q.query<SearchHit & { total: number }>(
-      `SELECT ${columns}, count(*) OVER ()::int AS total FROM ${from} ${whereSql}
-        ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      `SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
+         SELECT m.*, count(*) OVER ()::int AS total FROM (
+           SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${from} ${whereSql} OFFSET 0) m
+          ORDER BY ${by('m')} LIMIT ${limit} OFFSET ${offset}) p
+         JOIN listings l ON l.doc = p.doc
+        ORDER BY ${by('p')}`,
       p.values,
     )
     if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countAll(), hits: [] }
@@ -221,6 +244,11 @@ export async function searchListings(
     return { total, hits: r.rows.map(({ total: _, ...hit }) => hit) }
   }
   // Browsing follows an index in sort order and stops after the page: the total is a separate count.
+  const order =
+    req.sort === 'relevance'
+      ? 'l.created_at DESC, l.store_id, l.book_id'
+      : SORT_KEYS[req.sort].map(([col, dir]) => `${col}${dir}`).join(', ')
+  const columns = `${HIT_COLUMNS}, ${score}::float8 AS score`
   const total = await countAll()
   if (total <= req.offset) return { total, hits: [] }
   const limit = p.add(req.limit)
