@@ -169,7 +169,7 @@ const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
 
 /**
  * One page of matching listings and the exact number of matches. Filters and the text match are all
- * in the WHERE clause, so paging happens after filtering; every order ends with the primary key, so
+ * in the WHERE clause, so paging happens after filtering; every order ends with a unique key, so
  * pages are stable. Both statements read one snapshot.
  */
 export async function searchListings(
