@@ -16,7 +16,7 @@ CREATE UNIQUE INDEX listings_doc ON listings (doc);
 --   way the search statement computes it: tier (2 title, 1 author or tags, else 0) plus ts_rank_cd.
 CREATE TABLE search_postings (
   term   text NOT NULL,
-  doc    bigint NOT NULL REFERENCES listings (doc) ON DELETE CASCADE,
+  doc    bigint NOT NULL,
   fields smallint NOT NULL,
   a      smallint NOT NULL,
   b      smallint NOT NULL,
@@ -104,7 +104,10 @@ CREATE TRIGGER search_postings_insert AFTER INSERT ON listings
 
 CREATE FUNCTION search_postings_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  DELETE FROM search_postings WHERE doc = OLD.doc;
+  -- The old postings are found by (term, doc) from the old columns: postings have no index on doc.
+  DELETE FROM search_postings p
+   USING search_postings_of(OLD.doc, OLD.search_vec, OLD.author_tags_vec, OLD.title_grams) o
+   WHERE p.term = o.term AND p.doc = OLD.doc;
   INSERT INTO search_postings
   SELECT p.* FROM search_postings_of(NEW.doc, NEW.search_vec, NEW.author_tags_vec, NEW.title_grams) p;
   RETURN NULL;
@@ -115,6 +118,20 @@ CREATE TRIGGER search_postings_update AFTER UPDATE OF search_vec, author_tags_ve
                      OR OLD.author_tags_vec IS DISTINCT FROM NEW.author_tags_vec
                      OR OLD.title_grams IS DISTINCT FROM NEW.title_grams)
   EXECUTE FUNCTION search_postings_update();
+
+-- A listing's postings go with it. A trigger rather than a foreign key: a foreign key checks every
+-- posting row of a bulk load on its own, and its cascade would look postings up by doc, which no
+-- index leads with; postings are only ever written by these triggers.
+CREATE FUNCTION search_postings_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM search_postings p
+   USING old_listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) o
+   WHERE p.term = o.term AND p.doc = l.doc;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER search_postings_delete AFTER DELETE ON listings
+  REFERENCING OLD TABLE AS old_listings FOR EACH STATEMENT EXECUTE FUNCTION search_postings_delete();
 
 INSERT INTO search_postings
 SELECT p.* FROM listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) p;
