@@ -8,6 +8,7 @@ import sqlite from 'node-sqlite3-wasm'
 import { CourseDb } from '../src/catalog/course-db.ts'
 import { ImportError, importCatalog } from '../src/catalog/import.ts'
 import { main } from '../src/cli/import.ts'
+import { openPglite } from '../src/db/pglite.ts'
 import { PasswordHasher } from '../src/security/passwords.ts'
 import { freshDb, type TestDb } from './helpers.ts'
 
@@ -228,5 +229,19 @@ describe('the import command', () => {
       logs.some((l) => /imported 0 books into store s \(25 already listed,/.test(l)),
       logs.join('\n'),
     )
+    // The import left statistics behind: the embedded engine never gathers them on its own.
+    const db = await openPglite(join(dir, 'data', 'pglite'))
+    try {
+      const r = await db.query<{ relname: string; analysed: boolean }>(
+        `SELECT relname, reltuples > 0 AND relallvisible > 0 AS analysed FROM pg_class
+          WHERE relname IN ('listings', 'search_postings') ORDER BY relname`,
+      )
+      assert.deepEqual(r.rows, [
+        { relname: 'listings', analysed: true },
+        { relname: 'search_postings', analysed: true },
+      ])
+    } finally {
+      await db.close()
+    }
   })
 })

@@ -80,6 +80,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
         onProgress: (p) => bar.update(p.seen, `added ${p.added} skipped ${p.skipped}`),
       })
       bar.done(result.seen, `added ${result.added} skipped ${result.skipped}`)
+      if (result.added > 0) {
+        // Planner statistics and the visibility map for the new rows (the index-only scans of search
+        // need it). PostgreSQL's autovacuum would get there later; the embedded engine has none.
+        console.error('updating planner statistics…')
+        await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
+      }
       console.log(
         `imported ${result.added} books into store ${values.store} (${result.skipped} already listed, ` +
           `${result.invalid} without id or title) on ${db.engine}`,
