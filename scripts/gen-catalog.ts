@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { syntheticListing } from '../src/catalog/synthetic.ts'
-import { insertListings } from '../src/repositories/listings.ts'
+import { analyseListings, insertListings } from '../src/repositories/listings.ts'
 import { searchColumns } from '../src/search/lexemes.ts'
 import { segmenter } from '../src/search/segmenter.ts'
 import { PasswordHasher } from '../src/security/passwords.ts'
@@ -22,10 +22,10 @@ const OWNER = 'bench_owner'
 export const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => `bench_store_${i}`)
 
 /**
- * The secondary indexes of listings and search_postings as the migrations leave them (CREATE INDEX …, less
- * those a later migration drops), by name: dropped for a bulk load, rebuilt after it.
+ * The secondary indexes of listings and search_postings as the migrations leave them (CREATE INDEX …,
+ * less those a later migration drops), by name: dropped for a bulk load, rebuilt after it.
  */
-function listingIndexes(): [string, string][] {
+function bulkLoadIndexes(): [string, string][] {
   const dir = new URL('../src/db/migrations/', import.meta.url)
   const out = new Map<string, string>()
   for (const file of readdirSync(dir)
@@ -59,7 +59,7 @@ async function main() {
   process.stderr.write(`${where}: ${before} listings; writing ${N - start} more (up to ${N})\n`)
   // Bulk loads are faster with the search indexes built once at the end, when many rows arrive.
   const rebuild = N - start > before
-  const indexes = listingIndexes()
+  const indexes = bulkLoadIndexes()
   if (rebuild) for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
 
   const t0 = performance.now()
@@ -93,8 +93,8 @@ async function main() {
     }
     process.stderr.write(`  indexes built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }
-  // As autovacuum would: statistics for the planner and an up-to-date visibility map.
-  await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
+  process.stderr.write('  updating planner statistics…\n')
+  await analyseListings(db)
   await db.close()
 }
 

@@ -3,6 +3,7 @@ import { openDatabase } from '../app.ts'
 import { CourseDb } from '../catalog/course-db.ts'
 import { ImportError, importCatalog } from '../catalog/import.ts'
 import { ConfigError, loadConfig } from '../config.ts'
+import { analyseListings } from '../repositories/listings.ts'
 import { PasswordHasher } from '../security/passwords.ts'
 import { Progress } from './progress.ts'
 
@@ -81,10 +82,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       })
       bar.done(result.seen, `added ${result.added} skipped ${result.skipped}`)
       if (result.added > 0) {
-        // Planner statistics and the visibility map for the new rows (the index-only scans of search
-        // need it). PostgreSQL's autovacuum would get there later; the embedded engine has none.
         console.error('updating planner statistics…')
-        await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
+        await analyseListings(db)
       }
       console.log(
         `imported ${result.added} books into store ${values.store} (${result.skipped} already listed, ` +

@@ -1,4 +1,4 @@
-import type { Queryable, Tx } from '../db/db.ts'
+import type { Db, Queryable, Tx } from '../db/db.ts'
 import { LIMITS } from '../limits.ts'
 import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
 import { segmenter } from '../search/segmenter.ts'
@@ -170,4 +170,13 @@ export async function insertListings(
     ],
   )
   return r.rowCount
+}
+
+/**
+ * After a bulk load: planner statistics and an up-to-date visibility map for the listings and their
+ * search postings (the index-only scans of search need the latter). PostgreSQL's autovacuum would get
+ * there later; the embedded engine never does. Not inside a transaction.
+ */
+export async function analyseListings(db: Db): Promise<void> {
+  await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
 }

@@ -86,7 +86,7 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
 /** The columns of a hit, from listings l (the score comes from the caller). */
 const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags`
 
-/** ts_rank_cd's default weights of D, C, B, A, as the float4 values it computes with. */
+/** ts_rank_cd's default weights of A, B, C, D, as the float4 values it computes with. */
 const RANK_WEIGHT: Record<string, string> = {
   A: '1::real::float8',
   B: '0.4::real::float8',
@@ -106,8 +106,10 @@ async function searchPostings(
   pq: PostingsQuery,
   req: SearchRequest,
 ): Promise<{ total: number; hits: SearchHit[] }> {
-  const page = (rows: string) =>
-    `SELECT ${HIT_COLUMNS}, p.score FROM (${rows}) p JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`
+  // The page's rows (doc, score[, total]) in order, then their listings by key.
+  const page = (rows: string, extra = '') =>
+    `SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc
+      ORDER BY p.score DESC, p.doc DESC`
   if (pq.allFields) {
     const total =
       (await q.query<{ n: number }>('SELECT listings AS n FROM search_terms WHERE term = $1', [pq.term]))
@@ -125,11 +127,12 @@ async function searchPostings(
   const score = `(CASE WHEN ${pq.title ? titleHit : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
                    ELSE 0 END + ((${s}) / (${s} + 1))::real)`
   const r = await q.query<SearchHit & { total: number }>(
-    `SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
-       SELECT p.doc, ${score} AS score, count(*) OVER ()::int AS total
+    page(
+      `SELECT p.doc, ${score} AS score, count(*) OVER ()::int AS total
          FROM search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0
-        ORDER BY score DESC, p.doc DESC LIMIT $3 OFFSET $4) p
-       JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`,
+        ORDER BY score DESC, p.doc DESC LIMIT $3 OFFSET $4`,
+      ', p.total',
+    ),
     [pq.term, pq.fields, req.limit, req.offset],
   )
   if (r.rows.length === 0) {

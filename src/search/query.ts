@@ -95,50 +95,60 @@ function covers(word: string, parts: readonly string[]): boolean {
 const lexeme = (w: string, weights: string) => (weights === 'ABCD' ? quote(w) : `${quote(w)}:${weights}`)
 
 /**
- * One query word: the word itself, or, when jieba's search mode splits it into shorter dictionary
- * words covering it, all of those (documents store the search-mode parts of long words, so a query
- * 人民共和国 finds a title 中华人民共和国史 through 人民 & 共和国).
+ * A query word and, when jieba's search mode splits it into shorter dictionary words covering all of
+ * it, those parts (documents store the search-mode parts of long words, so a query 人民共和国 finds a
+ * title 中华人民共和国史 through 人民 & 共和国); null when the word stands alone.
  */
-function wordQuery(seg: Segmenter, word: string, weights: string): string {
-  const parts = seg.subWords(word)
-  const whole = lexeme(word, weights)
-  if (parts.length === 0 || !covers(word, parts)) return whole
-  return `(${whole} | (${parts.map((p) => lexeme(p, weights)).join(' & ')}))`
+interface Word {
+  text: string
+  parts: string[] | null
 }
 
-function allWords(seg: Segmenter, words: readonly string[], weights: string): string | null {
+function queryWord(seg: Segmenter, text: string): Word {
+  const parts = seg.subWords(text)
+  return { text, parts: parts.length > 0 && covers(text, parts) ? parts : null }
+}
+
+/** One query word: the word itself, or all of its parts. */
+function wordQuery(word: Word, weights: string): string {
+  const whole = lexeme(word.text, weights)
+  if (!word.parts) return whole
+  return `(${whole} | (${word.parts.map((p) => lexeme(p, weights)).join(' & ')}))`
+}
+
+function allWords(words: readonly Word[], weights: string): string | null {
   if (words.length === 0 || weights === '') return null
-  return words.map((w) => wordQuery(seg, w, weights)).join(' & ')
+  return words.map((w) => wordQuery(w, weights)).join(' & ')
 }
 
 export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeField>): TextQuery {
-  const words = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS)
+  const words = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS).map((w) => queryWord(seg, w))
   const weights = [...new Set([...scope].map((f) => WEIGHT[f]))].sort().join('')
   const author = scope.has('author')
   const tags = scope.has('tags')
   let split: TextQuery['split'] = null
   if (author !== tags && words.length > 0) {
     split = {
-      plain: allWords(seg, words, 'ABCD') as string,
+      plain: allWords(words, 'ABCD') as string,
       others: [...weights].filter((w) => w !== 'B').map((w) => w.toLowerCase()),
       authorOrTags: author ? 'a' : 'b',
     }
   }
   const compact = normalise(q).replace(/\s+/gu, '')
   const short = [...compact].length <= SHORT_QUERY_CHARS
-  const unsegmentable = words.length > 1 && words.every((w) => [...w].length === 1)
+  const unsegmentable = words.length > 1 && words.every((w) => [...w.text].length === 1)
   let substring: TextQuery['substring'] = null
   if (scope.has('title') && !/\s/u.test(normalise(q).trim()) && (short || unsegmentable)) {
     const grams = queryGrams(compact)
     if (grams.length > 0) substring = { text: compact, grams: grams.map(quote).join(' & ') }
   }
   return {
-    words: allWords(seg, words, weights),
+    words: allWords(words, weights),
     split,
-    inTitle: scope.has('title') ? allWords(seg, words, 'A') : null,
-    inAuthorTags: author || tags ? allWords(seg, words, 'B') : null,
+    inTitle: scope.has('title') ? allWords(words, 'A') : null,
+    inAuthorTags: author || tags ? allWords(words, 'B') : null,
     substring,
-    postings: postingsQuery(seg, words, scope, weights, substring),
+    postings: postingsQuery(words, scope, weights, substring),
   }
 }
 
@@ -148,16 +158,14 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
  * characters): longer substrings need the title text to confirm them.
  */
 function postingsQuery(
-  seg: Segmenter,
-  words: readonly string[],
+  words: readonly Word[],
   scope: ReadonlySet<ScopeField>,
   weights: string,
   substring: TextQuery['substring'],
 ): PostingsQuery | null {
-  const term = words[0]
-  if (words.length !== 1 || term === undefined) return null
-  const parts = seg.subWords(term)
-  if (parts.length > 0 && covers(term, parts)) return null
+  const word = words[0]
+  if (words.length !== 1 || word === undefined || word.parts) return null
+  const term = word.text
   if (substring && (substring.text !== term || substring.grams !== quote(term))) return null
   let fields = substring ? TITLE_GRAM_BIT : 0
   for (const f of scope) fields |= FIELD_BITS[f]
