@@ -56,7 +56,11 @@ export function findUnstorableString(
 
 const UNSTORABLE = 'contains a NUL character or invalid Unicode'
 
-export async function rejectUnstorableStrings(request: FastifyRequest) {
+export function rejectUnstorableStrings(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: (err?: Error) => void,
+) {
   const bad = findUnstorableString(request.body, 'body') ?? findUnstorableString(request.query, 'querystring')
-  if (bad) throw BadRequest(bad.path, bad.why)
+  done(bad ? BadRequest(bad.path, bad.why) : undefined)
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onResponseHookHandler, preHandlerHookHandler } from 'fastify'
 import type { Config } from '../config.ts'
 import { RateLimited } from '../errors.ts'
 
@@ -82,41 +82,51 @@ export function installAbuseLimits(app: FastifyInstance, config: Config): void {
   const windowMs = config.rateLimitWindowS * 1000
   const failures = new WindowCounter(windowMs)
   const requests = new WindowCounter(windowMs)
-  const limited = (r: FastifyRequest) => PASSWORD_ROUTES.has(r.routeOptions.url ?? '')
 
-  app.addHook('preHandler', async (request) => {
-    if (!limited(request)) return
+  // Refused before anything else the route does; the hooks are synchronous (no promise per request).
+  const check: preHandlerHookHandler = (request, _reply, done) => {
     const ipKey = isLoopback(request.ip) ? undefined : `ip:${request.ip}`
     if (ipKey && config.rateLimitRequestsPerIp > 0 && requests.add(ipKey) > config.rateLimitRequestsPerIp)
-      throw RateLimited(requests.retryAfterS(ipKey))
+      return done(RateLimited(requests.retryAfterS(ipKey)))
     const user = userOf(request)
     const userKey = user === undefined ? undefined : `user:${user}`
     if (ipKey && config.rateLimitFailuresPerIp > 0 && failures.count(ipKey) >= config.rateLimitFailuresPerIp)
-      throw RateLimited(failures.retryAfterS(ipKey))
+      return done(RateLimited(failures.retryAfterS(ipKey)))
     if (
       userKey &&
       config.rateLimitFailuresPerUser > 0 &&
       failures.count(userKey) >= config.rateLimitFailuresPerUser
     )
-      throw RateLimited(failures.retryAfterS(userKey))
-  })
-
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode !== 401 || !limited(request)) return
-    if (!isLoopback(request.ip)) failures.add(`ip:${request.ip}`)
-    const user = userOf(request)
-    if (user !== undefined) failures.add(`user:${user}`)
+      return done(RateLimited(failures.retryAfterS(userKey)))
+    done()
+  }
+  const count: onResponseHookHandler = (request, reply, done) => {
+    if (reply.statusCode === 401) {
+      if (!isLoopback(request.ip)) failures.add(`ip:${request.ip}`)
+      const user = userOf(request)
+      if (user !== undefined) failures.add(`user:${user}`)
+    }
+    done()
+  }
+  // Only the password routes carry these hooks; every other route pays nothing for them.
+  app.addHook('onRoute', (route) => {
+    if (!PASSWORD_ROUTES.has(route.url)) return
+    route.preHandler = [check, ...hooks(route.preHandler)]
+    route.onResponse = [...hooks(route.onResponse), count]
   })
 }
 
+const hooks = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? h : [h])
+
 /** Headers every response carries: no sniffing, no framing, no referrer, API answers not cached. */
 export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff')
     reply.header('x-frame-options', 'DENY')
     reply.header('referrer-policy', 'no-referrer')
     if (!request.url.startsWith('/docs'))
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+    done(null, payload)
   })
 }
