@@ -54,18 +54,39 @@ describe('bench', () => {
     assert.equal(unpaid.rows[0]?.n, 0, 'every order placed was paid')
   })
 
-  test('raw, straight against the database, with books from the course catalogue when present', async () => {
-    const env: Record<string, string | undefined> = {}
-    if (DATABASE_URL) {
-      // Its own schema, so nothing else is touched.
-      const schema = `bench_${process.pid}`
-      await t.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
-      const scoped = new URL(DATABASE_URL)
-      scoped.searchParams.set('options', `-c search_path=${schema}`)
-      env.DATABASE_URL = scoped.toString()
-    }
+  /** A database of its own for a run that opens its own connections: a schema on PostgreSQL. */
+  async function ownEnv(name: string): Promise<Record<string, string | undefined>> {
+    if (!DATABASE_URL) return {}
+    const schema = `${name}_${process.pid}`
+    await t.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
+    const scoped = new URL(DATABASE_URL)
+    scoped.searchParams.set('options', `-c search_path=${schema}`)
+    return { DATABASE_URL: scoped.toString() }
+  }
+
+  test('raw, through the services, with books from the course catalogue when present', async () => {
+    const env = await ownEnv('bench')
     const out = await bench({ ...small, raw: true, ...(existsSync(SAMPLE) ? { bookDb: SAMPLE } : {}) }, env)
     assert.match(out, /raw \(in-process, no HTTP\)/)
     assert.match(out, /paid orders: [1-9]\d* in/)
+  })
+
+  test('compare: raw and HTTP (a server of its own) side by side, with the ratio', async () => {
+    const env = await ownEnv('bench_compare')
+    const out = await bench({ ...small, raw: false, compare: 1 }, { ...process.env, ...env })
+    assert.match(out, /raw vs HTTP, (pglite|postgres), concurrency 2, 1 s per run, 1 rounds/)
+    const row = out.split('\n').find((l) => l.startsWith('1 '))
+    assert.ok(row, out)
+    const [, raw, http, ratio] = row.trim().split(/\s+/).map(Number)
+    assert.ok((raw ?? 0) > 0 && (http ?? 0) > 0, out)
+    // The rates are printed rounded to whole orders/s, the ratio from the unrounded ones.
+    const [r, h, pct] = [raw as number, http as number, ratio as number]
+    assert.ok(pct >= (100 * (h - 0.5)) / (r + 0.5) - 0.05 && pct <= (100 * (h + 0.5)) / (r - 0.5) + 0.05, out)
+    assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\.\d %/)
+  })
+
+  test('compare refuses --url and --raw, which it would ignore', async () => {
+    await assert.rejects(bench({ ...small, raw: false, url, compare: 2 }, {}), /drop --url and --raw/)
+    await assert.rejects(bench({ ...small, raw: true, compare: 2 }, {}), /drop --url and --raw/)
   })
 })

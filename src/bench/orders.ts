@@ -1,11 +1,11 @@
 /**
  * The course workload — sellers with stores of books, buyers placing orders of 1–10 distinct books
  * × 1–10 copies, each new_order followed by its payment — driven either through the course HTTP API
- * (any server that speaks it) or, with raw, straight against the database (no HTTP, no password
- * check): the ceiling the HTTP numbers are compared with.
+ * (any server that speaks it) or, with raw, in-process through the same services and statements the
+ * server runs (token checked, password verified as the server verifies it), without HTTP: the ceiling
+ * the HTTP numbers are compared with.
  */
-import type { Db } from '../db/db.ts'
-import * as orders from '../repositories/orders.ts'
+import { DomainError } from '../errors.ts'
 import { AuthService } from '../services/auth.ts'
 import { BuyerService } from '../services/buyer.ts'
 import type { Deps } from '../services/context.ts'
@@ -98,20 +98,27 @@ export function httpTarget(baseUrl: string): Target {
   }
 }
 
-/** The same use cases in-process: services for setup and new_order, the payment statement itself. */
+/** The same use cases in-process, through the services the routes call. */
 export function rawTarget(deps: Deps): Target {
   const auth = new AuthService(deps)
   const buyer = new BuyerService(deps, auth)
   const seller = new SellerService(deps)
-  const db: Db = deps.db
   return {
     register: (u, p) => auth.register(u, p),
     login: (u, p) => auth.login(u, p, 'bench'),
     addFunds: async (u, p, v) => void (await buyer.addFunds(u, p, v)),
     createStore: (u, _t, s) => seller.createStore(u, s),
     addBook: (u, _t, s, b, stock) => seller.addBook(u, s, b, stock),
-    newOrder: (u, _t, s, books) => buyer.newOrder(u, s, books),
-    payment: async (u, _p, _t, orderId) => (await orders.payOrder(db, orderId, u)).ok,
+    newOrder: (u, t, s, books) => buyer.newOrder(u, s, books, { token: t }),
+    payment: async (u, p, _t, orderId) => {
+      try {
+        await buyer.payment(u, orderId, p)
+        return true
+      } catch (err) {
+        if (err instanceof DomainError) return false
+        throw err
+      }
+    },
     close: async () => {},
   }
 }

@@ -32,6 +32,8 @@ export interface BenchOptions {
   buyers: number
   bookDb?: string
   workers: number
+  /** Rounds of raw and HTTP side by side (0: one run of the chosen mode). */
+  compare?: number
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -88,32 +90,37 @@ function report(title: string, r: Results): string {
   ].join('\n')
 }
 
-export async function bench(o: BenchOptions, env: Record<string, string | undefined>): Promise<string> {
-  const log = (m: string) => process.stderr.write(`${m}\n`)
-  let catalogue: Workload['catalogue']
-  if (o.bookDb) {
-    const src = new CourseDb(o.bookDb)
-    catalogue = []
+/** The workload's catalogue: the first books of a course database, or generated. */
+function catalogueOf(o: BenchOptions): Workload['catalogue'] {
+  if (!o.bookDb) return undefined
+  const src = new CourseDb(o.bookDb)
+  const catalogue: NonNullable<Workload['catalogue']> = []
+  try {
     for (const batch of src.batches(200)) {
       for (const b of batch.books) catalogue.push({ id: b.id, title: b.title, price: b.price })
       if (catalogue.length >= o.books) break
     }
+  } finally {
     src.close()
   }
-  const workload: Workload = {
-    sellers: o.sellers,
-    storesPerSeller: o.stores,
-    booksPerStore: o.books,
-    buyers: o.buyers,
-    ...(catalogue ? { catalogue } : {}),
-  }
+  return catalogue
+}
+
+/** One measurement: sets up the target (raw, a URL, or a server of its own), prepares, runs, cleans up. */
+async function measure(
+  o: BenchOptions,
+  raw: boolean,
+  workload: Workload,
+  env: Record<string, string | undefined>,
+  log: (m: string) => void,
+): Promise<{ mode: string; results: Results }> {
   const runId = randomBytes(4).toString('hex')
   const config = loadConfig(env)
   const engine = config.databaseUrl ? 'postgres' : 'pglite'
   let target: Target
   let cleanup: () => Promise<void>
   let mode: string
-  if (o.raw) {
+  if (raw) {
     const dataDir = config.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
     // the server's pool size (DB_POOL_SIZE), so that raw and HTTP differ only by HTTP
     const db = await openDatabase({ ...config, ...(dataDir ? { dataDir } : {}) })
@@ -155,8 +162,81 @@ export async function bench(o: BenchOptions, env: Record<string, string | undefi
         process.stderr.write(`\r  ${s.toFixed(0)} s: ${paid} paid orders (${(paid / s).toFixed(0)}/s)  `),
     })
     process.stderr.write('\n')
-    return report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
+    return { mode, results }
   } finally {
     await cleanup()
   }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+/**
+ * Raw and HTTP in alternating rounds (raw first in odd rounds, HTTP first in even ones), so that a
+ * machine whose speed drifts affects both alike; prints each round's ratio and the medians.
+ */
+async function compare(
+  o: BenchOptions,
+  rounds: number,
+  workload: Workload,
+  env: Record<string, string | undefined>,
+  log: (m: string) => void,
+): Promise<string> {
+  const rows: (string | number)[][] = []
+  const ratios: number[] = []
+  const raws: number[] = []
+  const https: number[] = []
+  const p99s: number[] = []
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? [true, false] : [false, true]
+    const rate: Record<string, number> = {}
+    let p99 = 0
+    for (const raw of order) {
+      log(`bench: round ${round}/${rounds}, ${raw ? 'raw' : 'HTTP'}`)
+      const { results } = await measure(o, raw, workload, env, log)
+      rate[raw ? 'raw' : 'http'] = results.paid / results.elapsedS
+      if (!raw) p99 = Math.max(results.newOrder.quantile(0.99), results.payment.quantile(0.99))
+    }
+    const r = rate.raw as number
+    const h = rate.http as number
+    raws.push(r)
+    https.push(h)
+    ratios.push(h / r)
+    p99s.push(p99)
+    rows.push([round, r.toFixed(0), h.toFixed(0), `${((100 * h) / r).toFixed(1)} %`, fmt(p99)])
+  }
+  rows.push([
+    'median',
+    median(raws).toFixed(0),
+    median(https).toFixed(0),
+    `${(100 * median(ratios)).toFixed(1)} %`,
+    fmt(median(p99s)),
+  ])
+  const engine = loadConfig(env).databaseUrl ? 'postgres' : 'pglite'
+  return [
+    `bench: raw vs HTTP, ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
+    table(['round', 'raw paid/s', 'HTTP paid/s', 'HTTP / raw', 'HTTP p99 ms (worst call)'], rows),
+  ].join('\n')
+}
+
+export async function bench(o: BenchOptions, env: Record<string, string | undefined>): Promise<string> {
+  const log = (m: string) => process.stderr.write(`${m}\n`)
+  const catalogue = catalogueOf(o)
+  const workload: Workload = {
+    sellers: o.sellers,
+    storesPerSeller: o.stores,
+    booksPerStore: o.books,
+    buyers: o.buyers,
+    ...(catalogue ? { catalogue } : {}),
+  }
+  if (o.compare) {
+    if (o.url || o.raw)
+      throw new Error('--compare starts its own server and runs raw itself: drop --url and --raw')
+    return compare(o, o.compare, workload, env, log)
+  }
+  const { mode, results } = await measure(o, o.raw, workload, env, log)
+  return report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
 }

@@ -75,6 +75,12 @@ program
   .option('--buyers <n>', 'buyers', count, 10)
   .option('--book-db <file>', 'take the books from a course catalogue (e.g. ../shared/data/book.db)')
   .option('--workers <n>', 'server processes when the bench starts the server (PostgreSQL only)', count, 1)
+  .option(
+    '--compare <rounds>',
+    'alternate raw and HTTP runs for this many rounds and print each ratio and the medians',
+    count,
+    0,
+  )
   .action(async (o) => {
     const out = await bench(
       {
@@ -86,6 +92,7 @@ program
         books: o.books,
         buyers: o.buyers,
         workers: o.workers,
+        compare: o.compare,
         ...(o.url ? { url: o.url } : {}),
         ...(o.bookDb ? { bookDb: o.bookDb } : {}),
       },
