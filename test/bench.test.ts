@@ -74,7 +74,10 @@ describe('bench', () => {
   test('compare: raw and HTTP (a server of its own) side by side, with the ratio', async () => {
     const env = await ownEnv('bench_compare')
     const out = await bench({ ...small, raw: false, compare: 1 }, { ...process.env, ...env })
-    assert.match(out, /raw vs HTTP, (pglite|postgres), concurrency 2, 1 s per run, 1 rounds/)
+    assert.match(
+      out,
+      /raw vs HTTP \(1 server process\), (pglite|postgres), concurrency 2, 1 s per run, 1 rounds/,
+    )
     const row = out.split('\n').find((l) => l.startsWith('1 '))
     assert.ok(row, out)
     const [, raw, http, ratio] = row.trim().split(/\s+/).map(Number)

@@ -217,7 +217,7 @@ async function compare(
   ])
   const engine = loadConfig(env).databaseUrl ? 'postgres' : 'pglite'
   return [
-    `bench: raw vs HTTP, ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
+    `bench: raw vs HTTP (${o.workers} server process${o.workers > 1 ? 'es' : ''}), ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
     table(['round', 'raw paid/s', 'HTTP paid/s', 'HTTP / raw', 'HTTP p99 ms (worst call)'], rows),
   ].join('\n')
 }
