@@ -85,7 +85,9 @@ describe('bench', () => {
     // The rates are printed rounded to whole orders/s, the ratio from the unrounded ones.
     const [r, h, pct] = [raw as number, http as number, ratio as number]
     assert.ok(pct >= (100 * (h - 0.5)) / (r + 0.5) - 0.05 && pct <= (100 * (h + 0.5)) / (r - 0.5) + 0.05, out)
-    assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\.\d %/)
+    const lat = row.match(/([\d.]+) \/ ([\d.]+)\s*$/)
+    assert.ok(lat && Number(lat[1]) > 0 && Number(lat[1]) <= Number(lat[2]), `HTTP p50 ≤ p99: ${row}`)
+    assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\.\d %\s+[\d.]+ \/ [\d.]+/)
   })
 
   test('compare refuses --url and --raw, which it would ignore', async () => {
