@@ -17,7 +17,7 @@ import {
 } from '../bench/orders.ts'
 import { fmt, table } from '../bench/stats.ts'
 import { CourseDb } from '../catalog/course-db.ts'
-import { loadConfig } from '../config.ts'
+import { type Config, loadConfig } from '../config.ts'
 import { Metrics } from '../metrics.ts'
 import { PasswordHasher } from '../security/passwords.ts'
 
@@ -106,17 +106,24 @@ function catalogueOf(o: BenchOptions): Workload['catalogue'] {
   return catalogue
 }
 
+/** What every run of one bench command shares: its options, workload and configuration. */
+interface Session {
+  o: BenchOptions
+  workload: Workload
+  env: Record<string, string | undefined>
+  config: Config
+  engine: 'postgres' | 'pglite'
+  log: (m: string) => void
+}
+
+const processes = (n: number, kind: string) => `${n} ${kind} process${n > 1 ? 'es' : ''}`
+
 /** One measurement: sets up the target (raw, a URL, or a server of its own), prepares, runs, cleans up. */
 async function measure(
-  o: BenchOptions,
+  { o, workload, env, config, engine, log }: Session,
   raw: boolean,
-  workload: Workload,
-  env: Record<string, string | undefined>,
-  log: (m: string) => void,
 ): Promise<{ mode: string; results: Results }> {
   const runId = randomBytes(4).toString('hex')
-  const config = loadConfig(env)
-  const engine = config.databaseUrl ? 'postgres' : 'pglite'
   let target: Target
   let cleanup: () => Promise<void>
   let mode: string
@@ -147,7 +154,7 @@ async function measure(
       await target.close()
       await server.stop()
     }
-    mode = `HTTP, ${engine}, ${o.workers} worker process${o.workers > 1 ? 'es' : ''}`
+    mode = `HTTP, ${engine}, ${processes(o.workers, 'worker')}`
   }
   try {
     log(
@@ -174,81 +181,80 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
+/** The slower of the two calls' q-quantile, in ms. */
+const slower = (r: Results, q: number) => Math.max(r.newOrder.quantile(q), r.payment.quantile(q))
+
 /**
  * Raw and HTTP in alternating rounds (raw first in odd rounds, HTTP first in even ones), so that a
  * machine whose speed drifts affects both alike; prints each round's ratio and the medians.
  */
-async function compare(
-  o: BenchOptions,
-  rounds: number,
-  workload: Workload,
-  env: Record<string, string | undefined>,
-  log: (m: string) => void,
-): Promise<string> {
-  const rows: (string | number)[][] = []
-  const ratios: number[] = []
-  const raws: number[] = []
-  const https: number[] = []
-  const p50s: number[] = []
-  const p99s: number[] = []
+async function compare(session: Session, rounds: number): Promise<string> {
+  const { o, engine, log } = session
+  const once = async (raw: boolean) => (await measure(session, raw)).results
+  const rate = (r: Results) => r.paid / r.elapsedS
+  type Round = { raw: number; http: number; ratio: number; p50: number; p99: number }
+  const measured: Round[] = []
   for (let round = 1; round <= rounds; round++) {
-    const order = round % 2 === 1 ? [true, false] : [false, true]
-    const rate: Record<string, number> = {}
-    let p50 = 0
-    let p99 = 0
-    for (const raw of order) {
-      log(`bench: round ${round}/${rounds}, ${raw ? 'raw' : 'HTTP'}`)
-      const { results } = await measure(o, raw, workload, env, log)
-      rate[raw ? 'raw' : 'http'] = results.paid / results.elapsedS
-      if (!raw) {
-        p50 = Math.max(results.newOrder.quantile(0.5), results.payment.quantile(0.5))
-        p99 = Math.max(results.newOrder.quantile(0.99), results.payment.quantile(0.99))
-      }
+    log(`bench: round ${round}/${rounds}`)
+    let raw: Results
+    let http: Results
+    if (round % 2 === 1) {
+      raw = await once(true)
+      http = await once(false)
+    } else {
+      http = await once(false)
+      raw = await once(true)
     }
-    const r = rate.raw as number
-    const h = rate.http as number
-    raws.push(r)
-    https.push(h)
-    ratios.push(h / r)
-    p50s.push(p50)
-    p99s.push(p99)
-    rows.push([
-      round,
-      r.toFixed(0),
-      h.toFixed(0),
-      `${((100 * h) / r).toFixed(1)} %`,
-      `${fmt(p50)} / ${fmt(p99)}`,
-    ])
+    const r = rate(raw)
+    const h = rate(http)
+    measured.push({ raw: r, http: h, ratio: h / r, p50: slower(http, 0.5), p99: slower(http, 0.99) })
   }
-  rows.push([
-    'median',
-    median(raws).toFixed(0),
-    median(https).toFixed(0),
-    `${(100 * median(ratios)).toFixed(1)} %`,
-    `${fmt(median(p50s))} / ${fmt(median(p99s))}`,
-  ])
-  const engine = loadConfig(env).databaseUrl ? 'postgres' : 'pglite'
+  const mid = (k: keyof Round) => median(measured.map((m) => m[k]))
+  const medians: Round = {
+    raw: mid('raw'),
+    http: mid('http'),
+    ratio: mid('ratio'),
+    p50: mid('p50'),
+    p99: mid('p99'),
+  }
+  const row = (label: string | number, m: Round) => [
+    label,
+    m.raw.toFixed(0),
+    m.http.toFixed(0),
+    `${(100 * m.ratio).toFixed(1)} %`,
+    `${fmt(m.p50)} / ${fmt(m.p99)}`,
+  ]
   return [
-    `bench: raw vs HTTP (${o.workers} server process${o.workers > 1 ? 'es' : ''}), ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
-    table(['round', 'raw paid/s', 'HTTP paid/s', 'HTTP / raw', 'HTTP p50 / p99 ms (slower call)'], rows),
+    `bench: raw vs HTTP (${processes(o.workers, 'server')}), ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
+    table(
+      ['round', 'raw paid/s', 'HTTP paid/s', 'HTTP / raw', 'HTTP p50 / p99 ms (slower call)'],
+      [...measured.map((m, i) => row(i + 1, m)), row('median', medians)],
+    ),
   ].join('\n')
 }
 
 export async function bench(o: BenchOptions, env: Record<string, string | undefined>): Promise<string> {
-  const log = (m: string) => process.stderr.write(`${m}\n`)
   const catalogue = catalogueOf(o)
-  const workload: Workload = {
-    sellers: o.sellers,
-    storesPerSeller: o.stores,
-    booksPerStore: o.books,
-    buyers: o.buyers,
-    ...(catalogue ? { catalogue } : {}),
+  const config = loadConfig(env)
+  const session: Session = {
+    o,
+    workload: {
+      sellers: o.sellers,
+      storesPerSeller: o.stores,
+      booksPerStore: o.books,
+      buyers: o.buyers,
+      ...(catalogue ? { catalogue } : {}),
+    },
+    env,
+    config,
+    engine: config.databaseUrl ? 'postgres' : 'pglite',
+    log: (m: string) => process.stderr.write(`${m}\n`),
   }
   if (o.compare) {
     if (o.url || o.raw)
       throw new Error('--compare starts its own server and runs raw itself: drop --url and --raw')
-    return compare(o, o.compare, workload, env, log)
+    return compare(session, o.compare)
   }
-  const { mode, results } = await measure(o, o.raw, workload, env, log)
+  const { mode, results } = await measure(session, o.raw)
   return report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
 }
