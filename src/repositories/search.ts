@@ -94,6 +94,11 @@ const RANK_WEIGHT: Record<string, string> = {
   D: '0.1::real::float8',
 }
 
+/** The page's rows (doc, score[, total]) in order, then their listings by key. */
+const page = (rows: string, extra = '') =>
+  `SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc
+    ORDER BY p.score DESC, p.doc DESC`
+
 /**
  * One term, no filters, by relevance: read from search_postings (migration 006) instead of visiting
  * every matching listing. Over every field, the stored score is the score: the page is the top of the
@@ -106,10 +111,6 @@ async function searchPostings(
   pq: PostingsQuery,
   req: SearchRequest,
 ): Promise<{ total: number; hits: SearchHit[] }> {
-  // The page's rows (doc, score[, total]) in order, then their listings by key.
-  const page = (rows: string, extra = '') =>
-    `SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc
-      ORDER BY p.score DESC, p.doc DESC`
   if (pq.allFields) {
     const total =
       (await q.query<{ n: number }>('SELECT listings AS n FROM search_terms WHERE term = $1', [pq.term]))
@@ -146,6 +147,63 @@ async function searchPostings(
   return { total: r.rows[0]?.total ?? 0, hits: r.rows.map(({ total: _, ...hit }) => hit) }
 }
 
+/** Listings a block of search_bitmaps covers (migration 007). */
+const BITMAP_BLOCK = 8192
+/**
+ * How many postings a filtered walk may expect to read before the tsvector statement is the cheaper
+ * way (it reads every match once, at some 10 µs each; the walk reads a posting in well under 1 µs).
+ */
+const MAX_WALK = 50_000
+
+/**
+ * One term over every field, filtered by tags, by relevance: the total is the popcount of the AND of
+ * the word's and the tags' bitmaps (search_bitmaps), and the page is the top of the word's ranked
+ * postings with the listings that lack a tag skipped. The stored score is the score, as for the
+ * unfiltered search. Returns null when the walk would be long (a rare tag deep into a common word's
+ * postings): the tsvector statement then answers.
+ */
+export async function searchTagged(
+  q: Queryable,
+  pq: PostingsQuery,
+  tags: readonly string[],
+  req: SearchRequest,
+  maxWalk = MAX_WALK,
+): Promise<{ total: number; hits: SearchHit[] } | null> {
+  const p = new Params()
+  const term = p.add(pq.term)
+  const keys = tags.map((tag) => p.add(tag))
+  const joins = keys
+    .map(
+      (key, i) =>
+        `JOIN search_bitmaps t${i} ON t${i}.kind = 't' AND t${i}.key = ${key} AND t${i}.block = w.block`,
+    )
+    .join(' ')
+  const and = ['w.bits', ...keys.map((_, i) => `t${i}.bits`)].join(' & ')
+  const counts = (
+    await q.query<{ total: number; word: number | null }>(
+      `SELECT (SELECT coalesce(sum(bit_count(${and})), 0)::int FROM search_bitmaps w ${joins}
+                WHERE w.kind = 'w' AND w.key = ${term}) AS total,
+              (SELECT listings FROM search_terms WHERE term = ${term}) AS word`,
+      p.values,
+    )
+  ).rows[0]
+  const total = counts?.total ?? 0
+  if (total <= req.offset) return { total, hits: [] }
+  // The tags keep about total/word of the postings read, wherever the walk is.
+  if (((req.offset + req.limit) * (counts?.word ?? 0)) / total > maxWalk) return null
+  const kept = keys.map(
+    (key) => `get_bit((SELECT b.bits FROM search_bitmaps b
+                        WHERE b.kind = 't' AND b.key = ${key} AND b.block = (p.doc / ${BITMAP_BLOCK})::int),
+                      (p.doc % ${BITMAP_BLOCK})::int) = 1`,
+  )
+  const r = await q.query<SearchHit>(
+    page(`SELECT p.doc, p.score FROM search_postings p WHERE p.term = ${term} AND ${kept.join(' AND ')}
+           ORDER BY p.score DESC, p.doc DESC LIMIT ${p.add(req.limit)} OFFSET ${p.add(req.offset)}`),
+    p.values,
+  )
+  return { total, hits: r.rows }
+}
+
 /** Sort keys (column, direction) of each sort; every order ends with the primary key. */
 const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
   price_asc: [
@@ -180,15 +238,21 @@ export async function searchListings(
   req: SearchRequest,
 ): Promise<{ total: number; hits: SearchHit[] }> {
   const f = req.filters
-  const unfiltered =
+  const tags = f.tags ?? []
+  const onlyTags =
     f.storeId === undefined &&
-    (f.tags === undefined || f.tags.length === 0) &&
     f.author === undefined &&
     f.minPrice === undefined &&
     f.maxPrice === undefined &&
     !f.inStock
-  if (req.text?.postings && unfiltered && req.sort === 'relevance')
-    return searchPostings(q, req.text.postings, req)
+  const pq = req.text?.postings
+  if (pq && onlyTags && req.sort === 'relevance') {
+    if (tags.length === 0) return searchPostings(q, pq, req)
+    if (pq.allFields) {
+      const tagged = await searchTagged(q, pq, tags, req)
+      if (tagged) return tagged
+    }
+  }
   const p = new Params()
   const where: string[] = []
   if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { syntheticListing, VOCABULARY } from '../src/catalog/synthetic.ts'
+import type { Db } from '../src/db/db.ts'
+import { insertListings } from '../src/repositories/listings.ts'
+import { type SearchRequest, searchListings, searchTagged } from '../src/repositories/search.ts'
+import { parseScope, type TextQuery, textQuery } from '../src/search/query.ts'
+import { segmenter } from '../src/search/segmenter.ts'
+import { addBook, bookInfo, newStore, newUser, startApp, type TestApp, type User } from './helpers.ts'
+import { search } from './search-fixtures.ts'
+
+// One word with tag filters is answered from search_bitmaps (migration 007) and the ranked postings:
+// it must answer exactly what the tsvector statement answers, and the bitmaps must follow every change.
+let t: TestApp
+let seller: User
+let stores: string[]
+
+before(async () => {
+  t = await startApp()
+  seller = await newUser(t.app, 'seller')
+  stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
+  const books = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: stores, seed: 7 }))
+  await t.db.transaction((tx) => insertListings(tx, books(0, 150)))
+  // The next listings straddle the first block boundary (8192 listings a block).
+  await t.db.query('ALTER TABLE listings ALTER COLUMN doc RESTART WITH 8120')
+  await t.db.transaction((tx) => insertListings(tx, books(150, 150)))
+})
+after(() => t.close())
+
+const one = async (db: Db, sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n
+
+/**
+ * Each bitmap has exactly the bits of its word's postings or its tag's listings: as many bits as
+ * there are listings (counted without the bitmaps), and every one of those listings' bits set.
+ */
+async function assertBitmapsExact(db: Db) {
+  const popcount = (kind: string) =>
+    `SELECT key, sum(bit_count(bits))::int AS n FROM search_bitmaps WHERE kind = '${kind}'
+      GROUP BY key HAVING sum(bit_count(bits)) > 0`
+  const postings = 'SELECT term, count(*)::int FROM search_postings GROUP BY term'
+  const tagged = 'SELECT tag, count(DISTINCT doc)::int FROM listings, unnest(tags) tag GROUP BY tag'
+  for (const [kind, truth] of [
+    ['w', postings],
+    ['t', tagged],
+  ] as const) {
+    assert.equal(
+      await one(db, `SELECT count(*)::int AS n FROM (${popcount(kind)} EXCEPT ${truth}) x`),
+      0,
+      kind,
+    )
+    assert.equal(
+      await one(db, `SELECT count(*)::int AS n FROM (${truth} EXCEPT ${popcount(kind)}) x`),
+      0,
+      kind,
+    )
+  }
+  const bit = (kind: string, key: string, doc: string) =>
+    `get_bit((SELECT b.bits FROM search_bitmaps b WHERE b.kind = '${kind}' AND b.key = ${key}
+               AND b.block = (${doc} / 8192)::int), (${doc} % 8192)::int)`
+  assert.equal(
+    await one(
+      db,
+      `SELECT count(*)::int AS n FROM search_postings p WHERE ${bit('w', 'p.term', 'p.doc')} IS DISTINCT FROM 1`,
+    ),
+    0,
+    'every posting has its bit',
+  )
+  assert.equal(
+    await one(
+      db,
+      `SELECT count(*)::int AS n FROM listings l, unnest(l.tags) tag WHERE ${bit('t', 'tag', 'l.doc')} IS DISTINCT FROM 1`,
+    ),
+    0,
+    'every tag of a listing has its bit',
+  )
+}
+
+test('the bitmaps hold exactly the postings and tags after bulk loads across two blocks', async () => {
+  assert.equal(await one(t.db, 'SELECT count(DISTINCT doc / 8192)::int AS n FROM listings'), 2)
+  await assertBitmapsExact(t.db)
+})
+
+test('one word with tag filters from the bitmaps equals the tsvector search, on every page', async () => {
+  const seg = segmenter()
+  const all = parseScope(undefined) as Set<never>
+  const words = [
+    ...VOCABULARY.nouns.slice(0, 24),
+    ...VOCABULARY.tags.slice(0, 8),
+    '的',
+    'python',
+    '不存在的词',
+  ]
+  const tagSets = [['小说'], ['历史'], ['文学', '中国'], [VOCABULARY.tags[20] as string], ['不存在的标签']]
+  const pages = [
+    { limit: 20, offset: 0 },
+    { limit: 7, offset: 14 },
+    { limit: 3, offset: 40 },
+    { limit: 10, offset: 100_000 },
+  ]
+  let answered = 0
+  let nonEmpty = 0
+  for (const word of words) {
+    const text = textQuery(seg, word, all)
+    if (!text.postings?.allFields) continue
+    for (const tags of tagSets) {
+      for (const page of pages) {
+        const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
+        const slow = await searchListings(t.db, { ...req, text: { ...text, postings: null } })
+        const walked = await searchTagged(t.db, text.postings, tags, req)
+        assert.ok(walked, `${word} with ${tags}: the walk is short`)
+        assert.deepEqual(walked, slow, `${word} with ${tags} at ${page.offset}`)
+        assert.deepEqual(await searchListings(t.db, req), slow)
+        answered++
+        if (slow.hits.length > 0) nonEmpty++
+      }
+    }
+  }
+  assert.ok(answered >= 500, `${answered} searches compared`)
+  assert.ok(nonEmpty >= 150, `${nonEmpty} of them found something`)
+})
+
+test('a walk expected to be long is left to the tsvector statement', async () => {
+  const text = textQuery(segmenter(), '的', parseScope(undefined) as Set<never>) as TextQuery
+  assert.ok(text.postings)
+  const req: SearchRequest = { text, filters: { tags: ['小说'] }, sort: 'relevance', limit: 20, offset: 0 }
+  const slow = await searchListings(t.db, { ...req, text: { ...text, postings: null } })
+  assert.ok(slow.total > 20)
+  // The walk would read about 20 · (listings with the word) / total postings: more than 20 is too long here.
+  assert.equal(await searchTagged(t.db, text.postings, ['小说'], req, 20), null)
+  assert.deepEqual(await searchTagged(t.db, text.postings, ['小说'], req, 1_000), slow)
+})
+
+test('the bitmaps follow added, retagged, reworded and deleted listings in the same statement', async () => {
+  const storeId = stores[1] as string
+  const find = async (q: string, tag: string) => (await search(t.app, { q, tag })).total
+  await addBook(t.app, seller, storeId, {
+    ...bookInfo('retag'),
+    title: '青铜时代札记',
+    tags: ['考古', '新标签'],
+  })
+  assert.equal(await find('青铜', '新标签'), 1)
+  await t.db.query(
+    `UPDATE listings SET tags = ARRAY['另一个标签'] WHERE store_id = $1 AND book_id = 'retag'`,
+    [storeId],
+  )
+  assert.equal(await find('青铜', '新标签'), 0)
+  assert.equal(await find('青铜', '另一个标签'), 1)
+  await assertBitmapsExact(t.db)
+
+  // A stock change names no tags: the row trigger does not fire, and nothing changes.
+  const before = await t.db.query('SELECT kind, key, block, bits::text FROM search_bitmaps ORDER BY 1, 2, 3')
+  await t.db.query(`UPDATE listings SET stock_level = stock_level + 1 WHERE store_id = $1`, [storeId])
+  const afterStock = await t.db.query(
+    'SELECT kind, key, block, bits::text FROM search_bitmaps ORDER BY 1, 2, 3',
+  )
+  assert.deepEqual(afterStock.rows, before.rows)
+
+  await t.db.query(
+    `UPDATE listings SET title = '白银时代', search_vec = $2::tsvector, title_grams = ''::tsvector
+      WHERE store_id = $1 AND book_id = 'retag'`,
+    [storeId, `'白银':1A '时代':2A`],
+  )
+  assert.equal(await find('青铜', '另一个标签'), 0)
+  assert.equal(await find('白银', '另一个标签'), 1)
+  await assertBitmapsExact(t.db)
+
+  await t.db.query(`DELETE FROM listings WHERE store_id = $1 AND book_id = 'retag'`, [storeId])
+  assert.equal(await find('白银', '另一个标签'), 0)
+  await assertBitmapsExact(t.db)
+})
+
+test('books added concurrently with shared words and tags keep every total exact', async () => {
+  const storeId = stores[0] as string
+  const before = (await search(t.app, { q: '星云', tag: '天文' })).total
+  await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      addBook(t.app, seller, storeId, {
+        ...bookInfo(`nebula-${i}`),
+        title: `星云 第${i}卷`,
+        tags: ['天文', '科普', `卷${i}`],
+      }),
+    ),
+  )
+  const r = await search(t.app, { q: '星云', tag: '天文', page_size: 100 })
+  assert.equal(r.total, before + 16)
+  assert.equal(r.books.length, before + 16)
+  assert.equal((await search(t.app, { q: '星云', tag: ['天文', '卷3'] })).total, 1)
+  await assertBitmapsExact(t.db)
+})
