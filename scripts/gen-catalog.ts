@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { syntheticListing } from '../src/catalog/synthetic.ts'
+import type { Db } from '../src/db/db.ts'
 import { analyseListings, insertListings } from '../src/repositories/listings.ts'
 import { searchColumns } from '../src/search/lexemes.ts'
 import { segmenter } from '../src/search/segmenter.ts'
@@ -42,6 +43,21 @@ function bulkLoadIndexes(): [string, string][] {
   return [...out]
 }
 
+/** The triggers that set bitmap bits as listings are inserted (a load only inserts). */
+const BITMAP_TRIGGERS = [
+  ['search_postings', 'search_bitmaps_postings_add'],
+  ['listings', 'search_bitmaps_tags_add'],
+] as const
+
+/** Turns the bitmap triggers back on and builds every bitmap, in one transaction. */
+async function buildBitmaps(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const [table, trigger] of BITMAP_TRIGGERS)
+      await tx.query(`ALTER TABLE ${table} ENABLE TRIGGER ${trigger}`)
+    await tx.query('SELECT search_bitmaps_rebuild()')
+  })
+}
+
 async function main() {
   const { db, where } = await openBenchDb()
   const stores = storeIds(STORES)
@@ -54,13 +70,25 @@ async function main() {
     'INSERT INTO stores (store_id, owner_id) SELECT s, $2 FROM unnest($1::text[]) AS s ON CONFLICT DO NOTHING',
     [stores, OWNER],
   )
+  const stale = await db.query(`SELECT 1 FROM pg_trigger WHERE tgname = ANY($1) AND tgenabled = 'D'`, [
+    BITMAP_TRIGGERS.map(([, trigger]) => trigger),
+  ])
+  if (stale.rows.length > 0) {
+    process.stderr.write('an earlier load stopped before building the bitmaps: building them now…\n')
+    await buildBitmaps(db)
+  }
   const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
   const start = Math.max(0, Math.min(before, N))
   process.stderr.write(`${where}: ${before} listings; writing ${N - start} more (up to ${N})\n`)
   // Bulk loads are faster with the search indexes built once at the end, when many rows arrive.
   const rebuild = N - start > before
   const indexes = bulkLoadIndexes()
-  if (rebuild) for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
+  if (rebuild) {
+    for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
+    // The bitmaps (migration 007) are built in one pass at the end, too.
+    for (const [table, trigger] of BITMAP_TRIGGERS)
+      await db.query(`ALTER TABLE ${table} DISABLE TRIGGER ${trigger}`)
+  }
 
   const t0 = performance.now()
   let done = 0
@@ -91,7 +119,9 @@ async function main() {
       process.stderr.write(`  building ${name}…\n`)
       await db.exec(create.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'))
     }
-    process.stderr.write(`  indexes built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
+    process.stderr.write('  building the word and tag bitmaps…\n')
+    await buildBitmaps(db)
+    process.stderr.write(`  indexes and bitmaps built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }
   process.stderr.write('  updating planner statistics…\n')
   await analyseListings(db)

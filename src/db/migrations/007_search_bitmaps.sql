@@ -18,14 +18,27 @@ CREATE TABLE search_bitmaps (
   PRIMARY KEY (kind, key, block)
 );
 
--- The bitmap with the given offsets (0..8191) set, built a byte at a time as hexadecimal text: a run of
--- empty bytes is written at once, so the cost follows the number of offsets, not the block size.
+-- The bitmap with the given offsets (0..8191) set. A listing added on its own sets one bit per word:
+-- set_bit on an empty bitmap. A bulk load sets many per block: those are built a byte at a time as
+-- hexadecimal text, writing each run of empty bytes at once, so the cost follows the number of offsets.
 CREATE FUNCTION search_bits(offsets integer[]) RETURNS bit(8192)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ('x' || rpad(coalesce(string_agg(repeat('00', gap) || lpad(to_hex(v), 2, '0'), '' ORDER BY byte), ''),
-                      2048, '0'))::bit(8192)
-  FROM (SELECT byte, v, byte - coalesce(lag(byte) OVER (ORDER BY byte), -1) - 1 AS gap
-          FROM (SELECT o >> 3 AS byte, bit_or(128 >> (o & 7)) AS v FROM unnest(offsets) o GROUP BY 1) b) g
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  bits bit(8192) := B'0'::bit(8192);
+  o integer;
+BEGIN
+  IF cardinality(offsets) <= 32 THEN
+    FOREACH o IN ARRAY offsets LOOP
+      bits := set_bit(bits, o, 1);
+    END LOOP;
+    RETURN bits;
+  END IF;
+  SELECT ('x' || rpad(string_agg(repeat('00', gap) || lpad(to_hex(v), 2, '0'), '' ORDER BY byte), 2048, '0'))::bit(8192)
+    INTO bits
+    FROM (SELECT byte, v, byte - coalesce(lag(byte) OVER (ORDER BY byte), -1) - 1 AS gap
+            FROM (SELECT x >> 3 AS byte, bit_or(128 >> (x & 7)) AS v FROM unnest(offsets) x GROUP BY 1) b) g;
+  RETURN bits;
+END
 $$;
 
 -- Bits are set and cleared in the statement that changes postings or tags: for each i, the bit of
@@ -98,9 +111,15 @@ $$;
 CREATE TRIGGER search_bitmaps_tags_update AFTER UPDATE OF tags ON listings
   FOR EACH ROW WHEN (OLD.tags IS DISTINCT FROM NEW.tags) EXECUTE FUNCTION search_bitmaps_tags_update();
 
-INSERT INTO search_bitmaps (kind, key, block, bits)
-SELECT 'w', term, (doc / 8192)::int, search_bits(array_agg((doc % 8192)::int))
-  FROM search_postings GROUP BY term, doc / 8192;
-INSERT INTO search_bitmaps (kind, key, block, bits)
-SELECT 't', t.tag, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
-  FROM listings l, unnest(l.tags) AS t(tag) GROUP BY t.tag, l.doc / 8192;
+-- Every bitmap from the postings and tags: here, and after a bulk load that ran without the triggers
+-- (scripts/gen-catalog.ts), which is faster than setting bits batch by batch.
+CREATE FUNCTION search_bitmaps_rebuild() RETURNS void LANGUAGE sql AS $$
+  TRUNCATE search_bitmaps;
+  INSERT INTO search_bitmaps (kind, key, block, bits)
+  SELECT 'w', term, (doc / 8192)::int, search_bits(array_agg((doc % 8192)::int))
+    FROM search_postings GROUP BY term, doc / 8192;
+  INSERT INTO search_bitmaps (kind, key, block, bits)
+  SELECT 't', t.tag, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
+    FROM listings l, unnest(l.tags) AS t(tag) GROUP BY t.tag, l.doc / 8192;
+$$;
+SELECT search_bitmaps_rebuild();
