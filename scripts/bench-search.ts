@@ -1,9 +1,11 @@
 /**
  * Search latency on a generated catalogue (see gen-catalog.ts):
  *   npm run bench:search -- [--per-kind 200] [--warmup 10] [--ilike-per-kind 20] [--stores 1000] [--seed 2]
+ *                           [--slowest 0]
  * Runs a fixed, seeded mix of searches through the app (GET /search/books, app.inject: routing,
  * validation, segmentation, SQL and serialisation) and prints p50/p99 per kind of query; then the
- * same mix as plain ILIKE scans, for comparison. DATABASE_URL picks PostgreSQL, else PGlite.
+ * same mix as plain ILIKE scans, for comparison; --slowest N lists each kind's N slowest requests with
+ * their totals. DATABASE_URL picks PostgreSQL, else PGlite.
  */
 import { buildApp } from '../src/app.ts'
 import { Rng, VOCABULARY } from '../src/catalog/synthetic.ts'
@@ -15,6 +17,7 @@ const ILIKE_PER_KIND = option('ilike-per-kind', 20)
 const STORES = option('stores', 1000)
 const SEED = option('seed', 2)
 const WARMUP = option('warmup', 10)
+const SLOWEST = option('slowest', 0)
 
 interface Query {
   q?: string
@@ -61,7 +64,13 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number
 }
 
-function report(title: string, results: Map<string, { ms: number[]; totals: number[] }>) {
+interface Results {
+  ms: number[]
+  totals: number[]
+  urls: string[]
+}
+
+function report(title: string, results: Map<string, Results>) {
   console.log(`\n${title}`)
   console.log('kind            n     p50 ms   p99 ms   max ms   mean hits')
   for (const [kind, { ms, totals }] of results) {
@@ -73,6 +82,13 @@ function report(title: string, results: Map<string, { ms: number[]; totals: numb
         .toFixed(1)
         .padStart(8)} ${mean.toFixed(0).padStart(11)}`,
     )
+  }
+  if (SLOWEST <= 0) return
+  for (const [kind, { ms, totals, urls }] of results) {
+    const slow = ms.map((_, i) => i).sort((a, b) => (ms[b] as number) - (ms[a] as number))
+    console.log(`slowest ${kind}:`)
+    for (const i of slow.slice(0, SLOWEST))
+      console.log(`  ${(ms[i] as number).toFixed(1).padStart(8)} ms  total ${totals[i]}  ${urls[i]}`)
   }
 }
 
@@ -118,10 +134,10 @@ async function main() {
   const app = await buildApp({ config: { ...DEFAULTS, logLevel: 'silent' }, db, logger: false })
   await app.ready()
 
-  const fts = new Map<string, { ms: number[]; totals: number[] }>()
+  const fts = new Map<string, Results>()
   for (const [kind, make] of Object.entries(KINDS)) {
     const r = new Rng(SEED * 1000 + kind.length)
-    const res = { ms: [] as number[], totals: [] as number[] }
+    const res: Results = { ms: [], totals: [], urls: [] }
     for (let i = 0; i < PER_KIND + WARMUP; i++) {
       const url = `/search/books?${qs(make(r))}`
       const t0 = performance.now()
@@ -131,6 +147,7 @@ async function main() {
       if (i < WARMUP) continue
       res.ms.push(ms)
       res.totals.push((reply.json() as { total: number }).total)
+      res.urls.push(decodeURIComponent(url))
     }
     fts.set(kind, res)
     process.stderr.write(`  ${kind} done\n`)
@@ -138,18 +155,20 @@ async function main() {
   report('full-text search (GET /search/books):', fts)
 
   if (ILIKE_PER_KIND > 0) {
-    const scan = new Map<string, { ms: number[]; totals: number[] }>()
+    const scan = new Map<string, Results>()
     for (const [kind, make] of Object.entries(KINDS)) {
       const r = new Rng(SEED * 1000 + kind.length)
-      const res = { ms: [] as number[], totals: [] as number[] }
+      const res: Results = { ms: [], totals: [], urls: [] }
       for (let i = 0; i < ILIKE_PER_KIND + 2; i++) {
-        const { text, params } = ilikeSql(make(r))
+        const query = make(r)
+        const { text, params } = ilikeSql(query)
         const t0 = performance.now()
         const rows = await db.query<{ total: number }>(text, params)
         const ms = performance.now() - t0
         if (i < 2) continue
         res.ms.push(ms)
         res.totals.push(rows.rows[0]?.total ?? 0)
+        res.urls.push(qs(query))
       }
       scan.set(kind, res)
       process.stderr.write(`  ${kind} (ILIKE) done\n`)
