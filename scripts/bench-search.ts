@@ -1,7 +1,7 @@
 /**
  * Search latency on a generated catalogue (see gen-catalog.ts):
  *   npm run bench:search -- [--per-kind 200] [--warmup 10] [--ilike-per-kind 20] [--stores 1000] [--seed 2]
- *                           [--slowest 0]
+ *                           [--slowest 0] [--kinds one_word,two_words,…]
  * Runs a fixed, seeded mix of searches through the app (GET /search/books, app.inject: routing,
  * validation, segmentation, SQL and serialisation) and prints p50/p99 per kind of query; then the
  * same mix as plain ILIKE scans, for comparison; --slowest N lists each kind's N slowest requests with
@@ -18,6 +18,7 @@ const STORES = option('stores', 1000)
 const SEED = option('seed', 2)
 const WARMUP = option('warmup', 10)
 const SLOWEST = option('slowest', 0)
+const ONLY = option('kinds', '')
 
 interface Query {
   q?: string
@@ -127,6 +128,17 @@ function ilikeSql(q: Query): { text: string; params: unknown[] } {
   }
 }
 
+/** The kinds to run: all of them, or those --kinds names. */
+function kinds(): [string, (r: Rng) => Query][] {
+  const all = Object.entries(KINDS)
+  if (ONLY === '') return all
+  const names = ONLY.split(',')
+  const unknown = names.filter((n) => !(n in KINDS))
+  if (unknown.length > 0)
+    throw new Error(`--kinds: unknown ${unknown.join(', ')}; known: ${Object.keys(KINDS).join(', ')}`)
+  return all.filter(([name]) => names.includes(name))
+}
+
 async function main() {
   const { db, where } = await openBenchDb()
   const n = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
@@ -135,7 +147,7 @@ async function main() {
   await app.ready()
 
   const fts = new Map<string, Results>()
-  for (const [kind, make] of Object.entries(KINDS)) {
+  for (const [kind, make] of kinds()) {
     const r = new Rng(SEED * 1000 + kind.length)
     const res: Results = { ms: [], totals: [], urls: [] }
     for (let i = 0; i < PER_KIND + WARMUP; i++) {
@@ -156,7 +168,7 @@ async function main() {
 
   if (ILIKE_PER_KIND > 0) {
     const scan = new Map<string, Results>()
-    for (const [kind, make] of Object.entries(KINDS)) {
+    for (const [kind, make] of kinds()) {
       const r = new Rng(SEED * 1000 + kind.length)
       const res: Results = { ms: [], totals: [], urls: [] }
       for (let i = 0; i < ILIKE_PER_KIND + 2; i++) {

@@ -91,7 +91,7 @@ test('postings and term counts agree with the listings after a bulk load', async
   assert.deepEqual(g.rows[0], { fields: 32 }, '生日 is only a pair of characters of 女生日记')
 })
 
-test('one-term searches from the postings equal the tsvector search, on every scope and page', async () => {
+test('one-term searches from the postings equal the tsvector search, on every scope and page, site-wide or in a store', async () => {
   const seg = segmenter()
   const terms = [
     ...VOCABULARY.nouns.slice(0, 30),
@@ -123,6 +123,7 @@ test('one-term searches from the postings equal the tsvector search, on every sc
   let byIndex = 0
   let byScope = 0
   let nonEmpty = 0
+  let inStore = 0
   for (const term of terms) {
     for (const scopeText of scopes) {
       const scope = parseScope(scopeText)
@@ -131,18 +132,26 @@ test('one-term searches from the postings equal the tsvector search, on every sc
       if (!text.postings) continue
       if (text.postings.allFields) byIndex++
       else byScope++
-      for (const page of pages) {
-        const req: SearchRequest = { text, filters: {}, sort: 'relevance', ...page }
-        const fast = await searchListings(t.db, req)
-        const slow = await searchListings(t.db, { ...req, text: { ...text, postings: null } })
-        assert.deepEqual(fast, slow, `${term} in ${scopeText ?? 'every field'} at ${page.offset}`)
-        if (fast.hits.length > 0) nonEmpty++
+      for (const storeId of [undefined, stores[0], 'no-such-store']) {
+        for (const page of pages) {
+          const req: SearchRequest = { text, filters: { storeId }, sort: 'relevance', ...page }
+          const fast = await searchListings(t.db, req)
+          const slow = await searchListings(t.db, { ...req, text: { ...text, postings: null } })
+          assert.deepEqual(
+            fast,
+            slow,
+            `${term} in ${scopeText ?? 'every field'}, ${storeId}, at ${page.offset}`,
+          )
+          if (fast.hits.length > 0) nonEmpty++
+          if (storeId === stores[0] && fast.hits.length > 0) inStore++
+        }
       }
     }
   }
   assert.ok(byIndex >= 50, `the ranked index answered ${byIndex} searches`)
   assert.ok(byScope >= 300, `the scoped postings answered ${byScope} searches`)
-  assert.ok(nonEmpty >= 300, `${nonEmpty} of them found something`)
+  assert.ok(nonEmpty >= 600, `${nonEmpty} of them found something`)
+  assert.ok(inStore >= 250, `${inStore} of them in one store`)
 })
 
 test('searches the postings cannot answer alone keep to the tsvector statement', () => {

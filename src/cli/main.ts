@@ -124,7 +124,7 @@ program
   .description(
     'search latency per query kind (p50/p99) on the generated catalogue, and the same mix as ILIKE scans\n' +
       '  --per-kind <n> (200), --ilike-per-kind <n> (20), --warmup <n> (10), --stores <n> (1000), --seed <n> (2),\n' +
-      "  --slowest <n> (0: list each kind's n slowest requests)",
+      "  --slowest <n> (0: list each kind's n slowest requests), --kinds <a,b,…> (all of them)",
   )
   .allowUnknownOption()
   .argument('[options...]')

@@ -100,18 +100,21 @@ const page = (rows: string, extra = '') =>
     ORDER BY p.score DESC, p.doc DESC`
 
 /**
- * One term, no filters, by relevance: read from search_postings (migration 006) instead of visiting
- * every matching listing. Over every field, the stored score is the score: the page is the top of the
- * index search_postings_rank and the total is kept in search_terms. Over some fields, the rows of the term
- * that have one of them are ranked by the same formula the tsvector statement uses, computed from the
- * stored counts of positions per weight. Either way only the page's listings are read.
+ * One term, no filter but perhaps a store, by relevance: read from search_postings (migration 006)
+ * instead of visiting every matching listing. Over every field and the whole site, the stored score is
+ * the score: the page is the top of the index search_postings_rank and the total is kept in
+ * search_terms. Over some fields, the rows of the term that have one of them are ranked by the same
+ * formula the tsvector statement uses, computed from the stored counts of positions per weight. In one
+ * store, the store's listings (index listings_store_docs, migration 008) are looked up in the term's
+ * postings. Either way only the page's listings are read.
  */
 async function searchPostings(
   q: Queryable,
   pq: PostingsQuery,
   req: SearchRequest,
+  storeId: string | undefined,
 ): Promise<{ total: number; hits: SearchHit[] }> {
-  if (pq.allFields) {
+  if (pq.allFields && storeId === undefined) {
     const total =
       (await q.query<{ n: number }>('SELECT listings AS n FROM search_terms WHERE term = $1', [pq.term]))
         .rows[0]?.n ?? 0
@@ -125,23 +128,26 @@ async function searchPostings(
   }
   const s = [...pq.weights].map((w) => `p.${w.toLowerCase()} * ${RANK_WEIGHT[w]}`).join(' + ')
   const titleHit = pq.fields & TITLE_GRAM_BIT ? `(p.a > 0 OR p.fields & ${TITLE_GRAM_BIT} <> 0)` : 'p.a > 0'
+  // From the primary key's columns (not the stored score), so that the postings are read from the index alone.
   const score = `(CASE WHEN ${pq.title ? titleHit : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
                    ELSE 0 END + ((${s}) / (${s} + 1))::real)`
+  const params: unknown[] = [pq.term, pq.fields]
+  const rows =
+    storeId === undefined
+      ? 'search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0'
+      : `listings s JOIN search_postings p ON p.term = $1 AND p.doc = s.doc
+          WHERE s.store_id = $${params.push(storeId)} AND p.fields & $2 <> 0`
   const r = await q.query<SearchHit & { total: number }>(
     page(
-      `SELECT p.doc, ${score} AS score, count(*) OVER ()::int AS total
-         FROM search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0
-        ORDER BY score DESC, p.doc DESC LIMIT $3 OFFSET $4`,
+      `SELECT p.doc, ${score} AS score, count(*) OVER ()::int AS total FROM ${rows}
+        ORDER BY score DESC, p.doc DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       ', p.total',
     ),
-    [pq.term, pq.fields, req.limit, req.offset],
+    [...params, req.limit, req.offset],
   )
   if (r.rows.length === 0) {
     if (req.offset === 0) return { total: 0, hits: [] }
-    const c = await q.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0',
-      [pq.term, pq.fields],
-    )
+    const c = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${rows}`, params)
     return { total: c.rows[0]?.n ?? 0, hits: [] }
   }
   return { total: r.rows[0]?.total ?? 0, hits: r.rows.map(({ total: _, ...hit }) => hit) }
@@ -239,16 +245,12 @@ export async function searchListings(
 ): Promise<{ total: number; hits: SearchHit[] }> {
   const f = req.filters
   const tags = f.tags ?? []
-  const onlyTags =
-    f.storeId === undefined &&
-    f.author === undefined &&
-    f.minPrice === undefined &&
-    f.maxPrice === undefined &&
-    !f.inStock
+  const noOthers =
+    f.author === undefined && f.minPrice === undefined && f.maxPrice === undefined && !f.inStock
   const pq = req.text?.postings
-  if (pq && onlyTags && req.sort === 'relevance') {
-    if (tags.length === 0) return searchPostings(q, pq, req)
-    if (pq.allFields) {
+  if (pq && noOthers && req.sort === 'relevance') {
+    if (tags.length === 0) return searchPostings(q, pq, req, f.storeId)
+    if (pq.allFields && f.storeId === undefined) {
       const tagged = await searchTagged(q, pq, tags, req)
       if (tagged) return tagged
     }
