@@ -60,6 +60,9 @@ function qs(q: Query): string {
   return p.toString()
 }
 
+/** A request as the slowest list shows it: its parameters, readable. */
+const shown = (q: Query) => decodeURIComponent(qs(q))
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number
@@ -146,12 +149,14 @@ async function main() {
   const app = await buildApp({ config: { ...DEFAULTS, logLevel: 'silent' }, db, logger: false })
   await app.ready()
 
+  const selected = kinds()
   const fts = new Map<string, Results>()
-  for (const [kind, make] of kinds()) {
+  for (const [kind, make] of selected) {
     const r = new Rng(SEED * 1000 + kind.length)
     const res: Results = { ms: [], totals: [], urls: [] }
     for (let i = 0; i < PER_KIND + WARMUP; i++) {
-      const url = `/search/books?${qs(make(r))}`
+      const query = make(r)
+      const url = `/search/books?${qs(query)}`
       const t0 = performance.now()
       const reply = await app.inject({ method: 'GET', url })
       const ms = performance.now() - t0
@@ -159,7 +164,7 @@ async function main() {
       if (i < WARMUP) continue
       res.ms.push(ms)
       res.totals.push((reply.json() as { total: number }).total)
-      res.urls.push(decodeURIComponent(url))
+      res.urls.push(shown(query))
     }
     fts.set(kind, res)
     process.stderr.write(`  ${kind} done\n`)
@@ -168,7 +173,7 @@ async function main() {
 
   if (ILIKE_PER_KIND > 0) {
     const scan = new Map<string, Results>()
-    for (const [kind, make] of kinds()) {
+    for (const [kind, make] of selected) {
       const r = new Rng(SEED * 1000 + kind.length)
       const res: Results = { ms: [], totals: [], urls: [] }
       for (let i = 0; i < ILIKE_PER_KIND + 2; i++) {
@@ -180,7 +185,7 @@ async function main() {
         if (i < 2) continue
         res.ms.push(ms)
         res.totals.push(rows.rows[0]?.total ?? 0)
-        res.urls.push(qs(query))
+        res.urls.push(shown(query))
       }
       scan.set(kind, res)
       process.stderr.write(`  ${kind} (ILIKE) done\n`)

@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { syntheticListing } from '../src/catalog/synthetic.ts'
-import type { Db } from '../src/db/db.ts'
+import type { Db, Queryable } from '../src/db/db.ts'
 import { analyseListings, insertListings } from '../src/repositories/listings.ts'
 import { searchColumns } from '../src/search/lexemes.ts'
 import { segmenter } from '../src/search/segmenter.ts'
@@ -49,11 +49,15 @@ const BITMAP_TRIGGERS = [
   ['listings', 'search_bitmaps_tags_add'],
 ] as const
 
+const switchBitmapTriggers = async (q: Queryable, to: 'ENABLE' | 'DISABLE') => {
+  for (const [table, trigger] of BITMAP_TRIGGERS)
+    await q.query(`ALTER TABLE ${table} ${to} TRIGGER ${trigger}`)
+}
+
 /** Turns the bitmap triggers back on and builds every bitmap, in one transaction. */
 async function buildBitmaps(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
-    for (const [table, trigger] of BITMAP_TRIGGERS)
-      await tx.query(`ALTER TABLE ${table} ENABLE TRIGGER ${trigger}`)
+    await switchBitmapTriggers(tx, 'ENABLE')
     await tx.query('SELECT search_bitmaps_rebuild()')
   })
 }
@@ -86,8 +90,7 @@ async function main() {
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
     // The bitmaps (migration 007) are built in one pass at the end, too.
-    for (const [table, trigger] of BITMAP_TRIGGERS)
-      await db.query(`ALTER TABLE ${table} DISABLE TRIGGER ${trigger}`)
+    await switchBitmapTriggers(db, 'DISABLE')
   }
 
   const t0 = performance.now()

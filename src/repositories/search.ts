@@ -263,7 +263,7 @@ export async function searchListings(
   const p = new Params()
   const where: string[] = []
   if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)
-  if (f.tags && f.tags.length > 0) where.push(`l.tags @> ${p.add(f.tags, '::text[]')}`)
+  if (tags.length > 0) where.push(`l.tags @> ${p.add(tags, '::text[]')}`)
   if (f.author !== undefined)
     where.push(`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${p.add(f.author)}) > 0`)
   if (f.minPrice !== undefined) where.push(`l.price >= ${p.add(f.minPrice)}`)

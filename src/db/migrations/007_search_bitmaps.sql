@@ -41,70 +41,61 @@ BEGIN
 END
 $$;
 
--- Bits are set and cleared in the statement that changes postings or tags: for each i, the bit of
--- docs[i] in the bitmap of keys[i]. Rows are locked in key order, so two transactions adding listings
--- wait for each other but never deadlock.
-CREATE FUNCTION search_bitmaps_set(k "char", keys text[], docs bigint[]) RETURNS void LANGUAGE sql AS $$
-  INSERT INTO search_bitmaps AS b (kind, key, block, bits)
-  SELECT k, e.key, (e.doc / 8192)::int, search_bits(array_agg((e.doc % 8192)::int))
-    FROM unnest(keys, docs) AS e(key, doc)
-   GROUP BY e.key, e.doc / 8192 ORDER BY e.key, e.doc / 8192
-  ON CONFLICT (kind, key, block) DO UPDATE SET bits = b.bits | excluded.bits
-$$;
-
-CREATE FUNCTION search_bitmaps_clear(k "char", keys text[], docs bigint[]) RETURNS void LANGUAGE sql AS $$
-  WITH gone AS (
-    SELECT e.key, (e.doc / 8192)::int AS block, search_bits(array_agg((e.doc % 8192)::int)) AS mask
-      FROM unnest(keys, docs) AS e(key, doc) GROUP BY 1, 2
-  ), locked AS (
-    SELECT b.key, b.block, gone.mask FROM search_bitmaps b JOIN gone USING (key, block)
-     WHERE b.kind = k ORDER BY b.key, b.block FOR UPDATE OF b
-  )
-  UPDATE search_bitmaps b SET bits = b.bits & ~locked.mask FROM locked
-   WHERE b.kind = k AND b.key = locked.key AND b.block = locked.block
-$$;
-
-CREATE FUNCTION search_bitmaps_postings_add() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Bits are set (adding) or cleared in the statement that changes postings or tags: for each i, the bit
+-- of docs[i] in the bitmap of keys[i]. Rows are locked in key order, so two transactions adding
+-- listings wait for each other but never deadlock.
+CREATE FUNCTION search_bitmaps_change(adding boolean, k "char", keys text[], docs bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM search_bitmaps_set('w', array_agg(term), array_agg(doc)) FROM new_postings;
+  IF adding THEN
+    INSERT INTO search_bitmaps AS b (kind, key, block, bits)
+    SELECT k, e.key, (e.doc / 8192)::int, search_bits(array_agg((e.doc % 8192)::int))
+      FROM unnest(keys, docs) AS e(key, doc)
+     GROUP BY e.key, e.doc / 8192 ORDER BY e.key, e.doc / 8192
+    ON CONFLICT (kind, key, block) DO UPDATE SET bits = b.bits | excluded.bits;
+  ELSE
+    WITH gone AS (
+      SELECT e.key, (e.doc / 8192)::int AS block, search_bits(array_agg((e.doc % 8192)::int)) AS mask
+        FROM unnest(keys, docs) AS e(key, doc) GROUP BY 1, 2
+    ), locked AS (
+      SELECT b.key, b.block, gone.mask FROM search_bitmaps b JOIN gone USING (key, block)
+       WHERE b.kind = k ORDER BY b.key, b.block FOR UPDATE OF b
+    )
+    UPDATE search_bitmaps b SET bits = b.bits & ~locked.mask FROM locked
+     WHERE b.kind = k AND b.key = locked.key AND b.block = locked.block;
+  END IF;
+END
+$$;
+
+-- One function per table for its insert and delete triggers, which both name their rows `changed`.
+CREATE FUNCTION search_bitmaps_of_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM search_bitmaps_change(TG_OP = 'INSERT', 'w', array_agg(term), array_agg(doc)) FROM changed;
   RETURN NULL;
 END
 $$;
 CREATE TRIGGER search_bitmaps_postings_add AFTER INSERT ON search_postings
-  REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_postings_add();
-
-CREATE FUNCTION search_bitmaps_postings_remove() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM search_bitmaps_clear('w', array_agg(term), array_agg(doc)) FROM old_postings;
-  RETURN NULL;
-END
-$$;
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_postings();
 CREATE TRIGGER search_bitmaps_postings_remove AFTER DELETE ON search_postings
-  REFERENCING OLD TABLE AS old_postings FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_postings_remove();
+  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_postings();
 
-CREATE FUNCTION search_bitmaps_tags_add() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION search_bitmaps_of_tags() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM search_bitmaps_set('t', array_agg(t.tag), array_agg(l.doc)) FROM new_listings l, unnest(l.tags) t(tag);
+  PERFORM search_bitmaps_change(TG_OP = 'INSERT', 't', array_agg(t.tag), array_agg(l.doc))
+     FROM changed l, unnest(l.tags) t(tag);
   RETURN NULL;
 END
 $$;
 CREATE TRIGGER search_bitmaps_tags_add AFTER INSERT ON listings
-  REFERENCING NEW TABLE AS new_listings FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_tags_add();
-
-CREATE FUNCTION search_bitmaps_tags_remove() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM search_bitmaps_clear('t', array_agg(t.tag), array_agg(l.doc)) FROM old_listings l, unnest(l.tags) t(tag);
-  RETURN NULL;
-END
-$$;
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_tags();
 CREATE TRIGGER search_bitmaps_tags_remove AFTER DELETE ON listings
-  REFERENCING OLD TABLE AS old_listings FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_tags_remove();
+  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_tags();
 
 -- A row trigger, so that the stock updates of orders (which never name tags) pay nothing.
 CREATE FUNCTION search_bitmaps_tags_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM search_bitmaps_clear('t', OLD.tags, array_fill(OLD.doc, ARRAY[cardinality(OLD.tags)]));
-  PERFORM search_bitmaps_set('t', NEW.tags, array_fill(NEW.doc, ARRAY[cardinality(NEW.tags)]));
+  PERFORM search_bitmaps_change(false, 't', OLD.tags, array_fill(OLD.doc, ARRAY[cardinality(OLD.tags)]));
+  PERFORM search_bitmaps_change(true, 't', NEW.tags, array_fill(NEW.doc, ARRAY[cardinality(NEW.tags)]));
   RETURN NULL;
 END
 $$;
