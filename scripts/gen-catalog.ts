@@ -43,10 +43,14 @@ function bulkLoadIndexes(): [string, string][] {
   return [...out]
 }
 
-/** The triggers that set bitmap bits as listings are inserted (a load only inserts). */
+/**
+ * The triggers that set bitmap bits (migration 007) and add to the price counts (migration 009) as
+ * listings are inserted (a load only inserts).
+ */
 const BITMAP_TRIGGERS = [
   ['search_postings', 'search_bitmaps_postings_add'],
   ['listings', 'search_bitmaps_tags_add'],
+  ['listings', 'listing_counts_add'],
 ] as const
 
 const switchBitmapTriggers = async (q: Queryable, to: 'ENABLE' | 'DISABLE') => {
@@ -54,11 +58,12 @@ const switchBitmapTriggers = async (q: Queryable, to: 'ENABLE' | 'DISABLE') => {
     await q.query(`ALTER TABLE ${table} ${to} TRIGGER ${trigger}`)
 }
 
-/** Turns the bitmap triggers back on and builds every bitmap, in one transaction. */
+/** Turns the bitmap triggers back on and builds every bitmap and count, in one transaction. */
 async function buildBitmaps(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     await switchBitmapTriggers(tx, 'ENABLE')
     await tx.query('SELECT search_bitmaps_rebuild()')
+    await tx.query('SELECT listing_counts_rebuild()')
   })
 }
 
@@ -89,7 +94,7 @@ async function main() {
   const indexes = bulkLoadIndexes()
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
-    // The bitmaps (migration 007) are built in one pass at the end, too.
+    // The bitmaps (migration 007) and price counts (009) are built in one pass at the end, too.
     await switchBitmapTriggers(db, 'DISABLE')
   }
 
@@ -122,7 +127,7 @@ async function main() {
       process.stderr.write(`  building ${name}…\n`)
       await db.exec(create.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'))
     }
-    process.stderr.write('  building the word and tag bitmaps…\n')
+    process.stderr.write('  building the word and tag bitmaps and the price counts…\n')
     await buildBitmaps(db)
     process.stderr.write(`  indexes and bitmaps built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }

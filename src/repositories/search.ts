@@ -240,6 +240,26 @@ const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
 }
 
 /**
+ * The number of listings a browse matches, when its filters are at most one tag, a price range and
+ * in-stock (none of them also counts): the sum of listing_counts (migration 009) over the prices in
+ * the range, one row per distinct price instead of one per listing. Null for other filters.
+ */
+async function countBrowse(q: Queryable, f: SearchFilters): Promise<number | null> {
+  const tags = f.tags ?? []
+  if (f.storeId !== undefined || f.author !== undefined || tags.length > 1) return null
+  const p = new Params()
+  const where = [tags[0] === undefined ? `kind = 'a' AND tag = ''` : `kind = 't' AND tag = ${p.add(tags[0])}`]
+  if (f.minPrice !== undefined) where.push(`price >= ${p.add(f.minPrice)}`)
+  if (f.maxPrice !== undefined) where.push(`price <= ${p.add(f.maxPrice)}`)
+  const r = await q.query<{ n: number }>(
+    `SELECT coalesce(sum(${f.inStock ? 'in_stock' : 'listings'}), 0)::int AS n FROM listing_counts
+      WHERE ${where.join(' AND ')}`,
+    p.values,
+  )
+  return r.rows[0]?.n ?? 0
+}
+
+/**
  * One page of matching listings and the exact number of matches. Filters and the text match are all
  * in the WHERE clause, so paging happens after filtering; every order ends with a unique key, so
  * pages are stable. Both statements read one snapshot.
@@ -323,7 +343,7 @@ export async function searchListings(
       ? 'l.created_at DESC, l.store_id, l.book_id'
       : SORT_KEYS[req.sort].map(([col, dir]) => `${col}${dir}`).join(', ')
   const columns = `${HIT_COLUMNS}, ${score}::float8 AS score`
-  const total = await countAll()
+  const total = (await countBrowse(q, f)) ?? (await countAll())
   if (total <= req.offset) return { total, hits: [] }
   const limit = p.add(req.limit)
   const offset = p.add(req.offset)
