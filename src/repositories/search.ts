@@ -1,5 +1,11 @@
 import type { Queryable } from '../db/db.ts'
-import { type PostingsQuery, type TextQuery, TITLE_GRAM_BIT } from '../search/query.ts'
+import {
+  type BitmapQuery,
+  type PostingsQuery,
+  type TextQuery,
+  TITLE_GRAM_BIT,
+  type Word,
+} from '../search/query.ts'
 
 export const SORTS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
 export type Sort = (typeof SORTS)[number]
@@ -46,6 +52,22 @@ class Params {
   }
 }
 
+/**
+ * The rank within a tier of a query other than one word over every field: each word adds 2 when the
+ * title holds it, else 1 when author or tags do, out of 2 per word (so the rank stays below 1). The
+ * bitmap search (searchBitmaps) computes the same sums from bitmaps.
+ */
+function levelRank(levels: NonNullable<TextQuery['levels']>, p: Params): string {
+  const level = ({ title, authorTags }: (typeof levels)[number]) => {
+    const when = [
+      ...(title ? [`WHEN l.search_vec @@ ${p.add(title, '::tsquery')} THEN 2`] : []),
+      ...(authorTags ? [`WHEN l.search_vec @@ ${p.add(authorTags, '::tsquery')} THEN 1`] : []),
+    ]
+    return when.length > 0 ? `CASE ${when.join(' ')} ELSE 0 END` : '0'
+  }
+  return `(${['0', ...levels.map(level)].join(' + ')})::float8 / ${2 * levels.length + 1}`
+}
+
 /** Each row's text match, as SQL: conditions (for WHERE) and the score expression. */
 function textSql(t: TextQuery, p: Params): { match: string; score: string; matchParams: number } {
   const alternatives: string[] = []
@@ -72,13 +94,15 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
   }
   // Parameters added from here on are used by the score only (the count statement leaves them out).
   const matchParams = p.values.length
+  if (t.levels) rank = levelRank(t.levels, p)
   if (t.inTitle) titleHit = `l.search_vec @@ ${p.add(t.inTitle, '::tsquery')}`
   const authorTagsHit = t.inAuthorTags ? `l.search_vec @@ ${p.add(t.inAuthorTags, '::tsquery')}` : 'false'
   return {
     matchParams,
     match: alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'false',
     // Title matches (whole words or, for short queries, a substring) rank above author/tag matches,
-    // which rank above intro/content matches; within a tier, by cover density.
+    // which rank above intro/content matches; within a tier, by cover density for one word over every
+    // field, else by the words' levels (then newest first, by the caller's order).
     score: `(CASE WHEN ${titleHit} OR ${substringHit} THEN 2 WHEN ${authorTagsHit} THEN 1 ELSE 0 END + ${rank})`,
   }
 }
@@ -126,11 +150,19 @@ async function searchPostings(
     )
     return { total, hits: r.rows }
   }
-  const s = [...pq.weights].map((w) => `p.${w.toLowerCase()} * ${RANK_WEIGHT[w]}`).join(' + ')
   const titleHit = pq.fields & TITLE_GRAM_BIT ? `(p.a > 0 OR p.fields & ${TITLE_GRAM_BIT} <> 0)` : 'p.a > 0'
-  // From the primary key's columns (not the stored score), so that the postings are read from the index alone.
-  const score = `(CASE WHEN ${pq.title ? titleHit : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
-                   ELSE 0 END + ((${s}) / (${s} + 1))::real)`
+  const tier = `CASE WHEN ${pq.title ? titleHit : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
+                  ELSE 0 END`
+  // From the primary key's columns (not the stored score), so that the postings are read from the index
+  // alone: over every field the weighted count of positions, else the word's level (see levelRank).
+  const s = Object.entries(RANK_WEIGHT)
+    .map(([w, weight]) => `p.${w.toLowerCase()} * ${weight}`)
+    .join(' + ')
+  const rank = pq.allFields
+    ? `((${s}) / (${s} + 1))::real`
+    : `(CASE WHEN ${pq.title ? 'p.a > 0' : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
+         ELSE 0 END)::float8 / 3`
+  const score = `(${tier} + ${rank})`
   const params: unknown[] = [pq.term, pq.fields]
   const rows =
     storeId === undefined
@@ -178,6 +210,8 @@ export async function searchTagged(
   req: SearchRequest,
   walkCost = WALK_COST,
 ): Promise<{ total: number; hits: SearchHit[] } | null> {
+  // A word of one character also matches the titles holding it, which no bitmap records (migration 010).
+  if (pq.fields & TITLE_GRAM_BIT && [...pq.term].length < 2) return null
   const p = new Params()
   const term = p.add(pq.term)
   const keys = tags.map((tag) => p.add(tag))
@@ -188,10 +222,13 @@ export async function searchTagged(
     )
     .join(' ')
   const and = ['w.bits', ...keys.map((_, i) => `t${i}.bits`)].join(' & ')
+  // A word of two characters also matches the titles holding it as a pair (kind 'g', migration 010).
+  const kinds = pq.fields & TITLE_GRAM_BIT ? `('w', 'g')` : `('w')`
   const counts = (
     await q.query<{ total: number; word: number | null }>(
-      `SELECT (SELECT coalesce(sum(bit_count(${and})), 0)::int FROM search_bitmaps w ${joins}
-                WHERE w.kind = 'w' AND w.key = ${term}) AS total,
+      `SELECT (SELECT coalesce(sum(bit_count(${and})), 0)::int
+                 FROM (SELECT block, bit_or(bits) AS bits FROM search_bitmaps
+                        WHERE kind IN ${kinds} AND key = ${term} GROUP BY block) w ${joins}) AS total,
               (SELECT listings FROM search_terms WHERE term = ${term}) AS word`,
       p.values,
     )
@@ -211,6 +248,170 @@ export async function searchTagged(
     page(`SELECT p.doc, p.score FROM search_postings p WHERE p.term = ${term} AND ${kept.join(' AND ')}
            ORDER BY p.score DESC, p.doc DESC LIMIT ${p.add(req.limit)} OFFSET ${p.add(req.offset)}`),
     p.values,
+  )
+  return { total, hits: r.rows }
+}
+
+/** An empty bitmap block. */
+const NO_BITS = `B'0'::bit(${BITMAP_BLOCK})`
+
+/**
+ * A query other than one word over every field, by relevance, with tag filters at most, from
+ * search_bitmaps (migrations 007 and 010). Its order is a sequence of sets: tier 2, 1, 0, and within a
+ * tier the sum of the words' levels (levelRank) from high to low, newest (highest doc) first in each.
+ * Per block of 8 192 listings, one statement builds each set's bitmap from the words' bitmaps and
+ * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
+ * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
+ */
+export async function searchBitmaps(
+  q: Queryable,
+  bq: BitmapQuery,
+  tags: readonly string[],
+  req: SearchRequest,
+): Promise<{ total: number; hits: SearchHit[] }> {
+  const p = new Params()
+  const columns: string[] = []
+  const named = new Map<string, string>()
+  /** The column holding a block of the bitmap of this kind and key (a fixed kind letter). */
+  const col = (kind: string, key: string) => {
+    const id = `${kind}\u0000${key}`
+    let name = named.get(id)
+    if (name === undefined) {
+      name = `c${named.size}`
+      named.set(id, name)
+      columns.push(
+        `coalesce(bit_or(b.bits) FILTER (WHERE b.kind = '${kind}' AND b.key = ${p.add(key)}), ${NO_BITS}) AS ${name}`,
+      )
+    }
+    return name
+  }
+  /** The listings holding the word, itself or all its parts, in a bitmap of one of the kinds. */
+  const holds = (kinds: readonly string[], w: Word) => {
+    const any = (lexeme: string) => `(${kinds.map((k) => col(k, lexeme)).join(' | ')})`
+    return w.parts ? `(${any(w.text)} | (${w.parts.map(any).join(' & ')}))` : any(w.text)
+  }
+  const n = bq.words.length
+  const all = (exprs: string[]) => (exprs.length > 0 ? `(${exprs.join(' & ')})` : NO_BITS)
+  const gram = bq.gram === null ? NO_BITS : col('g', bq.gram)
+  const tagBits = [...new Set(tags)].map((tag) => col('t', tag))
+  const match = `((${all(bq.words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${gram})
+                  ${tagBits.map((t) => `& ${t}`).join(' ')})`
+  const inTitle = bq.title ? `(${all(bq.words.map((w) => holds(['A'], w)))} | ${gram})` : NO_BITS
+  const inAuthorTags = bq.authorTags ? all(bq.words.map((w) => holds(['B'], w))) : NO_BITS
+  // Each word's level: u (2, the title holds it) or v (1, author or tags do and the title does not).
+  const levels = bq.words.flatMap((w, i) => {
+    const a = bq.title ? holds(['A'], w) : NO_BITS
+    return [`${a} AS u${i}`, `${bq.authorTags ? `(${holds(['B'], w)} & ~${a})` : NO_BITS} AS v${i}`]
+  })
+  // The sums of levels a tier can hold, from high to low. A word's level is at most `top`; all words
+  // at the top make tier 2 (title) or tier 1 (author and tags); in tier 1 every word has a level; tier 2
+  // without a gram is every word in the title.
+  const top = bq.title ? 2 : bq.authorTags ? 1 : 0
+  const possible = (tier: number, sum: number) =>
+    sum <= n * top &&
+    (tier === 2
+      ? bq.gram !== null || sum === 2 * n
+      : tier === 1
+        ? sum >= n && sum < n * top + (bq.title ? 0 : 1)
+        : top === 0 || sum < n * top)
+  // The sets in the order of the search: tier, then sum of levels, both from high to low.
+  const sets: { bits: string; score: number }[] = []
+  for (const [tier, bits] of [
+    [2, 't2'],
+    [1, 't1 & ~t2'],
+    [0, '~(t2 | t1)'],
+  ] as const)
+    for (let sum = 2 * n; sum >= 0; sum--)
+      if (possible(tier, sum))
+        sets.push({ bits: `(x${sum} & ${n > 0 ? `z${tier}` : bits})`, score: tier + sum / (2 * n + 1) })
+  // x0…x{2i} after the first i words: the matches whose levels add up to each sum, one word at a time.
+  const steps = bq.words.map((_, i) => {
+    const rest = bq.words.flatMap((_, j) => (j > i ? [`, u${j}, v${j}`] : [])).join('')
+    const x = Array.from({ length: 2 * i + 3 }, (_, k) => {
+      const terms = [
+        ...(k <= 2 * i ? [`(x${k} & ~(u${i} | v${i}))`] : []),
+        ...(k >= 1 && k - 1 <= 2 * i ? [`(x${k - 1} & v${i})`] : []),
+        ...(k >= 2 ? [`(x${k - 2} & u${i})`] : []),
+      ]
+      return `, ${terms.join(' | ')} AS x${k}`
+    })
+    // The last step also splits the tiers apart, once per block.
+    const tiers = i === n - 1 ? ', t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0' : ', t2, t1'
+    return `, sum${i + 1} AS MATERIALIZED (SELECT block${tiers}${rest}${x.join('')} FROM sum${i})`
+  })
+  const ids = [...named.keys()].map((id) => id.split('\u0000'))
+  const kinds = p.add(
+    ids.map(([kind]) => kind),
+    '::"char"[]',
+  )
+  const keys = p.add(
+    ids.map(([, key]) => key),
+    '::text[]',
+  )
+  /** Per block (of the blocks `where` keeps): the words' bitmaps, the tiers and the sums, then `output`. */
+  const statement = (output: string, where: string) => `
+    WITH raw AS (
+      SELECT b.block, ${columns.join(', ')}
+        FROM unnest(${kinds}, ${keys}) AS k(kind, key)
+        JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key ${where}
+       GROUP BY b.block
+    ), sum0 AS MATERIALIZED (
+      SELECT block, ${inTitle} AS t2, ${inAuthorTags} AS t1${levels.map((l) => `, ${l}`).join('')}, ${match} AS x0
+        FROM raw
+    )${steps.join('')}
+    SELECT block, ${output} FROM sum${n}`
+  const byBlock = (
+    await q.query<{ block: number; n: number[] }>(
+      statement(`ARRAY[${sets.map((x) => `bit_count(${x.bits})::int`).join(', ')}] AS n`, ''),
+      p.values,
+    )
+  ).rows.sort((a, b) => b.block - a.block)
+  let total = 0
+  for (const r of byBlock) for (const x of r.n) total += x
+  if (total <= req.offset) return { total, hits: [] }
+  // The blocks of each set that hold the page, in order, and how many of each block's listings to skip and take.
+  const parts: { set: number; block: number; skip: number; take: number }[] = []
+  let skip = req.offset
+  let need = req.limit
+  for (let set = 0; set < sets.length && need > 0; set++)
+    for (const r of byBlock) {
+      const count = r.n[set] ?? 0
+      if (count <= skip) {
+        skip -= count
+        continue
+      }
+      const take = Math.min(count - skip, need)
+      parts.push({ set, block: r.block, skip, take })
+      need -= take
+      skip = 0
+      if (need === 0) break
+    }
+  // Then the bitmaps of those blocks of those sets.
+  const used = [...new Set(parts.map((x) => x.set))]
+  const bitmaps = await q.query<{ block: number; bits: string[] }>(
+    statement(
+      `ARRAY[${used.map((set) => `${sets[set]?.bits}::text`).join(', ')}] AS bits`,
+      `AND b.block = ANY(${p.add([...new Set(parts.map((x) => x.block))], '::int[]')})`,
+    ),
+    p.values,
+  )
+  const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r.bits]))
+  const docs: number[] = []
+  const scores: number[] = []
+  for (const part of parts) {
+    const bits = bitsOf.get(part.block)?.[used.indexOf(part.set)] ?? ''
+    let seen = 0
+    for (let i = bits.length - 1; i >= 0 && seen < part.skip + part.take; i--) {
+      if (bits[i] !== '1') continue
+      if (seen++ < part.skip) continue
+      docs.push(part.block * BITMAP_BLOCK + i)
+      scores.push(sets[part.set]?.score ?? 0)
+    }
+  }
+  const r = await q.query<SearchHit>(
+    page('SELECT * FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)'),
+    [docs, scores],
+    { name: 'search_listings_by_doc' },
   )
   return { total, hits: r.rows }
 }
@@ -273,12 +474,15 @@ export async function searchListings(
   const noOthers =
     f.author === undefined && f.minPrice === undefined && f.maxPrice === undefined && !f.inStock
   const pq = req.text?.postings
-  if (pq && noOthers && req.sort === 'relevance') {
-    if (tags.length === 0) return searchPostings(q, pq, req, f.storeId)
-    if (pq.allFields && f.storeId === undefined) {
+  const bq = req.text?.bitmaps
+  if (noOthers && req.sort === 'relevance') {
+    if (pq?.allFields && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
+    if (pq?.allFields && f.storeId === undefined) {
       const tagged = await searchTagged(q, pq, tags, req)
       if (tagged) return tagged
     }
+    if (bq && f.storeId === undefined) return searchBitmaps(q, bq, tags, req)
+    if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
   }
   const p = new Params()
   const where: string[] = []

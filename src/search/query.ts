@@ -35,7 +35,33 @@ export interface TextQuery {
   substring: { text: string; grams: string } | null
   /** The same query answered from search_postings, when one term decides it exactly (else null). */
   postings: PostingsQuery | null
+  /**
+   * How each word adds to the rank when the query is not one word over every field (else null): the
+   * word restricted to the title (2) or else to author and tags (1), each null when out of scope.
+   */
+  levels: { title: string | null; authorTags: string | null }[] | null
+  /** The same query answered from search_bitmaps, when bitmaps decide it exactly (else null). */
+  bitmaps: BitmapQuery | null
 }
+
+/**
+ * A query in the terms of search_bitmaps (migrations 007 and 010): which bitmaps of which lexemes make
+ * a match, the tiers and each word's level.
+ */
+export interface BitmapQuery {
+  words: readonly Word[]
+  /** Every word must meet each condition: be, itself or all its parts, in a bitmap of one of its kinds. */
+  match: string[][]
+  /** Title in scope: words of kind 'A' rank in the title tier and level. */
+  title: boolean
+  /** Author or tags in scope: words of kind 'B' rank in the author/tag tier and level. */
+  authorTags: boolean
+  /** The title gram (kind 'g', a pair of characters) that also matches, for a query of two characters. */
+  gram: string | null
+}
+
+/** The most words a query answered from bitmaps has (its levels add up in 3^words ways). */
+export const MAX_BITMAP_WORDS = 3
 
 /** Bits of search_postings.fields (see migration 006_search_postings.sql). */
 export const FIELD_BITS: Record<ScopeField, number> = {
@@ -59,12 +85,41 @@ export interface PostingsQuery {
   fields: number
   /** Every field is in scope: the stored score is the score, and every row of the term matches. */
   allFields: boolean
-  /** The scope's weights, for the rank (e.g. 'BC'). */
-  weights: string
   /** Title in scope: a title match (or a title substring, when `fields` has it) ranks first. */
   title: boolean
   /** Author or tags in scope: a match in either ranks next. */
   authorTags: boolean
+}
+
+/**
+ * The bitmap form of a query, when it has one: up to MAX_BITMAP_WORDS words, a scope of every field
+ * or of title, tags and (with tags) author, and a substring rule only for one pair of characters.
+ */
+function bitmapQuery(
+  words: readonly Word[],
+  scope: ReadonlySet<ScopeField>,
+  substring: TextQuery['substring'],
+): BitmapQuery | null {
+  if (words.length > MAX_BITMAP_WORDS) return null
+  let gram: string | null = null
+  if (substring) {
+    if ([...substring.text].length !== 2 || substring.grams !== quote(substring.text)) return null
+    gram = substring.text
+  } else if (words.length === 0) return null
+  const title = scope.has('title')
+  const authorTags = scope.has('author') || scope.has('tags')
+  let match: string[][]
+  if (scope.size === SCOPE_FIELDS.length) match = [['w']]
+  else if (scope.has('book_intro') || scope.has('content') || (scope.has('author') && !scope.has('tags')))
+    return null
+  else {
+    const weights = [...(title ? ['A'] : []), ...(authorTags ? ['B'] : [])]
+    // Tags without author: weight B also holds author words, so the words must be tag words too.
+    match = scope.has('author')
+      ? [weights]
+      : [weights, [...(title ? ['A'] : []), ...(authorTags ? ['k'] : [])]]
+  }
+  return { words, match, title, authorTags, gram }
 }
 
 /** Parses the scope parameter: a comma list of SCOPE_FIELDS; undefined when a name is unknown. */
@@ -99,7 +154,7 @@ const lexeme = (w: string, weights: string) => (weights === 'ABCD' ? quote(w) : 
  * it, those parts (documents store the search-mode parts of long words, so a query 人民共和国 finds a
  * title 中华人民共和国史 through 人民 & 共和国); null when the word stands alone.
  */
-interface Word {
+export interface Word {
   text: string
   parts: string[] | null
 }
@@ -142,13 +197,21 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
     const grams = queryGrams(compact)
     if (grams.length > 0) substring = { text: compact, grams: grams.map(quote).join(' & ') }
   }
+  const postings = postingsQuery(words, scope, substring)
   return {
     words: allWords(words, weights),
     split,
     inTitle: scope.has('title') ? allWords(words, 'A') : null,
     inAuthorTags: author || tags ? allWords(words, 'B') : null,
     substring,
-    postings: postingsQuery(words, scope, weights, substring),
+    postings,
+    levels: postings?.allFields
+      ? null
+      : words.map((w) => ({
+          title: scope.has('title') ? wordQuery(w, 'A') : null,
+          authorTags: author || tags ? wordQuery(w, 'B') : null,
+        })),
+    bitmaps: postings?.allFields ? null : bitmapQuery(words, scope, substring),
   }
 }
 
@@ -160,7 +223,6 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
 function postingsQuery(
   words: readonly Word[],
   scope: ReadonlySet<ScopeField>,
-  weights: string,
   substring: TextQuery['substring'],
 ): PostingsQuery | null {
   const word = words[0]
@@ -174,7 +236,6 @@ function postingsQuery(
     fields,
     // Title grams have one or two characters: a longer term never has a row that only a gram made.
     allFields: scope.size === SCOPE_FIELDS.length && (substring !== null || [...term].length > 2),
-    weights,
     title: scope.has('title'),
     authorTags: scope.has('author') || scope.has('tags'),
   }
