@@ -127,8 +127,9 @@ const page = (rows: string, extra = '') =>
  * One term, no filter but perhaps a store, by relevance: read from search_postings (migration 006)
  * instead of visiting every matching listing. Over every field and the whole site, the stored score is
  * the score: the page is the top of the index search_postings_rank and the total is kept in
- * search_terms. Over some fields, the rows of the term that have one of them are ranked by the same
- * formula the tsvector statement uses, computed from the stored counts of positions per weight. In one
+ * search_terms. Over some fields (in one store, or a scope searchBitmaps leaves), the rows of the term
+ * that have one of them are ranked as the tsvector statement ranks them, from the stored counts of
+ * positions per weight (over every field the weighted count, else the word's level). In one
  * store, the store's listings (index listings_store_docs, migration 008) are looked up in the term's
  * postings. Either way only the page's listings are read.
  */
