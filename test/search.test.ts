@@ -78,6 +78,42 @@ describe('ranking', () => {
     assert.ok((p.books[4]?.score ?? 0) < 1)
   })
 
+  test('several words rank by tier, then by how many are in the title or else author/tags, then newest', async (ctx) => {
+    // A catalogue of its own, so that the site-wide listings of the other tests stay as they are.
+    const own = await startApp()
+    ctx.after(() => own.close())
+    const owner = await newUser(own.app, 'seller')
+    const store = await newStore(own.app, owner)
+    const book = (id: string, fields: Record<string, unknown>) =>
+      addBook(own.app, owner, store, { id, title: '无关', price: 1000, ...fields })
+    await book('both-title', { title: '潜水艇与灯塔' }) // tier 2, levels 2 + 2
+    await book('tags-old', { tags: ['潜水艇', '灯塔'] }) // tier 1, levels 1 + 1
+    await book('title-and-tag', { title: '潜水艇日记', tags: ['灯塔'] }) // tier 0, levels 2 + 1
+    await book('title-and-content', { title: '灯塔往事', content: '潜水艇' }) // tier 0, levels 2 + 0
+    await book('intro', { book_intro: '潜水艇和灯塔' }) // tier 0, levels 0 + 0
+    await book('tags-new', { tags: ['灯塔', '潜水艇'] }) // as tags-old, added later
+    const expected = ['both-title', 'tags-new', 'tags-old', 'title-and-tag', 'title-and-content', 'intro']
+    const scores = [2 + 4 / 5, 1 + 2 / 5, 1 + 2 / 5, 3 / 5, 2 / 5, 0]
+    // Site-wide without filters the bitmaps answer; a price filter or a store sends the same query to
+    // the tsvector statement.
+    const ways: Record<string, string | number>[] = [{}, { min_price: 0 }, { store_id: store }]
+    for (const extra of ways) {
+      const p = await search(own.app, { q: '潜水艇 灯塔', ...extra })
+      assert.deepEqual(ids(p), expected, JSON.stringify(extra))
+      assert.deepEqual(
+        p.books.map((b) => b.score),
+        scores,
+      )
+    }
+    // In the tag scope only tags count: every match is in tier 1 with both words at level 1.
+    const tagged = await search(own.app, { q: '潜水艇 灯塔', scope: 'tags' })
+    assert.deepEqual(ids(tagged), ['tags-new', 'tags-old'])
+    assert.deepEqual(
+      tagged.books.map((b) => b.score),
+      [1 + 2 / 5, 1 + 2 / 5],
+    )
+  })
+
   test('a hit carries the listing fields of the contract', async () => {
     const p = await search(t.app, { q: 'cookbook' })
     assert.deepEqual(p.books, [
