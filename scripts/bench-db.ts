@@ -13,7 +13,7 @@ export async function openBenchDb(): Promise<{ db: Db; where: string }> {
   const db = url
     ? await openPostgres(url, { max: 4 })
     : await openPglite(join(process.env.BENCH_DIR ?? './data/bench', 'pglite'))
-  await migrate(db)
+  await migrate(db, undefined, (line) => process.stderr.write(`${line}\n`))
   return {
     db,
     where: url

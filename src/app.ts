@@ -40,7 +40,7 @@ export async function openDatabase(config: Config, opts: { poolSize?: number } =
     ? await openPostgres(config.databaseUrl, { max: opts.poolSize ?? config.dbPoolSize })
     : await openPgliteThread(join(config.dataDir, 'pglite'))
   try {
-    await migrate(db)
+    await migrate(db, undefined, (line) => process.stderr.write(`${line}\n`))
   } catch (err) {
     await db.close()
     throw err

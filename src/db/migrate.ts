@@ -17,8 +17,19 @@ export function loadMigrations(): Migration[] {
     .map((f) => ({ version: f.replace(/\.sql$/, ''), sql: readFileSync(new URL(f, DIR), 'utf8') }))
 }
 
-/** Applies every migration not yet applied, each in its own transaction. Returns the versions applied. */
-export async function migrate(db: Db, migrations = loadMigrations()): Promise<string[]> {
+/** How long a migration runs before `report` hears of it, and then how often. */
+const REPORT_AFTER_MS = 2_000
+
+/**
+ * Applies every migration not yet applied, each in its own transaction. Returns the versions applied.
+ * A migration that rebuilds a large table takes minutes: `report` (if given) hears every few seconds
+ * that one is still running, and how long it took; quick ones are not reported.
+ */
+export async function migrate(
+  db: Db,
+  migrations = loadMigrations(),
+  report?: (line: string) => void,
+): Promise<string[]> {
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
     await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -26,14 +37,23 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<st
   })
   const applied: string[] = []
   for (const m of migrations) {
-    const done = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
-      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])
-      if (seen.rowCount > 0) return false
-      await tx.exec(m.sql)
-      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version])
-      return true
-    })
+    const start = performance.now()
+    const seconds = () => ((performance.now() - start) / 1000).toFixed(0)
+    const timer = report
+      ? setInterval(() => report(`applying migration ${m.version}… ${seconds()} s`), REPORT_AFTER_MS)
+      : undefined
+    const done = await db
+      .transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY])
+        const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])
+        if (seen.rowCount > 0) return false
+        await tx.exec(m.sql)
+        await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version])
+        return true
+      })
+      .finally(() => clearInterval(timer))
+    if (done && report && performance.now() - start >= REPORT_AFTER_MS)
+      report(`applied migration ${m.version} in ${seconds()} s`)
     if (done) applied.push(m.version)
   }
   return applied
