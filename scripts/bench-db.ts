@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { Db } from '../src/db/db.ts'
-import { migrate } from '../src/db/migrate.ts'
+import { migrate, reportOnStderr } from '../src/db/migrate.ts'
 import { openPglite } from '../src/db/pglite.ts'
 import { openPostgres } from '../src/db/postgres.ts'
 
@@ -13,7 +13,7 @@ export async function openBenchDb(): Promise<{ db: Db; where: string }> {
   const db = url
     ? await openPostgres(url, { max: 4 })
     : await openPglite(join(process.env.BENCH_DIR ?? './data/bench', 'pglite'))
-  await migrate(db, undefined, (line) => process.stderr.write(`${line}\n`))
+  await migrate(db, undefined, reportOnStderr)
   return {
     db,
     where: url

@@ -44,24 +44,24 @@ function bulkLoadIndexes(): [string, string][] {
 }
 
 /**
- * The triggers that set bitmap bits (migration 007) and add to the price counts (migration 009) as
- * listings are inserted (a load only inserts).
+ * The triggers that keep what is derived from listings beyond their indexes: the bitmap bits
+ * (migrations 007 and 010) and the price counts (009), as listings are inserted (a load only inserts).
  */
-const BITMAP_TRIGGERS = [
+const DERIVED_TRIGGERS = [
   ['search_postings', 'search_bitmaps_postings_add'],
   ['listings', 'search_bitmaps_tags_add'],
   ['listings', 'listing_counts_add'],
 ] as const
 
-const switchBitmapTriggers = async (q: Queryable, to: 'ENABLE' | 'DISABLE') => {
-  for (const [table, trigger] of BITMAP_TRIGGERS)
+const switchDerivedTriggers = async (q: Queryable, to: 'ENABLE' | 'DISABLE') => {
+  for (const [table, trigger] of DERIVED_TRIGGERS)
     await q.query(`ALTER TABLE ${table} ${to} TRIGGER ${trigger}`)
 }
 
-/** Turns the bitmap triggers back on and builds every bitmap and count, in one transaction. */
-async function buildBitmaps(db: Db): Promise<void> {
+/** Turns those triggers back on and builds every bitmap and count, in one transaction. */
+async function buildDerived(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
-    await switchBitmapTriggers(tx, 'ENABLE')
+    await switchDerivedTriggers(tx, 'ENABLE')
     await tx.query('SELECT search_bitmaps_rebuild()')
     await tx.query('SELECT listing_counts_rebuild()')
   })
@@ -80,11 +80,13 @@ async function main() {
     [stores, OWNER],
   )
   const stale = await db.query(`SELECT 1 FROM pg_trigger WHERE tgname = ANY($1) AND tgenabled = 'D'`, [
-    BITMAP_TRIGGERS.map(([, trigger]) => trigger),
+    DERIVED_TRIGGERS.map(([, trigger]) => trigger),
   ])
   if (stale.rows.length > 0) {
-    process.stderr.write('an earlier load stopped before building the bitmaps: building them now…\n')
-    await buildBitmaps(db)
+    process.stderr.write(
+      'an earlier load stopped before building the bitmaps and counts: building them now…\n',
+    )
+    await buildDerived(db)
   }
   const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
   const start = Math.max(0, Math.min(before, N))
@@ -95,7 +97,7 @@ async function main() {
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
     // The bitmaps (migration 007) and price counts (009) are built in one pass at the end, too.
-    await switchBitmapTriggers(db, 'DISABLE')
+    await switchDerivedTriggers(db, 'DISABLE')
   }
 
   const t0 = performance.now()
@@ -128,7 +130,7 @@ async function main() {
       await db.exec(create.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'))
     }
     process.stderr.write('  building the word and tag bitmaps and the price counts…\n')
-    await buildBitmaps(db)
+    await buildDerived(db)
     process.stderr.write(`  indexes and bitmaps built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }
   process.stderr.write('  updating planner statistics…\n')

@@ -5,7 +5,7 @@ import AjvModule from 'ajv'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import type { Db } from './db/db.ts'
-import { migrate } from './db/migrate.ts'
+import { migrate, reportOnStderr } from './db/migrate.ts'
 import { openPgliteThread } from './db/pglite-worker.ts'
 import { openPostgres } from './db/postgres.ts'
 import { LIMITS } from './limits.ts'
@@ -40,7 +40,7 @@ export async function openDatabase(config: Config, opts: { poolSize?: number } =
     ? await openPostgres(config.databaseUrl, { max: opts.poolSize ?? config.dbPoolSize })
     : await openPgliteThread(join(config.dataDir, 'pglite'))
   try {
-    await migrate(db, undefined, (line) => process.stderr.write(`${line}\n`))
+    await migrate(db, undefined, reportOnStderr)
   } catch (err) {
     await db.close()
     throw err

@@ -12,7 +12,7 @@ import {
 import { parseScope, type TextQuery, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
 import { addBook, bookInfo, newStore, newUser, startApp, type TestApp, type User } from './helpers.ts'
-import { search } from './search-fixtures.ts'
+import { byStatement, search } from './search-fixtures.ts'
 
 // One word with tag filters is answered from search_bitmaps (migration 007) and the ranked postings:
 // it must answer exactly what the tsvector statement answers, and the bitmaps must follow every change.
@@ -122,7 +122,7 @@ test('one word with tag filters from the bitmaps equals the tsvector search, on 
     for (const tags of tagSets) {
       for (const page of pages) {
         const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
-        const slow = await searchListings(t.db, { ...req, text: { ...text, postings: null } })
+        const slow = await searchListings(t.db, byStatement(req))
         // Whichever way the search takes, and the walk even where it would not be taken (cost 0).
         assert.deepEqual(await searchListings(t.db, req), slow, `${word} with ${tags} at ${page.offset}`)
         const walked = await searchTagged(t.db, text.postings, tags, req, 0)
@@ -175,10 +175,7 @@ test('several words, or one word in a scope, from the bitmaps equal the tsvector
       for (const tags of tagSets)
         for (const page of pages) {
           const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
-          const slow = await searchListings(t.db, {
-            ...req,
-            text: { ...text, postings: null, bitmaps: null },
-          })
+          const slow = await searchListings(t.db, byStatement(req))
           const what = `${q} in ${scopeName ?? 'all'} with [${tags}] at ${page.offset}`
           assert.deepEqual(await searchBitmaps(t.db, text.bitmaps, tags, req), slow, what)
           assert.deepEqual(await searchListings(t.db, req), slow, `${what}: searchListings`)
@@ -221,7 +218,7 @@ test('a walk expected to cost more than the tsvector statement is left to it', a
   const text = textQuery(segmenter(), '作者', parseScope(undefined) as Set<never>) as TextQuery
   assert.ok(text.postings)
   const req: SearchRequest = { text, filters: { tags: ['小说'] }, sort: 'relevance', limit: 20, offset: 0 }
-  const slow = await searchListings(t.db, { ...req, text: { ...text, postings: null } })
+  const slow = await searchListings(t.db, byStatement(req))
   assert.ok(slow.total > 20)
   // The walk reads about 20 · (listings with the word) / total postings: few here, so it is taken.
   assert.deepEqual(await searchTagged(t.db, text.postings, ['小说'], req), slow)

@@ -1,7 +1,14 @@
 /** Shared pieces of the search and catalogue tests. */
 import type { FastifyInstance } from 'fastify'
-import type { SearchHit } from '../src/repositories/search.ts'
+import type { SearchHit, SearchRequest } from '../src/repositories/search.ts'
 import { call } from './helpers.ts'
+
+/**
+ * The same search with the postings and bitmap forms of its text taken away, so that the tsvector
+ * statement answers it: the reference every faster path must equal.
+ */
+export const byStatement = (req: SearchRequest): SearchRequest =>
+  req.text ? { ...req, text: { ...req.text, postings: null, bitmaps: null } } : req
 
 /** One search result, as the API answers it. */
 export type Hit = SearchHit

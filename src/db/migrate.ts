@@ -17,6 +17,11 @@ export function loadMigrations(): Migration[] {
     .map((f) => ({ version: f.replace(/\.sql$/, ''), sql: readFileSync(new URL(f, DIR), 'utf8') }))
 }
 
+/** A `report` for migrate that writes each line to stderr (for the server, the CLI and the benchmarks). */
+export const reportOnStderr = (line: string): void => {
+  process.stderr.write(`${line}\n`)
+}
+
 /** How long a migration runs before `report` hears of it, and then how often. */
 const REPORT_AFTER_MS = 2_000
 

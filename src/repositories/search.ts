@@ -71,11 +71,11 @@ function levelRank(levels: NonNullable<TextQuery['levels']>, p: Params): string 
 /** Each row's text match, as SQL: conditions (for WHERE) and the score expression. */
 function textSql(t: TextQuery, p: Params): { match: string; score: string; matchParams: number } {
   const alternatives: string[] = []
-  let rank = '0'
+  let words: string | null = null
   let titleHit = 'false'
   let substringHit = 'false'
   if (t.words) {
-    const words = p.add(t.words, '::tsquery')
+    words = p.add(t.words, '::tsquery')
     let cond = `l.search_vec @@ ${words}`
     if (t.split) {
       const parts = [`ts_filter(l.author_tags_vec, ${p.add(`{${t.split.authorOrTags}}`, '::"char"[]')})`]
@@ -84,8 +84,6 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
       cond += ` AND (${parts.join(' || ')}) @@ ${p.add(t.split.plain, '::tsquery')}`
     }
     alternatives.push(`(${cond})`)
-    // ts_rank_cd normalisation 32 maps the rank into [0, 1), below the tiers added to it.
-    rank = `ts_rank_cd(l.search_vec, ${words}, 32)`
   }
   if (t.substring) {
     substringHit = `(l.title_grams @@ ${p.add(t.substring.grams, '::tsquery')}
@@ -94,7 +92,8 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
   }
   // Parameters added from here on are used by the score only (the count statement leaves them out).
   const matchParams = p.values.length
-  if (t.levels) rank = levelRank(t.levels, p)
+  // ts_rank_cd normalisation 32 maps the rank into [0, 1), below the tiers added to it.
+  const rank = t.levels ? levelRank(t.levels, p) : words ? `ts_rank_cd(l.search_vec, ${words}, 32)` : '0'
   if (t.inTitle) titleHit = `l.search_vec @@ ${p.add(t.inTitle, '::tsquery')}`
   const authorTagsHit = t.inAuthorTags ? `l.search_vec @@ ${p.add(t.inAuthorTags, '::tsquery')}` : 'false'
   return {
@@ -151,18 +150,19 @@ async function searchPostings(
     )
     return { total, hits: r.rows }
   }
-  const titleHit = pq.fields & TITLE_GRAM_BIT ? `(p.a > 0 OR p.fields & ${TITLE_GRAM_BIT} <> 0)` : 'p.a > 0'
-  const tier = `CASE WHEN ${pq.title ? titleHit : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
-                  ELSE 0 END`
+  // 2 in the title (as `inTitle` says it), else 1 in author or tags, each when in scope; else 0.
+  const byField = (inTitle: string) =>
+    `CASE WHEN ${pq.title ? inTitle : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1 ELSE 0 END`
+  // The tier counts a title substring too; the word's level counts the word alone.
+  const tier = byField(
+    pq.fields & TITLE_GRAM_BIT ? `(p.a > 0 OR p.fields & ${TITLE_GRAM_BIT} <> 0)` : 'p.a > 0',
+  )
   // From the primary key's columns (not the stored score), so that the postings are read from the index
   // alone: over every field the weighted count of positions, else the word's level (see levelRank).
   const s = Object.entries(RANK_WEIGHT)
     .map(([w, weight]) => `p.${w.toLowerCase()} * ${weight}`)
     .join(' + ')
-  const rank = pq.allFields
-    ? `((${s}) / (${s} + 1))::real`
-    : `(CASE WHEN ${pq.title ? 'p.a > 0' : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1
-         ELSE 0 END)::float8 / 3`
+  const rank = pq.allFields ? `((${s}) / (${s} + 1))::real` : `(${byField('p.a > 0')})::float8 / 3`
   const score = `(${tier} + ${rank})`
   const params: unknown[] = [pq.term, pq.fields]
   const rows =
@@ -315,13 +315,16 @@ export async function searchBitmaps(
       : tier === 1
         ? sum >= n && sum < n * top + (bq.title ? 0 : 1)
         : top === 0 || sum < n * top)
-  // The sets in the order of the search: tier, then sum of levels, both from high to low.
-  const sets: { bits: string; score: number }[] = []
-  for (const [tier, bits] of [
+  // Each tier's listings, from every word in the title (t2) and every word in author or tags (t1).
+  const tiers = [
     [2, 't2'],
     [1, 't1 & ~t2'],
     [0, '~(t2 | t1)'],
-  ] as const)
+  ] as const
+  // The sets in the order of the search: tier, then sum of levels, both from high to low. The last
+  // step below holds each tier as a column z<tier>; without words, sum0 is that step.
+  const sets: { bits: string; score: number }[] = []
+  for (const [tier, bits] of tiers)
     for (let sum = 2 * n; sum >= 0; sum--)
       if (possible(tier, sum))
         sets.push({ bits: `(x${sum} & ${n > 0 ? `z${tier}` : bits})`, score: tier + sum / (2 * n + 1) })
@@ -337,8 +340,8 @@ export async function searchBitmaps(
       return `, ${terms.join(' | ')} AS x${k}`
     })
     // The last step also splits the tiers apart, once per block.
-    const tiers = i === n - 1 ? ', t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0' : ', t2, t1'
-    return `, sum${i + 1} AS MATERIALIZED (SELECT block${tiers}${rest}${x.join('')} FROM sum${i})`
+    const carried = i === n - 1 ? tiers.map(([tier, bits]) => `, ${bits} AS z${tier}`).join('') : ', t2, t1'
+    return `, sum${i + 1} AS MATERIALIZED (SELECT block${carried}${rest}${x.join('')} FROM sum${i})`
   })
   const ids = [...named.keys()].map((id) => id.split('\u0000'))
   const kinds = p.add(
@@ -477,13 +480,12 @@ export async function searchListings(
   const pq = req.text?.postings
   const bq = req.text?.bitmaps
   if (noOthers && req.sort === 'relevance') {
-    if (pq?.allFields && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
-    if (pq?.allFields && f.storeId === undefined) {
-      const tagged = await searchTagged(q, pq, tags, req)
+    if (pq?.allFields) {
+      if (tags.length === 0) return searchPostings(q, pq, req, f.storeId)
+      const tagged = f.storeId === undefined ? await searchTagged(q, pq, tags, req) : null
       if (tagged) return tagged
-    }
-    if (bq && f.storeId === undefined) return searchBitmaps(q, bq, tags, req)
-    if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
+    } else if (bq && f.storeId === undefined) return searchBitmaps(q, bq, tags, req)
+    else if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
   }
   const p = new Params()
   const where: string[] = []
