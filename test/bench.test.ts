@@ -7,8 +7,8 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { Samples, table } from '../src/bench/stats.ts'
-import { bench } from '../src/cli/bench.ts'
+import { bench } from '../tools/bench/orders-command.ts'
+import { Samples, table } from '../tools/bench/stats.ts'
 import { DATABASE_URL, startApp, type TestApp } from './helpers.ts'
 
 const SAMPLE = fileURLToPath(new URL('../../shared/data/book.db', import.meta.url))

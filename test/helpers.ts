@@ -11,6 +11,7 @@ import type { Db } from '../src/db/db.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { openPglite } from '../src/db/pglite.ts'
 import { openPostgres } from '../src/db/postgres.ts'
+import { brokenInvariants, MONEY_INVARIANTS, ORDER_INVARIANTS } from '../tools/shared/invariants.ts'
 
 export const DATABASE_URL = process.env.DATABASE_URL || undefined
 export const ENGINE = DATABASE_URL ? 'postgres' : 'pglite'
@@ -198,17 +199,8 @@ export async function orderStatus(db: Db, orderId: string): Promise<string | und
 
 /** Money is conserved: balances + escrow of paid and shipped orders = deposits − withdrawals; each balance = its ledger. */
 export async function assertMoneyInvariants(db: Db): Promise<void> {
-  const r = await db.query<{ balances: number; escrow: number; net: number; mismatched: number }>(
-    `SELECT (SELECT coalesce(sum(balance), 0) FROM users)::bigint AS balances,
-            (SELECT coalesce(sum(total_price), 0) FROM orders WHERE status IN ('paid', 'shipped'))::bigint AS escrow,
-            (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind IN ('deposit', 'withdrawal'))::bigint AS net,
-            (SELECT count(*) FROM users u WHERE u.balance <>
-               (SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.user_id = u.user_id))::int AS mismatched`,
-  )
-  const row = r.rows[0]
-  if (!row) throw new Error('no row')
-  if (row.balances + row.escrow !== row.net || row.mismatched !== 0)
-    throw new Error(`money invariant broken: ${JSON.stringify(row)}`)
+  const broken = await brokenInvariants(db, MONEY_INVARIANTS)
+  if (broken.length > 0) throw new Error(`money invariant broken: ${broken.join(', ')}`)
 }
 
 /** Rows of any query, for asserting the state a request left behind. */
@@ -377,25 +369,8 @@ export async function snapshotState(db: Db): Promise<Record<string, string>> {
  * row of their total, unpaid ones none (a cancelled order may have been paid before).
  */
 export async function assertOrderInvariants(db: Db): Promise<void> {
-  const r = await db.query<{ negative: number; empty: number; wrong_total: number; wrong_payment: number }>(
-    `SELECT (SELECT count(*) FROM listings WHERE stock_level < 0)::int
-              + (SELECT count(*) FROM users WHERE balance < 0)::int AS negative,
-            (SELECT count(*) FROM orders o
-              WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id))::int AS empty,
-            (SELECT count(*) FROM orders o
-              WHERE o.total_price <> (SELECT coalesce(sum(i.price * i.count), 0) FROM order_items i
-                                       WHERE i.order_id = o.order_id))::int AS wrong_total,
-            (SELECT count(*) FROM orders o
-              WHERE o.status <> 'cancelled' AND (SELECT count(*) FROM ledger l WHERE l.order_id = o.order_id AND l.kind = 'payment'
-                       AND l.amount = -o.total_price AND l.user_id = o.buyer_id)
-                    <> CASE WHEN o.status IN ('paid', 'shipped', 'received') THEN 1 ELSE 0 END
-                 OR (o.status = 'unpaid'
-                     AND EXISTS (SELECT 1 FROM ledger l WHERE l.order_id = o.order_id)))::int AS wrong_payment`,
-  )
-  const row = r.rows[0]
-  if (!row) throw new Error('no row')
-  if (row.negative || row.empty || row.wrong_total || row.wrong_payment)
-    throw new Error(`order invariant broken: ${JSON.stringify(row)}`)
+  const broken = await brokenInvariants(db, ORDER_INVARIANTS)
+  if (broken.length > 0) throw new Error(`order invariant broken: ${broken.join(', ')}`)
 }
 
 /** A promise and the function that settles it: lets a test stop a transaction at a chosen point. */

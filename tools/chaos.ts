@@ -1,29 +1,24 @@
 /**
- * Crash safety: runs the real server (`bookstore serve`), puts it under concurrent load (register,
- * login, add_funds, new_order, payment), kills it with SIGKILL while requests are in flight,
- * and checks the data it leaves behind, round after round on the same data:
+ * Crash safety (`npm run chaos`): runs the real server (`bookstore serve`), puts it under concurrent
+ * load (register, login, add_funds, new_order, payment), kills it with SIGKILL while requests are in
+ * flight, and checks the data it leaves behind, round after round on the same data:
  *   - every user, order, deposit and payment acknowledged with 200 before the kill is stored;
- *   - no order is half-written (it has lines, and its total is the sum of its lines);
- *   - money is conserved (balances + escrow = deposits − withdrawals; each balance = its ledger);
+ *   - the invariants of ./shared/invariants.ts hold (no half-written order, money conserved, …);
  *   - stock is conserved (stock + copies in orders not cancelled = initial stock + stock added).
- * Then it restarts the server on the same data and goes on. Exits 1 on any violation.
- *
- *   node --import tsx scripts/chaos.ts [--rounds N] [--seconds S] [--concurrency C] [--keep]
+ * Then it restarts the server on the same data and goes on.
  *
  * The embedded database lives in a temporary DATA_DIR; with DATABASE_URL set, the server uses that
  * PostgreSQL server, in a fresh schema of its own that is dropped at the end.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Db } from '../src/db/db.ts'
 import { openPglite } from '../src/db/pglite.ts'
 import { openPostgres } from '../src/db/postgres.ts'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+import { brokenInvariants, stockAndHeld } from './shared/invariants.ts'
+import { type ServerProcess, startServer } from './shared/server-process.ts'
 
 export interface ChaosOptions {
   rounds: number
@@ -52,7 +47,7 @@ export interface ChaosSummary {
   violations: string[]
 }
 
-interface Buyer {
+interface Account {
   userId: string
   password: string
   token?: string
@@ -69,523 +64,478 @@ interface Listing {
   book: string
 }
 
+const listingKey = (store: string, book: string) => `${store}/${book}`
+
 /** What the clients were told: the lower bound of what must be stored. */
 class Acks {
-  users = new Map<string, Buyer>()
+  users = new Map<string, Account>()
   orders = new Map<string, AckedOrder>()
   unpaid: string[] = []
   payments = new Set<string>()
   deposits = new Map<string, { count: number; sum: number }>()
   /** Copies listed at add_book plus every acknowledged add_stock_level, per "store/book". */
   stockIn = new Map<string, number>()
+
+  addStock(l: Listing, copies: number) {
+    const k = listingKey(l.store, l.book)
+    this.stockIn.set(k, (this.stockIn.get(k) ?? 0) + copies)
+  }
+}
+
+/** Everything one chaos run shares between its steps: the shop, the acknowledgements, the findings. */
+class ChaosRun {
+  readonly acks = new Acks()
+  readonly violations: string[] = []
+  readonly statuses: Record<string, number> = {}
+  requests = 0
+  inFlightAtKill = 0
+  readonly listings: Listing[] = []
+  readonly stores: string[] = []
+  /** The sellers own the stores; the clients act as the buyers only. */
+  readonly sellerOf = new Map<string, Account>()
+  readonly buyers: Account[] = []
+
+  count(status: number | string) {
+    this.requests += 1
+    this.statuses[status] = (this.statuses[status] ?? 0) + 1
+  }
 }
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)] as T
 const between = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1))
 
-interface Server {
-  child: ChildProcess
-  url: string
-  exited: Promise<number | null>
-  output: () => string
-}
+type Answer = { status: number; body: Record<string, unknown> }
 
-/** Starts `bookstore serve` on a free port and waits for its "listening" line. */
-function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawn(process.execPath, ['bin/bookstore.js', 'serve'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`server did not start within 120 s: ${out.slice(-2000)}`))
-    }, 120_000)
-    const onData = (d: Buffer) => {
-      // Keep the tail only: request logs add up under load.
-      out = (out + d.toString()).slice(-20_000)
-      const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-      if (m?.[1]) {
-        clearTimeout(timer)
-        resolve({ child, url: m[1], exited, output: () => out })
-      }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code} while starting: ${out.slice(-2000)}`))
-    })
-  })
-}
-
-async function postJson(base: string, path: string, body: unknown, token?: string) {
+async function postJson(base: string, path: string, body: unknown, token?: string): Promise<Answer> {
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { token } : {}) },
     body: JSON.stringify(body),
   })
   const text = await res.text()
-  let json: Record<string, unknown> = {}
   try {
-    json = JSON.parse(text) as Record<string, unknown>
+    return { status: res.status, body: JSON.parse(text) as Record<string, unknown> }
   } catch {
-    json = { message: `not JSON: ${text.slice(0, 200)}` }
+    return { status: res.status, body: { message: `not JSON: ${text.slice(0, 200)}` } }
   }
-  return { status: res.status, body: json }
+}
+
+/** A request of the set-up, which nothing interrupts: anything but 200 stops the run. */
+async function mustPost(base: string, path: string, body: unknown, token?: string): Promise<Answer> {
+  const r = await postJson(base, path, body, token)
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`)
+  return r
 }
 
 /** A business answer of the API (4xx, or a result code 511–525); anything else 5xx is a server error. */
 const isAnswer = (status: number) => status < 500 || (status >= 511 && status <= 525)
 
-export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
-  const log = opts.log ?? ((line: string) => console.log(line))
-  const engine = opts.databaseUrl ? 'postgres' : 'pglite'
-  const acks = new Acks()
-  const violations: string[] = []
-  const statuses: Record<string, number> = {}
-  let requests = 0
-  let inFlightAtKill = 0
-  const listings: Listing[] = []
-  const stores: string[] = []
-  // The sellers own the stores; the clients act as the buyers only.
-  const sellerOf = new Map<string, Buyer>()
-  const buyerList: Buyer[] = []
+/** Where the data lives: the server's environment, and how to open the same data directly. */
+interface DataHome {
+  env: NodeJS.ProcessEnv
+  openDirect(): Promise<Db>
+  /** Drops the data, or says where it was kept. */
+  dispose(keep: boolean, log: (line: string) => void): Promise<void>
+}
 
-  // Where the data lives, and how to open it directly for the checks.
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }
-  let dataDir: string | undefined
-  let schema: string | undefined
-  let admin: Db | undefined
-  if (opts.databaseUrl) {
-    schema = `chaos_${process.pid}_${randomBytes(3).toString('hex')}`
-    admin = await openPostgres(opts.databaseUrl, { max: 1 })
-    await admin.exec(`CREATE SCHEMA ${schema}`)
-    const scoped = new URL(opts.databaseUrl)
-    scoped.searchParams.set('options', `-c search_path=${schema}`)
-    env.DATABASE_URL = scoped.toString()
-  } else {
-    dataDir = mkdtempSync(join(tmpdir(), 'bookstore-chaos-'))
+/** A temporary data directory for the embedded database, or a fresh schema on PostgreSQL. */
+async function newDataHome(databaseUrl: string | undefined): Promise<DataHome> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' }
+  if (!databaseUrl) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bookstore-chaos-'))
     delete env.DATABASE_URL
     env.DATA_DIR = dataDir
+    return {
+      env,
+      openDirect: () => openPglite(join(dataDir, 'pglite')),
+      async dispose(keep, log) {
+        if (keep) log(`data kept in ${dataDir}`)
+        else rmSync(dataDir, { recursive: true, force: true })
+      },
+    }
   }
-  const openDirect = (): Promise<Db> =>
-    opts.databaseUrl
-      ? openPostgres(opts.databaseUrl, { schema, max: 2 })
-      : openPglite(join(dataDir as string, 'pglite'))
-  log(`chaos: ${engine}, ${opts.rounds} round(s) of up to ${opts.seconds} s, ${opts.concurrency} clients`)
-
-  let server: Server | undefined
-  try {
-    server = await startServer(env)
-    await setUp(server.url)
-
-    for (let round = 1; round <= opts.rounds; round++) {
-      const before = { orders: acks.orders.size, payments: acks.payments.size }
-      const killAfter = opts.seconds * 1000 * (0.5 + Math.random() / 2)
-      const killed = await loadAndKill(server, round, killAfter)
-      log(
-        `round ${round}: SIGKILL after ${(killAfter / 1000).toFixed(1)} s cut off ${killed} request(s); ` +
-          `acknowledged this round: ${acks.orders.size - before.orders} order(s), ` +
-          `${acks.payments.size - before.payments} payment(s)`,
-      )
-      inFlightAtKill += killed
-      const found = await verify(`round ${round}`)
-      log(
-        `round ${round}: verified ${found.orders} stored order(s), ${found.paid} paid; violations so far: ${violations.length}`,
-      )
-      server = await startServer(env)
-      // Between rounds, with nothing in flight: more stock, acknowledged, so the stock count stays exact.
-      const l = pick(listings)
-      const add = between(1, 20)
-      const r = await postJson(
-        server.url,
-        '/seller/add_stock_level',
-        {
-          user_id: sellerOf.get(l.store)?.userId,
-          store_id: l.store,
-          book_id: l.book,
-          add_stock_level: add,
-        },
-        sellerOf.get(l.store)?.token,
-      )
-      if (r.status === 200) bump(acks.stockIn, key(l), add)
-      else
-        violations.push(
-          `after restart ${round}: add_stock_level answered ${r.status} ${JSON.stringify(r.body)}`,
-        )
-      const ready = await fetch(`${server.url}/ready`)
-      if (ready.status !== 200) violations.push(`after restart ${round}: /ready answered ${ready.status}`)
-    }
-
-    // The last restart must also shut down cleanly.
-    server.child.kill('SIGTERM')
-    const code = await server.exited
-    if (code !== 0)
-      violations.push(`SIGTERM after the last round: exit code ${code}: ${server.output().slice(-1000)}`)
-    server = undefined
-    const final = await verify('final')
-    const summary: ChaosSummary = {
-      engine,
-      rounds: opts.rounds,
-      requests,
-      statuses,
-      inFlightAtKill,
-      ackedUsers: acks.users.size,
-      ackedOrders: acks.orders.size,
-      ackedPayments: acks.payments.size,
-      ackedDeposits: [...acks.deposits.values()].reduce((n, d) => n + d.count, 0),
-      storedOrders: final.orders,
-      violations,
-    }
-    return summary
-  } finally {
-    if (server) {
-      server.child.kill('SIGKILL')
-      await server.exited
-    }
-    if (admin) {
-      if (!opts.keep) await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
+  const schema = `chaos_${process.pid}_${randomBytes(3).toString('hex')}`
+  const admin = await openPostgres(databaseUrl, { max: 1 })
+  await admin.exec(`CREATE SCHEMA ${schema}`)
+  const scoped = new URL(databaseUrl)
+  scoped.searchParams.set('options', `-c search_path=${schema}`)
+  env.DATABASE_URL = scoped.toString()
+  return {
+    env,
+    openDirect: () => openPostgres(databaseUrl, { schema, max: 2 }),
+    async dispose(keep, log) {
+      if (keep) log(`data kept in schema ${schema}`)
+      else await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
       await admin.close()
-    }
-    if (dataDir && !opts.keep) rmSync(dataDir, { recursive: true, force: true })
-    if (opts.keep) log(`data kept in ${dataDir ?? `schema ${schema}`}`)
+    },
   }
+}
 
-  // -------------------------------------------------------------------------------------------
+/** An account, registered and logged in; acknowledged. */
+async function newAccount(run: ChaosRun, base: string, name: string): Promise<Account> {
+  const u: Account = { userId: `chaos-${name}-${randomBytes(3).toString('hex')}`, password: `pw-${name}` }
+  await mustPost(base, '/auth/register', { user_id: u.userId, password: u.password })
+  run.acks.users.set(u.userId, u)
+  const l = await mustPost(base, '/auth/login', {
+    user_id: u.userId,
+    password: u.password,
+    terminal: 'chaos',
+  })
+  u.token = l.body.token as string
+  return u
+}
 
-  function key(l: Listing) {
-    return `${l.store}/${l.book}`
-  }
-
-  function bump(m: Map<string, number>, k: string, by: number) {
-    m.set(k, (m.get(k) ?? 0) + by)
-  }
-
-  function count(status: number | string) {
-    requests += 1
-    statuses[status] = (statuses[status] ?? 0) + 1
-  }
-
-  /** Two sellers with a store of five books each, and a few buyers; all acknowledged before any kill. */
-  async function setUp(base: string) {
-    for (let s = 0; s < 2; s++) {
-      const seller = await newAccount(base, `seller${s}`)
-      const store = `chaos-store-${s}`
-      const r = await postJson(
+/** Two sellers with a store of five books each, and a few buyers; all acknowledged before any kill. */
+async function setUpShop(run: ChaosRun, base: string): Promise<void> {
+  for (let s = 0; s < 2; s++) {
+    const seller = await newAccount(run, base, `seller${s}`)
+    const store = `chaos-store-${s}`
+    await mustPost(base, '/seller/create_store', { user_id: seller.userId, store_id: store }, seller.token)
+    run.stores.push(store)
+    run.sellerOf.set(store, seller)
+    for (let b = 0; b < 5; b++) {
+      const listing = { store, book: `book-${s}-${b}` }
+      const stock = between(20, 60)
+      const book_info = { id: listing.book, title: `Chaos ${s}/${b}`, price: between(1, 50) * 100 }
+      await mustPost(
         base,
-        '/seller/create_store',
-        { user_id: seller.userId, store_id: store },
+        '/seller/add_book',
+        { user_id: seller.userId, store_id: store, book_info, stock_level: stock },
         seller.token,
       )
-      if (r.status !== 200) throw new Error(`create_store: ${r.status} ${JSON.stringify(r.body)}`)
-      stores.push(store)
-      sellerOf.set(store, seller)
-      for (let b = 0; b < 5; b++) {
-        const book = `book-${s}-${b}`
-        const stock = between(20, 60)
-        const a = await postJson(
-          base,
-          '/seller/add_book',
-          {
-            user_id: seller.userId,
-            store_id: store,
-            book_info: { id: book, title: `Chaos ${s}/${b}`, price: between(1, 50) * 100 },
-            stock_level: stock,
-          },
-          seller.token,
-        )
-        if (a.status !== 200) throw new Error(`add_book: ${a.status} ${JSON.stringify(a.body)}`)
-        listings.push({ store, book })
-        bump(acks.stockIn, `${store}/${book}`, stock)
-      }
+      run.listings.push(listing)
+      run.acks.addStock(listing, stock)
     }
-    for (let i = 0; i < 4; i++) buyerList.push(await newAccount(base, `buyer${i}`))
+  }
+  for (let i = 0; i < 4; i++) run.buyers.push(await newAccount(run, base, `buyer${i}`))
+}
+
+/** One round's load: its clients' requests, and whether the server has been killed yet. */
+class Load {
+  killed = false
+  cutOff = 0
+  private seq = 0
+
+  constructor(
+    private readonly run: ChaosRun,
+    private readonly base: string,
+    readonly round: number,
+  ) {}
+
+  private bad(what: string) {
+    this.run.violations.push(`round ${this.round}: ${what}`)
   }
 
-  async function newAccount(base: string, name: string): Promise<Buyer> {
-    const u: Buyer = { userId: `chaos-${name}-${randomBytes(3).toString('hex')}`, password: `pw-${name}` }
-    const r = await postJson(base, '/auth/register', { user_id: u.userId, password: u.password })
-    if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`)
-    acks.users.set(u.userId, u)
-    const l = await postJson(base, '/auth/login', {
+  /** One request; undefined when the connection died with the server. */
+  private async send(path: string, body: unknown, token?: string): Promise<Answer | undefined> {
+    try {
+      const r = await postJson(this.base, path, body, token)
+      this.run.count(r.status)
+      if (!isAnswer(r.status)) this.bad(`${path} answered ${r.status} ${JSON.stringify(r.body)}`)
+      return r
+    } catch (err) {
+      this.run.count('connection lost')
+      if (this.killed) this.cutOff += 1
+      else this.bad(`${path} failed before the kill: ${String(err)}`)
+      return undefined
+    }
+  }
+
+  /** A client: random requests until the server is killed. */
+  async client(worker: number): Promise<void> {
+    while (!this.killed) {
+      const roll = Math.random()
+      if (roll < 0.1) await this.register(worker)
+      else if (roll < 0.35) await this.deposit()
+      else if (roll < 0.7) await this.order()
+      else await this.pay()
+    }
+  }
+
+  private async register(worker: number) {
+    const u: Account = { userId: `chaos-c${this.round}-${worker}-${this.seq++}`, password: 'pw' }
+    const r = await this.send('/auth/register', { user_id: u.userId, password: u.password })
+    if (r?.status !== 200) return
+    this.run.acks.users.set(u.userId, u)
+    this.run.buyers.push(u)
+    const l = await this.send('/auth/login', { user_id: u.userId, password: u.password, terminal: 'chaos' })
+    if (l?.status === 200) u.token = l.body.token as string
+  }
+
+  private async deposit() {
+    const u = pick(this.run.buyers)
+    const value = between(50, 300) * 100
+    const r = await this.send('/buyer/add_funds', {
       user_id: u.userId,
       password: u.password,
-      terminal: 'chaos',
+      add_value: value,
     })
-    if (l.status !== 200) throw new Error(`login: ${l.status} ${JSON.stringify(l.body)}`)
-    u.token = l.body.token as string
-    return u
+    if (r?.status !== 200) return
+    const d = this.run.acks.deposits.get(u.userId) ?? { count: 0, sum: 0 }
+    this.run.acks.deposits.set(u.userId, { count: d.count + 1, sum: d.sum + value })
   }
 
-  /** Runs the clients until the server is killed; answers how many requests the kill cut off. */
-  async function loadAndKill(srv: Server, round: number, killAfterMs: number): Promise<number> {
-    let killed = false
-    let cutOff = 0
-    let seq = 0
-    const base = srv.url
-    const buyers = () => buyerList
+  private async order() {
+    const u = pick(this.run.buyers.filter((b) => b.token))
+    if (!u) return
+    const store = pick(this.run.stores)
+    const inStore = this.run.listings.filter((l) => l.store === store)
+    const books = Array.from({ length: between(1, 3) }, () => ({
+      id: pick(inStore).book,
+      count: between(1, 3),
+    }))
+    const r = await this.send('/buyer/new_order', { user_id: u.userId, store_id: store, books }, u.token)
+    if (r?.status === 200) {
+      const lines = new Map<string, number>()
+      for (const l of books) lines.set(l.id, (lines.get(l.id) ?? 0) + l.count)
+      const id = r.body.order_id as string
+      this.run.acks.orders.set(id, { buyer: u.userId, store, lines })
+      this.run.acks.unpaid.push(id)
+    } else if (r?.status === 401) this.bad(`the acknowledged session of ${u.userId} was refused (401)`)
+  }
 
-    /** One request; undefined when the connection died with the server. */
-    const send = async (path: string, body: unknown, token?: string) => {
-      try {
-        const r = await postJson(base, path, body, token)
-        count(r.status)
-        if (!isAnswer(r.status))
-          violations.push(`round ${round}: ${path} answered ${r.status} ${JSON.stringify(r.body)}`)
-        return r
-      } catch (err) {
-        count('connection lost')
-        if (killed) cutOff += 1
-        else violations.push(`round ${round}: ${path} failed before the kill: ${String(err)}`)
-        return undefined
-      }
-    }
+  private async pay() {
+    const { acks } = this.run
+    if (acks.unpaid.length === 0) return
+    const id = acks.unpaid.splice(Math.floor(Math.random() * acks.unpaid.length), 1)[0] as string
+    const u = acks.users.get((acks.orders.get(id) as AckedOrder).buyer) as Account
+    const r = await this.send('/buyer/payment', { user_id: u.userId, password: u.password, order_id: id })
+    if (r?.status === 200) acks.payments.add(id)
+    else if (r === undefined || r.status === 519) acks.unpaid.push(id)
+    // 525 for an order not known as paid: paid by a request whose answer the last kill cut off.
+    else if (r.status !== 525) this.bad(`payment of ${id} answered ${r.status} ${JSON.stringify(r.body)}`)
+  }
 
-    const client = async (worker: number) => {
-      while (!killed) {
-        const roll = Math.random()
-        if (roll < 0.1) {
-          const u: Buyer = { userId: `chaos-c${round}-${worker}-${seq++}`, password: 'pw' }
-          const r = await send('/auth/register', { user_id: u.userId, password: u.password })
-          if (r?.status !== 200) continue
-          acks.users.set(u.userId, u)
-          buyerList.push(u)
-          const l = await send('/auth/login', { user_id: u.userId, password: u.password, terminal: 'chaos' })
-          if (l?.status === 200) u.token = l.body.token as string
-        } else if (roll < 0.35) {
-          const u = pick(buyers())
-          const value = between(50, 300) * 100
-          const r = await send('/buyer/add_funds', {
-            user_id: u.userId,
-            password: u.password,
-            add_value: value,
-          })
-          if (r?.status === 200) {
-            const d = acks.deposits.get(u.userId) ?? { count: 0, sum: 0 }
-            acks.deposits.set(u.userId, { count: d.count + 1, sum: d.sum + value })
-          }
-        } else if (roll < 0.7) {
-          const u = pick(buyers().filter((b) => b.token))
-          if (!u) continue
-          const store = pick(stores)
-          const lines = Array.from({ length: between(1, 3) }, () => ({
-            id: pick(listings.filter((l) => l.store === store)).book,
-            count: between(1, 3),
-          }))
-          const r = await send(
-            '/buyer/new_order',
-            { user_id: u.userId, store_id: store, books: lines },
-            u.token,
-          )
-          if (r?.status === 200) {
-            const merged = new Map<string, number>()
-            for (const l of lines) merged.set(l.id, (merged.get(l.id) ?? 0) + l.count)
-            const id = r.body.order_id as string
-            acks.orders.set(id, { buyer: u.userId, store, lines: merged })
-            acks.unpaid.push(id)
-          } else if (r?.status === 401)
-            violations.push(`round ${round}: the acknowledged session of ${u.userId} was refused (401)`)
-        } else {
-          if (acks.unpaid.length === 0) continue
-          const id = acks.unpaid.splice(Math.floor(Math.random() * acks.unpaid.length), 1)[0] as string
-          const order = acks.orders.get(id) as AckedOrder
-          const u = acks.users.get(order.buyer) as Buyer
-          const r = await send('/buyer/payment', { user_id: u.userId, password: u.password, order_id: id })
-          if (r?.status === 200) acks.payments.add(id)
-          else if (r?.status === 519 || r === undefined) acks.unpaid.push(id)
-          else if (r.status === 525 && !acks.payments.has(id)) {
-            // Paid by a request whose answer the last kill cut off: fine, it is stored as paid.
-          } else if (r.status !== 525)
-            violations.push(`round ${round}: payment of ${id} answered ${r.status} ${JSON.stringify(r.body)}`)
-        }
-      }
-    }
-
+  /** Resolves once this round has acknowledged an order and a payment (or the server is killed). */
+  firstAcks(): Promise<void> {
+    const { acks } = this.run
     const start = { orders: acks.orders.size, payments: acks.payments.size }
-    const firstAcks = new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
       const poll = setInterval(() => {
-        if (killed || (acks.orders.size > start.orders && acks.payments.size > start.payments)) {
+        if (this.killed || (acks.orders.size > start.orders && acks.payments.size > start.payments)) {
           clearInterval(poll)
           resolve()
         }
       }, 20)
     })
-    const clients = Array.from({ length: opts.concurrency }, (_, i) => client(i))
-    await new Promise((resolve) => setTimeout(resolve, killAfterMs))
-    // However slow the machine, each round acknowledges writes before the kill (up to a point: with
-    // the stock sold out after many rounds, there may be nothing left to order).
-    let cap: NodeJS.Timeout | undefined
-    await Promise.race([firstAcks, new Promise((resolve) => (cap = setTimeout(resolve, 10 * killAfterMs)))])
-    clearTimeout(cap)
-    killed = true
-    srv.child.kill('SIGKILL')
-    await srv.exited
-    await Promise.all(clients)
-    return cutOff
-  }
-
-  /** Checks the stored data against the acknowledgements and the invariants. */
-  async function verify(when: string): Promise<{ orders: number; paid: number }> {
-    const db = await openDirect()
-    const bad = (what: string) => violations.push(`${when}: ${what}`)
-    try {
-      const ids = [...acks.users.keys()]
-      const users = await db.query<{ user_id: string }>(
-        'SELECT user_id FROM users WHERE user_id = ANY ($1::text[])',
-        [ids],
-      )
-      const present = new Set(users.rows.map((r) => r.user_id))
-      for (const id of ids) if (!present.has(id)) bad(`acknowledged user ${id} is missing`)
-
-      const orderIds = [...acks.orders.keys()]
-      const orders = await db.query<{ order_id: string; buyer_id: string; store_id: string; status: string }>(
-        'SELECT order_id, buyer_id, store_id, status FROM orders WHERE order_id = ANY ($1::text[])',
-        [orderIds],
-      )
-      const items = await db.query<{ order_id: string; book_id: string; count: number }>(
-        'SELECT order_id, book_id, count FROM order_items WHERE order_id = ANY ($1::text[])',
-        [orderIds],
-      )
-      const stored = new Map(orders.rows.map((r) => [r.order_id, r]))
-      const lines = new Map<string, Map<string, number>>()
-      for (const i of items.rows) {
-        const m = lines.get(i.order_id) ?? new Map<string, number>()
-        m.set(i.book_id, i.count)
-        lines.set(i.order_id, m)
-      }
-      for (const [id, o] of acks.orders) {
-        const row = stored.get(id)
-        if (!row) {
-          bad(`acknowledged order ${id} is missing`)
-          continue
-        }
-        if (row.buyer_id !== o.buyer || row.store_id !== o.store)
-          bad(`order ${id} has the wrong buyer or store`)
-        const got = [...(lines.get(id) ?? new Map<string, number>())].sort().join()
-        const want = [...o.lines].sort().join()
-        if (got !== want) bad(`order ${id} has lines ${got}, ordered ${want}`)
-      }
-      const payments = await db.query<{ order_id: string }>(
-        "SELECT order_id FROM ledger WHERE kind = 'payment' AND order_id = ANY ($1::text[])",
-        [[...acks.payments]],
-      )
-      const paidRows = new Set(payments.rows.map((r) => r.order_id))
-      for (const id of acks.payments) {
-        const status = stored.get(id)?.status
-        if (status !== 'paid' && status !== 'shipped' && status !== 'received')
-          bad(`acknowledged payment of ${id}: the order is ${status ?? 'missing'}`)
-        if (!paidRows.has(id)) bad(`acknowledged payment of ${id} has no ledger row`)
-      }
-      const deposits = await db.query<{ user_id: string; n: number; total: number }>(
-        `SELECT user_id, count(*)::int AS n, sum(amount)::bigint AS total FROM ledger
-          WHERE kind = 'deposit' AND user_id = ANY ($1::text[]) GROUP BY user_id`,
-        [[...acks.deposits.keys()]],
-      )
-      const byUser = new Map(deposits.rows.map((r) => [r.user_id, r]))
-      for (const [user, d] of acks.deposits) {
-        const got = byUser.get(user)
-        if (!got || got.n < d.count || got.total < d.sum)
-          bad(
-            `${user}: ${d.count} deposit(s) of ${d.sum} acknowledged, stored ${got?.n ?? 0} of ${got?.total ?? 0}`,
-          )
-      }
-
-      // Whole-database invariants.
-      const inv = await db.query<Record<string, number>>(
-        `SELECT
-           (SELECT count(*) FROM orders o
-             WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id))::int AS orders_without_lines,
-           (SELECT count(*) FROM orders o
-             WHERE o.total_price <> (SELECT coalesce(sum(i.price * i.count), 0) FROM order_items i
-                                      WHERE i.order_id = o.order_id))::int AS orders_with_wrong_total,
-           (SELECT count(*) FROM orders o
-             WHERE o.status <> 'cancelled'
-               AND (SELECT count(*) FROM ledger l WHERE l.order_id = o.order_id AND l.kind = 'payment'
-                      AND l.amount = -o.total_price)
-                   <> CASE WHEN o.status = 'unpaid' THEN 0 ELSE 1 END)::int AS orders_with_wrong_payments,
-           (SELECT count(*) FROM users WHERE balance < 0)::int AS negative_balances,
-           (SELECT count(*) FROM listings WHERE stock_level < 0)::int AS negative_stock,
-           (SELECT count(*) FROM users u
-             WHERE u.balance <> (SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.user_id = u.user_id))::int
-             AS balances_not_their_ledger,
-           ((SELECT coalesce(sum(balance), 0) FROM users)
-             + (SELECT coalesce(sum(total_price), 0) FROM orders WHERE status IN ('paid', 'shipped'))
-             - (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind IN ('deposit', 'withdrawal')))::bigint
-             AS money_created,
-           (SELECT count(*) FROM orders)::int AS orders,
-           (SELECT count(*) FROM orders WHERE status = 'paid')::int AS paid`,
-      )
-      const row = inv.rows[0] ?? {}
-      for (const [name, n] of Object.entries(row))
-        if (name !== 'orders' && name !== 'paid' && n !== 0) bad(`${name} = ${n}`)
-
-      const stock = await db.query<{
-        store_id: string
-        book_id: string
-        stock_level: number
-        ordered: number
-      }>(
-        `SELECT l.store_id, l.book_id, l.stock_level,
-                (SELECT coalesce(sum(i.count), 0) FROM order_items i JOIN orders o ON o.order_id = i.order_id
-                  WHERE o.store_id = l.store_id AND i.book_id = l.book_id AND o.status <> 'cancelled')::int AS ordered
-           FROM listings l`,
-      )
-      for (const l of stock.rows) {
-        const k = `${l.store_id}/${l.book_id}`
-        const expected = acks.stockIn.get(k)
-        if (expected === undefined) bad(`unexpected listing ${k}`)
-        else if (l.stock_level + l.ordered !== expected)
-          bad(`${k}: stock ${l.stock_level} + ordered ${l.ordered} ≠ ${expected} listed and added`)
-      }
-      return { orders: row.orders ?? 0, paid: row.paid ?? 0 }
-    } finally {
-      await db.close()
-    }
   }
 }
 
-function parseArgs(argv: string[]): ChaosOptions {
-  const o: ChaosOptions = {
-    rounds: 3,
-    seconds: 5,
-    concurrency: 16,
-    databaseUrl: process.env.DATABASE_URL || undefined,
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const num = () => {
-      const v = Number(argv[++i])
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`)
-      return v
-    }
-    if (a === '--rounds') o.rounds = Math.floor(num())
-    else if (a === '--seconds') o.seconds = num()
-    else if (a === '--concurrency') o.concurrency = Math.floor(num())
-    else if (a === '--keep') o.keep = true
-    else
-      throw new Error(
-        `unknown argument ${a}; usage: chaos [--rounds N] [--seconds S] [--concurrency C] [--keep]`,
-      )
-  }
-  return o
+/** Runs the clients until the server is killed with SIGKILL; answers how many requests the kill cut off. */
+async function loadAndKill(
+  run: ChaosRun,
+  server: ServerProcess,
+  round: number,
+  concurrency: number,
+  killAfterMs: number,
+): Promise<number> {
+  const load = new Load(run, server.url, round)
+  const acked = load.firstAcks()
+  const clients = Array.from({ length: concurrency }, (_, i) => load.client(i))
+  await new Promise((resolve) => setTimeout(resolve, killAfterMs))
+  // However slow the machine, each round acknowledges writes before the kill (up to a point: with
+  // the stock sold out after many rounds, there may be nothing left to order).
+  let cap: NodeJS.Timeout | undefined
+  await Promise.race([acked, new Promise((resolve) => (cap = setTimeout(resolve, 10 * killAfterMs)))])
+  clearTimeout(cap)
+  load.killed = true
+  await server.stop('SIGKILL')
+  await Promise.all(clients)
+  return load.cutOff
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Between rounds, with nothing in flight: more stock, acknowledged, so the stock count stays exact. */
+async function addStock(run: ChaosRun, base: string, round: number): Promise<void> {
+  const l = pick(run.listings)
+  const seller = run.sellerOf.get(l.store) as Account
+  const copies = between(1, 20)
+  const r = await postJson(
+    base,
+    '/seller/add_stock_level',
+    { user_id: seller.userId, store_id: l.store, book_id: l.book, add_stock_level: copies },
+    seller.token,
+  )
+  if (r.status === 200) run.acks.addStock(l, copies)
+  else
+    run.violations.push(
+      `after restart ${round}: add_stock_level answered ${r.status} ${JSON.stringify(r.body)}`,
+    )
+}
+
+type Bad = (what: string) => void
+
+/** Every acknowledged user, order (with its lines), payment and deposit is stored. */
+async function checkAcknowledged(acks: Acks, db: Db, bad: Bad): Promise<void> {
+  const userIds = [...acks.users.keys()]
+  const users = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM users WHERE user_id = ANY ($1::text[])',
+    [userIds],
+  )
+  const present = new Set(users.rows.map((r) => r.user_id))
+  for (const id of userIds) if (!present.has(id)) bad(`acknowledged user ${id} is missing`)
+
+  const orderIds = [...acks.orders.keys()]
+  const orders = await db.query<{ order_id: string; buyer_id: string; store_id: string; status: string }>(
+    'SELECT order_id, buyer_id, store_id, status FROM orders WHERE order_id = ANY ($1::text[])',
+    [orderIds],
+  )
+  const items = await db.query<{ order_id: string; book_id: string; count: number }>(
+    'SELECT order_id, book_id, count FROM order_items WHERE order_id = ANY ($1::text[])',
+    [orderIds],
+  )
+  const stored = new Map(orders.rows.map((r) => [r.order_id, r]))
+  const lines = new Map<string, Map<string, number>>()
+  for (const i of items.rows)
+    lines.set(i.order_id, (lines.get(i.order_id) ?? new Map()).set(i.book_id, i.count))
+  for (const [id, o] of acks.orders) {
+    const row = stored.get(id)
+    if (!row) {
+      bad(`acknowledged order ${id} is missing`)
+      continue
+    }
+    if (row.buyer_id !== o.buyer || row.store_id !== o.store) bad(`order ${id} has the wrong buyer or store`)
+    const got = [...(lines.get(id) ?? new Map<string, number>())].sort().join()
+    const want = [...o.lines].sort().join()
+    if (got !== want) bad(`order ${id} has lines ${got}, ordered ${want}`)
+  }
+
+  const payments = await db.query<{ order_id: string }>(
+    "SELECT order_id FROM ledger WHERE kind = 'payment' AND order_id = ANY ($1::text[])",
+    [[...acks.payments]],
+  )
+  const paidRows = new Set(payments.rows.map((r) => r.order_id))
+  for (const id of acks.payments) {
+    const status = stored.get(id)?.status
+    if (status !== 'paid' && status !== 'shipped' && status !== 'received')
+      bad(`acknowledged payment of ${id}: the order is ${status ?? 'missing'}`)
+    if (!paidRows.has(id)) bad(`acknowledged payment of ${id} has no ledger row`)
+  }
+
+  const deposits = await db.query<{ user_id: string; n: number; total: number }>(
+    `SELECT user_id, count(*)::int AS n, sum(amount)::bigint AS total FROM ledger
+      WHERE kind = 'deposit' AND user_id = ANY ($1::text[]) GROUP BY user_id`,
+    [[...acks.deposits.keys()]],
+  )
+  const byUser = new Map(deposits.rows.map((r) => [r.user_id, r]))
+  for (const [user, d] of acks.deposits) {
+    const got = byUser.get(user)
+    if (!got || got.n < d.count || got.total < d.sum)
+      bad(
+        `${user}: ${d.count} deposit(s) of ${d.sum} acknowledged, stored ${got?.n ?? 0} of ${got?.total ?? 0}`,
+      )
+  }
+}
+
+/** Stock + copies in orders not cancelled = copies listed and added, for every listing. */
+async function checkStock(acks: Acks, db: Db, bad: Bad): Promise<void> {
+  for (const l of await stockAndHeld(db)) {
+    const k = listingKey(l.store_id, l.book_id)
+    const expected = acks.stockIn.get(k)
+    if (expected === undefined) bad(`unexpected listing ${k}`)
+    else if (l.stock_level + l.held !== expected)
+      bad(`${k}: stock ${l.stock_level} + ordered ${l.held} ≠ ${expected} listed and added`)
+  }
+}
+
+/** Checks the stored data against the acknowledgements and the invariants; answers what is stored. */
+async function verify(
+  run: ChaosRun,
+  home: DataHome,
+  when: string,
+): Promise<{ orders: number; paid: number }> {
+  const db = await home.openDirect()
+  const bad: Bad = (what) => run.violations.push(`${when}: ${what}`)
   try {
-    const summary = await runChaos(parseArgs(process.argv.slice(2)))
-    const { violations, ...rest } = summary
+    await checkAcknowledged(run.acks, db, bad)
+    for (const broken of await brokenInvariants(db)) bad(broken)
+    await checkStock(run.acks, db, bad)
+    const counts = await db.query<{ orders: number; paid: number }>(
+      "SELECT count(*)::int AS orders, (count(*) FILTER (WHERE status = 'paid'))::int AS paid FROM orders",
+    )
+    return counts.rows[0] ?? { orders: 0, paid: 0 }
+  } finally {
+    await db.close()
+  }
+}
+
+/** One round: load, SIGKILL, verify, restart on the same data, add stock. Answers the new server. */
+async function chaosRound(
+  run: ChaosRun,
+  home: DataHome,
+  server: ServerProcess,
+  round: number,
+  opts: ChaosOptions,
+  log: (line: string) => void,
+): Promise<ServerProcess> {
+  const before = { orders: run.acks.orders.size, payments: run.acks.payments.size }
+  const killAfter = opts.seconds * 1000 * (0.5 + Math.random() / 2)
+  const cutOff = await loadAndKill(run, server, round, opts.concurrency, killAfter)
+  run.inFlightAtKill += cutOff
+  log(
+    `round ${round}: SIGKILL after ${(killAfter / 1000).toFixed(1)} s cut off ${cutOff} request(s); ` +
+      `acknowledged this round: ${run.acks.orders.size - before.orders} order(s), ` +
+      `${run.acks.payments.size - before.payments} payment(s)`,
+  )
+  const found = await verify(run, home, `round ${round}`)
+  log(
+    `round ${round}: verified ${found.orders} stored order(s), ${found.paid} paid; violations so far: ${run.violations.length}`,
+  )
+  const restarted = await startServer({ env: home.env })
+  await addStock(run, restarted.url, round)
+  return restarted
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
+  const log = opts.log ?? ((line: string) => console.log(line))
+  const engine = opts.databaseUrl ? 'postgres' : 'pglite'
+  const run = new ChaosRun()
+  const home = await newDataHome(opts.databaseUrl)
+  log(`chaos: ${engine}, ${opts.rounds} round(s) of up to ${opts.seconds} s, ${opts.concurrency} clients`)
+  let server: ServerProcess | undefined
+  try {
+    server = await startServer({ env: home.env })
+    await setUpShop(run, server.url)
+    for (let round = 1; round <= opts.rounds; round++)
+      server = await chaosRound(run, home, server, round, opts, log)
+    // The last restart must also shut down cleanly.
+    const code = await server.stop('SIGTERM')
+    if (code !== 0)
+      run.violations.push(`SIGTERM after the last round: exit code ${code}: ${server.output().slice(-1000)}`)
+    server = undefined
+    const final = await verify(run, home, 'final')
+    return {
+      engine,
+      rounds: opts.rounds,
+      requests: run.requests,
+      statuses: run.statuses,
+      inFlightAtKill: run.inFlightAtKill,
+      ackedUsers: run.acks.users.size,
+      ackedOrders: run.acks.orders.size,
+      ackedPayments: run.acks.payments.size,
+      ackedDeposits: [...run.acks.deposits.values()].reduce((n, d) => n + d.count, 0),
+      storedOrders: final.orders,
+      violations: run.violations,
+    }
+  } finally {
+    await server?.stop('SIGKILL')
+    await home.dispose(opts.keep ?? false, log)
+  }
+}
+
+/** `bookstore chaos`: runs it and prints the summary; exit code 0, 1 on a violation, 2 if it could not run. */
+export async function chaosCommand(opts: ChaosOptions): Promise<number> {
+  try {
+    const { violations, ...rest } = await runChaos(opts)
     console.log(`summary: ${JSON.stringify(rest)}`)
-    if (violations.length > 0) {
-      console.error(`${violations.length} violation(s):`)
-      for (const v of violations.slice(0, 50)) console.error(`  - ${v}`)
-      process.exitCode = 1
-    } else console.log('no violations')
+    if (violations.length === 0) {
+      console.log('no violations')
+      return 0
+    }
+    console.error(`${violations.length} violation(s):`)
+    for (const v of violations.slice(0, 50)) console.error(`  - ${v}`)
+    return 1
   } catch (err) {
     console.error('chaos:', err instanceof Error ? err.message : err)
-    process.exitCode = 2
+    return 2
   }
 }

@@ -10,7 +10,7 @@ import { PgliteNamedStatements } from './pglite-named.ts'
  * through pglite-named.ts. dataDir undefined = in memory (tests).
  *
  * Durability: a commit has written its WAL to files under dataDir before it returns, so committed
- * data survives the process being killed (scripts/chaos.ts checks this with SIGKILL). PGlite runs
+ * data survives the process being killed (tools/chaos.ts checks this with SIGKILL). PGlite runs
  * PostgreSQL with fsync off and its Node filesystem layer cannot fsync, so an operating-system
  * crash or power loss may lose the last commits: use DATABASE_URL where that matters.
  */

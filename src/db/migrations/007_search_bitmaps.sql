@@ -103,7 +103,7 @@ CREATE TRIGGER search_bitmaps_tags_update AFTER UPDATE OF tags ON listings
   FOR EACH ROW WHEN (OLD.tags IS DISTINCT FROM NEW.tags) EXECUTE FUNCTION search_bitmaps_tags_update();
 
 -- Every bitmap from the postings and tags: here, and after a bulk load that ran without the triggers
--- (scripts/gen-catalog.ts), which is faster than setting bits batch by batch.
+-- (tools/catalog/gen-catalog.ts), which is faster than setting bits batch by batch.
 CREATE FUNCTION search_bitmaps_rebuild() RETURNS void LANGUAGE sql AS $$
   TRUNCATE search_bitmaps;
   INSERT INTO search_bitmaps (kind, key, block, bits)

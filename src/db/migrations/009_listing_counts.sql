@@ -73,7 +73,7 @@ CREATE TRIGGER listing_counts_update AFTER UPDATE OF tags, price, stock_level ON
   EXECUTE FUNCTION listing_counts_update();
 
 -- Every count from the listings: here, and after a bulk load that ran without the insert trigger
--- (scripts/gen-catalog.ts).
+-- (tools/catalog/gen-catalog.ts).
 CREATE FUNCTION listing_counts_rebuild() RETURNS void LANGUAGE sql AS $$
   TRUNCATE listing_counts;
   INSERT INTO listing_counts (kind, tag, price, listings, in_stock)
