@@ -149,6 +149,18 @@ export function addToolCommands(program: Command, env: Env): Command {
     })
 
   program
+    .command('schema')
+    .description(
+      'write schema.sql: the schema as the migrations leave a fresh database, read from its catalog',
+    )
+    .action(() =>
+      run('schema', async () => {
+        const { writeSchemaFile } = await import('./schema.ts')
+        console.log(`wrote ${await writeSchemaFile()}`)
+      }),
+    )
+
+  program
     .command('two-sweepers')
     .description(
       'two server processes sweeping one PostgreSQL (DATABASE_URL): no order cancelled or released twice',
