@@ -69,6 +69,9 @@ test('/openapi.json gives result codes and the token scheme (docs/api.md ↔ rou
   for (const code of ['400', '401', '511', '513', '515', '517'])
     assert.ok(newOrder?.responses[code], `new_order ${code}`)
   assert.deepEqual(newOrder?.security, [{ token: [] }, { bearer: [] }])
+  // the catch-all for other 5xx answers does not call the listed business codes (511–525) bugs
+  const serverErrors = (newOrder?.responses['5XX'] ?? newOrder?.responses['5xx']) as { description: string }
+  assert.match(serverErrors.description, /other than the result codes listed above: 503/)
 })
 
 test('GET / points to the API description until the web shop owns it', async () => {
