@@ -186,5 +186,5 @@ export async function insertListings(
  * there later; the embedded engine never does. Not inside a transaction.
  */
 export async function analyseListings(db: Db): Promise<void> {
-  await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
+  await db.exec('VACUUM ANALYZE listings, listing_ratings, search_postings, search_terms')
 }
