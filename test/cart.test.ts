@@ -428,3 +428,46 @@ describe('checkout', () => {
     assert.equal((await metric('bookstore_checkout_orders_total')) - orders, 2)
   })
 })
+
+describe('documentation', () => {
+  test('/openapi.json describes the review and cart routes with their codes, examples and security', async () => {
+    const doc = (await t.app.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            responses: Record<string, { content?: Record<string, { schema: { properties?: object } }> }>
+            security?: unknown[]
+            requestBody?: {
+              content: Record<string, { example?: unknown }>
+            }
+          }
+        >
+      >
+    }
+    const TOKEN = [{ token: [] }, { bearer: [] }]
+    const routes: [string, string, string[], boolean][] = [
+      ['post', '/buyer/review', ['400', '401', '515', '518', '526'], true],
+      ['post', '/buyer/delete_review', ['400', '401', '527'], true],
+      ['post', '/seller/reply_review', ['400', '401', '527'], true],
+      ['get', '/stores/{store_id}/books/{book_id}/reviews', ['400', '513', '515'], false],
+      ['get', '/buyer/cart', ['400', '401'], true],
+      ['post', '/buyer/cart', ['400', '401', '513', '515'], true],
+      ['post', '/buyer/checkout', ['400', '401', '513', '515', '517'], true],
+    ]
+    for (const [method, path, codes, token] of routes) {
+      const op = doc.paths[path]?.[method]
+      assert.ok(op, `${method} ${path} is described`)
+      for (const code of ['200', ...codes]) assert.ok(op.responses[code], `${path} documents ${code}`)
+      if (token) assert.deepEqual(op.security, TOKEN, `${path} takes a token`)
+      else assert.equal(op.security, undefined, `${path} needs no login`)
+      if (method === 'post') {
+        const body = op.requestBody?.content['application/json']
+        assert.ok(body?.example, `${path} has an example body`)
+      }
+    }
+    const short = doc.paths['/buyer/checkout']?.post?.responses['517']?.content?.['application/json']?.schema
+    assert.ok(short?.properties && 'store_id' in short.properties && 'book_id' in short.properties)
+  })
+})
