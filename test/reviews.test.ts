@@ -538,6 +538,39 @@ describe('a closed account', () => {
   })
 })
 
+describe('orders do not pay for ratings', () => {
+  test('placing, paying, cancelling and receiving orders never writes the listing’s ratings row', async () => {
+    const shop = await newShop(t.app, 1)
+    const buyer = await buyerWithMoney()
+    const bookId = shop.bookIds[0] as string
+    // xmin changes with any update of the row, even one that writes the same values.
+    const version = async () =>
+      (
+        await rowsOf<{ v: string }>(
+          t.db,
+          'SELECT xmin::text AS v FROM listing_ratings WHERE store_id = $1 AND book_id = $2',
+          [shop.storeId, bookId],
+        )
+      )[0]?.v
+    const before = await version()
+    assert.ok(before)
+    await orderThrough(buyer, shop, 'received', [[0, 1]])
+    const cancelled = await orderThrough(buyer, shop, 'paid', [[0, 2]])
+    expect(
+      await post(t.app, '/buyer/cancel_order', { user_id: buyer.userId, order_id: cancelled }, buyer.token),
+      200,
+    )
+    assert.equal(await version(), before)
+    const [reviewed] = await rowsOf<{ order_id: string }>(
+      t.db,
+      `SELECT order_id FROM orders WHERE buyer_id = $1 AND status = 'received'`,
+      [buyer.userId],
+    )
+    expect(await review(buyer, reviewed?.order_id as string, bookId, 3), 200)
+    assert.notEqual(await version(), before, 'a review does write it')
+  })
+})
+
 describe('observability', () => {
   test('/metrics counts reviews by action', async () => {
     const shop = await newShop(t.app, 1)
