@@ -3,6 +3,18 @@
 
 -- Tables
 
+CREATE TABLE cart_lines (
+  user_id text NOT NULL,
+  store_id text NOT NULL,
+  book_id text NOT NULL,
+  count integer NOT NULL,
+  added_at timestamp with time zone DEFAULT now() NOT NULL,
+  CONSTRAINT cart_lines_count_check CHECK (((count >= 1) AND (count <= 10000))),
+  CONSTRAINT cart_lines_pkey PRIMARY KEY (user_id, store_id, book_id),
+  CONSTRAINT cart_lines_store_id_book_id_fkey FOREIGN KEY (store_id, book_id) REFERENCES listings(store_id, book_id) ON DELETE CASCADE,
+  CONSTRAINT cart_lines_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(user_id)
+);
+
 CREATE TABLE ledger (
   entry_id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
   user_id text NOT NULL,
@@ -37,6 +49,31 @@ CREATE TABLE listing_pictures (
   CONSTRAINT listing_pictures_pkey PRIMARY KEY (store_id, book_id, idx),
   CONSTRAINT listing_pictures_sha256_fkey FOREIGN KEY (sha256) REFERENCES pictures(sha256),
   CONSTRAINT listing_pictures_store_id_book_id_fkey FOREIGN KEY (store_id, book_id) REFERENCES listings(store_id, book_id) ON DELETE CASCADE
+);
+
+CREATE TABLE listing_ratings (
+  store_id text NOT NULL,
+  book_id text NOT NULL,
+  doc bigint NOT NULL,
+  n1 integer DEFAULT 0 NOT NULL,
+  n2 integer DEFAULT 0 NOT NULL,
+  n3 integer DEFAULT 0 NOT NULL,
+  n4 integer DEFAULT 0 NOT NULL,
+  n5 integer DEFAULT 0 NOT NULL,
+  rating_count integer GENERATED ALWAYS AS (((((n1 + n2) + n3) + n4) + n5)) STORED,
+  rating_sum bigint GENERATED ALWAYS AS (((((n1 + (2 * n2)) + (3 * n3)) + (4 * n4)) + ((5)::bigint * n5))) STORED,
+  average double precision GENERATED ALWAYS AS (
+CASE
+    WHEN (((((n1 + n2) + n3) + n4) + n5) > 0) THEN ((((((n1 + (2 * n2)) + (3 * n3)) + (4 * n4)))::double precision + ((5)::double precision * (n5)::double precision)) / (((((n1 + n2) + n3) + n4) + n5))::double precision)
+    ELSE NULL::double precision
+END) STORED,
+  CONSTRAINT listing_ratings_n1_check CHECK ((n1 >= 0)),
+  CONSTRAINT listing_ratings_n2_check CHECK ((n2 >= 0)),
+  CONSTRAINT listing_ratings_n3_check CHECK ((n3 >= 0)),
+  CONSTRAINT listing_ratings_n4_check CHECK ((n4 >= 0)),
+  CONSTRAINT listing_ratings_n5_check CHECK ((n5 >= 0)),
+  CONSTRAINT listing_ratings_pkey PRIMARY KEY (store_id, book_id),
+  CONSTRAINT listing_ratings_store_id_book_id_fkey FOREIGN KEY (store_id, book_id) REFERENCES listings(store_id, book_id) ON DELETE CASCADE
 );
 
 CREATE TABLE listing_sales (
@@ -127,6 +164,29 @@ CREATE TABLE pictures (
   CONSTRAINT pictures_pkey PRIMARY KEY (sha256)
 );
 
+CREATE TABLE reviews (
+  review_id text NOT NULL,
+  order_id text NOT NULL,
+  book_id text NOT NULL,
+  store_id text NOT NULL,
+  buyer_id text NOT NULL,
+  rating smallint NOT NULL,
+  text text,
+  created_at timestamp with time zone DEFAULT now() NOT NULL,
+  updated_at timestamp with time zone DEFAULT now() NOT NULL,
+  reply text,
+  replied_at timestamp with time zone,
+  CONSTRAINT reviews_buyer_id_fkey FOREIGN KEY (buyer_id) REFERENCES users(user_id),
+  CONSTRAINT reviews_check CHECK (((reply IS NULL) = (replied_at IS NULL))),
+  CONSTRAINT reviews_order_id_book_id_fkey FOREIGN KEY (order_id, book_id) REFERENCES order_items(order_id, book_id),
+  CONSTRAINT reviews_order_id_book_id_key UNIQUE (order_id, book_id),
+  CONSTRAINT reviews_pkey PRIMARY KEY (review_id),
+  CONSTRAINT reviews_rating_check CHECK (((rating >= 1) AND (rating <= 5))),
+  CONSTRAINT reviews_reply_check CHECK (((length(reply) >= 1) AND (length(reply) <= 2000))),
+  CONSTRAINT reviews_store_id_fkey FOREIGN KEY (store_id) REFERENCES stores(store_id),
+  CONSTRAINT reviews_text_check CHECK ((length(text) <= 2000))
+);
+
 CREATE TABLE schema_migrations (
   version text NOT NULL,
   applied_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -201,6 +261,8 @@ CREATE INDEX ledger_order ON ledger USING btree (order_id) WHERE (order_id IS NO
 
 CREATE INDEX ledger_user ON ledger USING btree (user_id, entry_id);
 
+CREATE INDEX listing_ratings_rank ON listing_ratings USING btree (average DESC NULLS LAST, rating_count DESC, doc DESC);
+
 CREATE INDEX listing_sales_rank ON listing_sales USING btree (sales DESC, store_id, book_id);
 
 CREATE UNIQUE INDEX listings_doc ON listings USING btree (doc);
@@ -230,6 +292,10 @@ CREATE INDEX orders_store ON orders USING btree (store_id, created_at DESC, orde
 CREATE INDEX orders_store_status ON orders USING btree (store_id, status, created_at DESC, order_id);
 
 CREATE INDEX orders_unpaid_expiry ON orders USING btree (expires_at) WHERE (status = 'unpaid'::text);
+
+CREATE INDEX reviews_listing ON reviews USING btree (store_id, book_id, created_at DESC, review_id);
+
+CREATE INDEX reviews_unanswered ON reviews USING btree (store_id, created_at DESC, review_id) WHERE (reply IS NULL);
 
 CREATE INDEX search_postings_rank ON search_postings USING btree (term, score DESC, doc DESC);
 
@@ -306,6 +372,30 @@ BEGIN
            UNION ALL
            SELECT n.kind, n.tag, NEW.price, 1, (NEW.stock_level > 0)::int FROM listing_counts_keys(NEW.tags) n)
           AS k(kind, tag, price, listings, in_stock);
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION listing_ratings_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  -- The star taken away (update, delete) and the star added (insert, update); 0 for none.
+  gone integer := 0;
+  came integer := 0;
+  s text;
+  b text;
+BEGIN
+  IF TG_OP <> 'INSERT' THEN gone := OLD.rating; s := OLD.store_id; b := OLD.book_id; END IF;
+  IF TG_OP <> 'DELETE' THEN came := NEW.rating; s := NEW.store_id; b := NEW.book_id; END IF;
+  UPDATE listing_ratings SET
+    n1 = n1 + (came = 1)::int - (gone = 1)::int,
+    n2 = n2 + (came = 2)::int - (gone = 2)::int,
+    n3 = n3 + (came = 3)::int - (gone = 3)::int,
+    n4 = n4 + (came = 4)::int - (gone = 4)::int,
+    n5 = n5 + (came = 5)::int - (gone = 5)::int
+   WHERE store_id = s AND book_id = b;
   RETURN NULL;
 END
 $function$;
@@ -529,6 +619,12 @@ CREATE TRIGGER search_postings_delete AFTER DELETE ON listings REFERENCING OLD T
 CREATE TRIGGER search_postings_insert AFTER INSERT ON listings REFERENCING NEW TABLE AS new_listings FOR EACH STATEMENT EXECUTE FUNCTION search_postings_insert();
 
 CREATE TRIGGER search_postings_update AFTER UPDATE OF search_vec, author_tags_vec, title_grams ON listings FOR EACH ROW WHEN (((old.search_vec IS DISTINCT FROM new.search_vec) OR (old.author_tags_vec IS DISTINCT FROM new.author_tags_vec) OR (old.title_grams IS DISTINCT FROM new.title_grams))) EXECUTE FUNCTION search_postings_update();
+
+CREATE TRIGGER listing_ratings_add AFTER INSERT ON reviews FOR EACH ROW EXECUTE FUNCTION listing_ratings_change();
+
+CREATE TRIGGER listing_ratings_remove AFTER DELETE ON reviews FOR EACH ROW EXECUTE FUNCTION listing_ratings_change();
+
+CREATE TRIGGER listing_ratings_rerate AFTER UPDATE OF rating ON reviews FOR EACH ROW WHEN ((old.rating <> new.rating)) EXECUTE FUNCTION listing_ratings_change();
 
 CREATE TRIGGER search_bitmaps_postings_add AFTER INSERT ON search_postings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_postings();
 

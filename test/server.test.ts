@@ -57,7 +57,7 @@ test('data survives a restart, and SIGTERM shuts the server down cleanly', async
   assert.equal(store.status, 200)
   const funds = await postJson(`${first.url}/buyer/add_funds`, { ...u, add_value: 1234 })
   assert.equal(funds.status, 200)
-  assert.equal(await first.stop(), 0, first.output())
+  assert.equal((await first.stop()).code, 0, first.output())
   assert.match(first.output(), /shutting down/)
 
   const second = await start()
@@ -75,7 +75,7 @@ test('data survives a restart, and SIGTERM shuts the server down cleanly', async
     const ready = await fetch(`${second.url}/ready`)
     assert.equal(ready.status, 200)
   } finally {
-    assert.equal(await second.stop(), 0)
+    assert.equal((await second.stop()).code, 0)
   }
 })
 
@@ -134,7 +134,7 @@ test('cluster mode: WORKERS=2 serves from two processes on one PostgreSQL', asyn
     assert.equal(users.rows[0]?.n, 40)
     assert.ok(pids.size >= 2, `requests answered by ${pids.size} processes`)
   } finally {
-    assert.equal(await server.stop(), 0)
+    assert.equal((await server.stop()).code, 0)
     await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
     await admin.close()
   }

@@ -498,7 +498,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     for (let round = 1; round <= opts.rounds; round++)
       server = await chaosRound(run, home, server, round, opts, log)
     // The last restart must also shut down cleanly.
-    const code = await server.stop('SIGTERM')
+    const { code } = await server.stop('SIGTERM')
     if (code !== 0)
       run.violations.push(`SIGTERM after the last round: exit code ${code}: ${server.output().slice(-1000)}`)
     server = undefined

@@ -1,8 +1,17 @@
+import { join } from 'node:path'
 import { Command } from 'commander'
 import { openDatabase } from '../app.ts'
 import { ConfigError, loadConfig } from '../config.ts'
+import { backupDataDir } from '../db/pglite.ts'
 import { serveOrExit } from '../server.ts'
 import { main as importMain } from './import.ts'
+
+const failure = (err: unknown) =>
+  err instanceof ConfigError
+    ? `invalid configuration: ${err.message}`
+    : err instanceof Error
+      ? err.message
+      : String(err)
 
 /**
  * The `bookstore` command with what the server ships: serve, migrate, import. bin/bookstore.js adds
@@ -28,7 +37,27 @@ export function bookstoreCli(env: Record<string, string | undefined>): Command {
         console.log(`database (${db.engine}) is up to date`)
         await db.close()
       } catch (err) {
-        console.error(err instanceof ConfigError ? `invalid configuration: ${err.message}` : String(err))
+        console.error(`bookstore migrate: ${failure(err)}`)
+        process.exitCode = err instanceof ConfigError ? 2 : 1
+      }
+    })
+
+  program
+    .command('backup')
+    .description(
+      'copy the embedded database (DATA_DIR) to a new directory, refused while another process has it open;\n' +
+        '  to restore, stop the server and put the copy in place of $DATA_DIR/pglite (README, "Backups and recovery")',
+    )
+    .argument('<dir>', 'the new directory')
+    .action(async (target: string) => {
+      try {
+        const config = loadConfig(env)
+        if (config.databaseUrl)
+          throw new Error('DATABASE_URL is set: back up a PostgreSQL server with pg_dump')
+        await backupDataDir(join(config.dataDir, 'pglite'), target)
+        console.log(`copied ${join(config.dataDir, 'pglite')} to ${target}`)
+      } catch (err) {
+        console.error(`bookstore backup: ${failure(err)}`)
         process.exitCode = err instanceof ConfigError ? 2 : 1
       }
     })

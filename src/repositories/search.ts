@@ -7,7 +7,14 @@ import {
   type Word,
 } from '../search/query.ts'
 
-export const SORTS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
+export const SORTS = [
+  'relevance',
+  'price_asc',
+  'price_desc',
+  'pub_year_desc',
+  'sales_desc',
+  'rating_desc',
+] as const
 export type Sort = (typeof SORTS)[number]
 
 export interface SearchFilters {
@@ -41,6 +48,9 @@ export interface SearchHit {
   stock_level: number
   tags: string[]
   score: number
+  /** The sum and number of the listing's review ratings (the service turns them into an average). */
+  rating_sum: number
+  rating_count: number
 }
 
 /** Collects parameters and hands out their $n placeholders. */
@@ -106,8 +116,13 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
   }
 }
 
+/** A column of the listing's ratings (migration 011), looked up for one hit of a page. */
+const rating = (column: string) =>
+  `coalesce((SELECT hr.${column} FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS ${column}`
 /** The columns of a hit, from listings l (the score comes from the caller). */
-const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags`
+const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  ${rating('rating_sum')}, ${rating('rating_count')}`
 
 /** ts_rank_cd's default weights of A, B, C, D, as the float4 values it computes with. */
 const RANK_WEIGHT: Record<string, string> = {
@@ -442,6 +457,13 @@ const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
     ['ls.store_id', ''],
     ['ls.book_id', ''],
   ],
+  // Highest average first, then more ratings, then newest; unrated listings (no average) last. The
+  // index listing_ratings_rank holds this order.
+  rating_desc: [
+    ['lr.average', ' DESC NULLS LAST'],
+    ['lr.rating_count', ' DESC'],
+    ['lr.doc', ' DESC'],
+  ],
 }
 
 /**
@@ -505,11 +527,14 @@ export async function searchListings(
     whereParams = t.matchParams
   }
   const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-  // The sales count lives in its own table (see migration 005); only its sort reads it.
+  // The sales count and the ratings live in tables of their own (migrations 005 and 011); only their
+  // sorts read them.
   const from =
     req.sort === 'sales_desc'
       ? 'listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id'
-      : 'listings l'
+      : req.sort === 'rating_desc'
+        ? 'listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id'
+        : 'listings l'
   const countAll = async () =>
     (
       await q.query<{ n: number }>(

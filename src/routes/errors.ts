@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { pgCode } from '../db/db.ts'
-import { DomainError, statusOf } from '../errors.ts'
+import { DomainError, detailsOf, statusOf } from '../errors.ts'
 
 const CONNECTION_ERRORS = new Set([
   'ECONNREFUSED',
@@ -30,7 +30,7 @@ export function installErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
       if (err.info.kind === 'rate_limited') reply.header('retry-after', String(err.info.retryAfterS))
-      return reply.code(statusOf(err.info)).send({ message: err.message })
+      return reply.code(statusOf(err.info)).send({ message: err.message, ...detailsOf(err.info) })
     }
     if ('validation' in err && err.validation) return reply.code(400).send({ message: err.message })
     if (isDatabaseUnavailable(err)) {

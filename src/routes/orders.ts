@@ -4,7 +4,7 @@ import { Order, OrderPage, OrderStatus } from '../api/orders.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { OrderService } from '../services/orders.ts'
 import { requireToken } from './guards.ts'
-import { OrderId, responses, StoreId, UserId } from './schemas.ts'
+import { OrderId, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
 
 const Paging = {
   status: Type.Optional(OrderStatus),
@@ -25,6 +25,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['seller'],
         summary: 'Ship a paid order (owner of its store only)',
         description:
@@ -44,6 +45,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'Confirm receipt of a shipped order: the money held for it goes to the seller',
         description: '401 not the buyer · 518 · 520 not shipped · 521 already received · 524 cancelled.',
@@ -62,6 +64,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'Cancel an order that is not shipped yet',
         description:
@@ -83,6 +86,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['seller'],
         summary: 'Refuse an order that is not shipped yet (owner of its store only)',
         description:
@@ -110,6 +114,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'The buyer’s orders, newest first, paged (the status filter applies before paging)',
         querystring: Type.Object({ user_id: UserId, ...Paging }),
@@ -132,6 +137,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['seller'],
         summary: 'Orders of the seller’s stores (or of one), newest first, paged',
         description: '513 unknown store_id · 401 a store of someone else.',
@@ -155,6 +161,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['orders'],
         summary: 'One order, for its buyer or the owner of its store',
         description:
@@ -177,6 +184,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'The user’s balance in cents (money held for paid orders is not part of it)',
         querystring: Type.Object({ user_id: UserId }),

@@ -11,12 +11,17 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export interface ServerProcess {
   url: string
   child: ChildProcess
-  /** Resolves with the exit code once the process has exited. */
-  exited: Promise<number | null>
+  /** Resolves with the exit code or the signal once the process has exited. */
+  exited: Promise<Exit>
   /** The last output lines (stdout and stderr). */
   output(): string
-  /** SIGTERM (a clean shutdown) or SIGKILL (a crash), then waits for the exit; answers the code. */
-  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<number | null>
+  /** SIGTERM (a clean shutdown) or SIGKILL (a crash), then waits for the exit. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<Exit>
+}
+
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
 }
 
 export interface StartOptions {
@@ -70,7 +75,9 @@ export async function startServer({
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
   let hasExited = false
   void exited.then(() => {
     hasExited = true
@@ -87,7 +94,10 @@ export async function startServer({
   }
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (hasExited) throw new Error(`server exited with ${await exited} while starting: ${out.slice(-2000)}`)
+    if (hasExited) {
+      const { code, signal } = await exited
+      throw new Error(`server exited with ${signal ?? code} while starting: ${out.slice(-2000)}`)
+    }
     if (Date.now() > deadline) {
       await server.stop('SIGKILL')
       throw new Error(`server was not ready within ${timeoutMs / 1000} s: ${out.slice(-2000)}`)
