@@ -1,4 +1,4 @@
-import type { ApiHit, SearchPage, SearchParams } from '../api/catalog.ts'
+import type { SearchPage, SearchParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
 import { findListing, listingExists } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
