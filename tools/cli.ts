@@ -80,6 +80,22 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('bench-startup')
+    .description('start-up time and memory of the server run through tsx against compiled JavaScript')
+    .option(
+      '--rounds <n>',
+      'rounds, each starting both on a fresh and an existing data directory',
+      positiveNumber,
+      5,
+    )
+    .action((o) =>
+      run('bench-startup', async () => {
+        const { benchStartup } = await import('./bench/startup.ts')
+        console.log(await benchStartup(o.rounds))
+      }),
+    )
+
+  program
     .command('gen-catalog')
     .description(
       'fill a database with a synthetic Chinese catalogue for the search benchmark, with progress; ' +
