@@ -14,7 +14,7 @@ import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
 import { catalogRoutes } from './routes/catalog.ts'
 import { registerDocs } from './routes/docs.ts'
-import { installErrorHandling } from './routes/errors.ts'
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
@@ -70,6 +70,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             ...(opts.logger ? { stream: opts.logger.stream } : {}),
           },
     bodyLimit: LIMITS.defaultBodyBytes,
+    routerOptions: { maxParamLength: LIMITS.maxPathParamLength },
+    frameworkErrors,
+    clientErrorHandler,
     // Strict JSON: a duplicate or __proto__/constructor key is refused, not merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -90,6 +93,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   )
 
   installErrorHandling(app)
+  // Bodies are JSON only: a text/plain body would reach the schemas as a string ("body must be object").
+  app.removeContentTypeParser('text/plain')
   installSecurityHeaders(app)
   installAbuseLimits(app, config)
   app.addHook('preValidation', rejectUnstorableStrings)
