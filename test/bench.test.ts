@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { Samples, table } from '../src/bench/stats.ts'
 import { bench } from '../src/cli/bench.ts'
 import { DATABASE_URL, startApp, type TestApp } from './helpers.ts'
+import { bookstore } from './processes.ts'
 
 const SAMPLE = fileURLToPath(new URL('../../shared/data/book.db', import.meta.url))
 const small = { concurrency: 2, durationS: 1, sellers: 1, stores: 1, books: 5, buyers: 2, workers: 1 }
@@ -93,5 +94,37 @@ describe('bench', () => {
   test('compare refuses --url and --raw, which it would ignore', async () => {
     await assert.rejects(bench({ ...small, raw: false, url, compare: 2 }, {}), /drop --url and --raw/)
     await assert.rejects(bench({ ...small, raw: true, compare: 2 }, {}), /drop --url and --raw/)
+  })
+})
+
+describe('bench --url, when the server stops during the run', () => {
+  test('prints what it measured and why it stopped, exits 1, and shows no stack trace', async () => {
+    const t = await startApp()
+    const url = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    let closed = false
+    try {
+      const run = bookstore(
+        ['bench', '--url', url, '-c', '2', '-d', '60', '--books', '5', '--buyers', '2'],
+        {},
+      )
+      // once orders are being paid, the server goes away
+      for (let i = 0; i < 600; i++) {
+        const r = await t.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM orders WHERE status = 'paid'",
+        )
+        if ((r.rows[0]?.n ?? 0) >= 5) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      await t.app.close()
+      closed = true
+      const { code } = await run.exit
+      assert.equal(code, 1, run.output())
+      assert.match(run.output(), /paid orders: [1-9]\d* in/)
+      assert.match(run.output(), /bench: stopped early: /)
+      assert.doesNotMatch(run.output(), /^\s+at /m)
+    } finally {
+      if (!closed) await t.app.close()
+      await t.close()
+    }
   })
 })
