@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { after, before, describe, test } from 'node:test'
+import { after, afterEach, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Samples, table } from '../src/bench/stats.ts'
 import { bench } from '../src/cli/bench.ts'
@@ -55,10 +55,17 @@ describe('bench', () => {
     assert.equal(unpaid.rows[0]?.n, 0, 'every order placed was paid')
   })
 
+  /** Schemas the runs below made, dropped when each test ends (the suite leaves nothing behind). */
+  const ownSchemas: string[] = []
+  afterEach(async () => {
+    for (const schema of ownSchemas.splice(0)) await t.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  })
+
   /** A database of its own for a run that opens its own connections: a schema on PostgreSQL. */
   async function ownEnv(name: string): Promise<Record<string, string | undefined>> {
     if (!DATABASE_URL) return {}
     const schema = `${name}_${process.pid}`
+    ownSchemas.push(schema)
     await t.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
     const scoped = new URL(DATABASE_URL)
     scoped.searchParams.set('options', `-c search_path=${schema}`)
@@ -89,6 +96,15 @@ describe('bench', () => {
     const lat = row.match(/([\d.]+) \/ ([\d.]+)\s*$/)
     assert.ok(lat && Number(lat[1]) > 0 && Number(lat[1]) <= Number(lat[2]), `HTTP p50 ≤ p99: ${row}`)
     assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\.\d %\s+[\d.]+ \/ [\d.]+/)
+  })
+
+  test('the runs leave no schema behind on PostgreSQL', async (ctx) => {
+    if (!DATABASE_URL) return ctx.skip('the embedded runs use temporary directories, removed after each run')
+    const left = await t.db.query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench%' AND nspname LIKE $1",
+      [`%_${process.pid}`],
+    )
+    assert.deepEqual(left.rows, [])
   })
 
   test('compare refuses --url and --raw, which it would ignore', async () => {
