@@ -6,7 +6,7 @@ import { openDatabase } from '../app.ts'
 import { ConfigError, loadConfig } from '../config.ts'
 import { backupDataDir } from '../db/pglite.ts'
 import { serveOrExit } from '../server.ts'
-import { bench } from './bench.ts'
+import { BenchIncomplete, bench } from './bench.ts'
 import { main as importMain } from './import.ts'
 
 const env = process.env
@@ -110,7 +110,7 @@ program
     0,
   )
   .action(async (o) => {
-    const out = await bench(
+    const out = bench(
       {
         raw: Boolean(o.raw),
         concurrency: o.concurrency,
@@ -126,7 +126,15 @@ program
       },
       env,
     )
-    console.log(out)
+    // A server that stops mid-run ends it: print what was measured, and why it stopped, no stack.
+    await out.then(
+      (text) => console.log(text),
+      (err: unknown) => {
+        if (err instanceof BenchIncomplete) console.log(err.report)
+        console.error(failure(err))
+        process.exitCode = 1
+      },
+    )
   })
 
 /** Runs one of the repository's scripts in a child process with the given arguments. */
