@@ -17,6 +17,11 @@ export const LIMITS = {
   maxStock: 2_147_483_647,
   maxOrderLines: 1000,
   maxCount: 1_000_000,
+  /** Copies of one cart line, and lines in one cart (a checkout places at most this many order lines). */
+  maxCartCount: 10_000,
+  maxCartLines: 1000,
+  /** Characters of a review's text and of a seller's reply. */
+  reviewTextLength: 2000,
   maxPictures: 64,
   /** add_book carries base64 pictures: several MB (course data: up to 9 of ~200 KB each). */
   addBookBodyBytes: 16 * 1024 * 1024,

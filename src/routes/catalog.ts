@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { LIMITS } from '../limits.ts'
 import { SORTS } from '../repositories/search.ts'
 import type { CatalogService } from '../services/catalog.ts'
+import { Rating } from '../services/reviews.ts'
 import { BookId, ErrorBody, responses, StoreId } from './schemas.ts'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -20,6 +21,8 @@ const Hit = Type.Object({
   score: Type.Number({
     description: 'relevance: 2 + r for title matches, 1 + r for author/tag matches, r otherwise (0 ≤ r < 1)',
   }),
+  rating_average: Nullable(Type.Number({ description: 'average review rating, 2 decimals; null: unrated' })),
+  rating_count: Type.Integer({ description: 'number of reviews' }),
 })
 
 const SearchQuery = Type.Object({
@@ -36,7 +39,9 @@ const SearchQuery = Type.Object({
   store_id: Type.Optional(StoreId),
   sort: Type.Enum([...SORTS], {
     default: 'relevance',
-    description: 'relevance without q means newest first',
+    description:
+      'relevance without q means newest first; rating_desc: highest average rating, then more ratings, ' +
+      'then newest, unrated listings last',
   }),
   tag: Type.Optional(
     Type.Union(
@@ -93,6 +98,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
           stock_level: Type.Integer(),
           book_info: Type.Object({}, { additionalProperties: true }),
           pictures: Type.Array(Type.String()),
+          rating: Rating,
         }),
       },
     },

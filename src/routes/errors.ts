@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { pgCode } from '../db/db.ts'
-import { DomainError, statusOf } from '../errors.ts'
+import { DomainError, detailsOf, statusOf } from '../errors.ts'
 import { LIMITS } from '../limits.ts'
 
 const CONNECTION_ERRORS = new Set([
@@ -74,7 +74,7 @@ export function installErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
       if (err.info.kind === 'rate_limited') reply.header('retry-after', String(err.info.retryAfterS))
-      return reply.code(statusOf(err.info)).send({ message: err.message })
+      return reply.code(statusOf(err.info)).send({ message: err.message, ...detailsOf(err.info) })
     }
     if ('validation' in err && err.validation) return reply.code(400).send({ message: err.message })
     // the client went away mid-body (its ECONNRESET is not the database's): nobody is left to answer

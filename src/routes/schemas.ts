@@ -35,6 +35,8 @@ export const RESULT_CODES = {
   523: 'order not paid (cannot be shipped)',
   524: 'order cancelled or expired',
   525: 'order already paid',
+  526: 'order not received yet (cannot be reviewed)',
+  527: 'review id does not exist',
 } as const
 export type ResultCode = keyof typeof RESULT_CODES
 
