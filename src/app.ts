@@ -19,7 +19,7 @@ import { clientErrorHandler, frameworkErrors, installErrorHandling } from './rou
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
-import { installAbuseLimits, installSecurityHeaders } from './routes/protection.ts'
+import { installAbuseLimits, installBodyBudget, installSecurityHeaders } from './routes/protection.ts'
 import { reviewRoutes } from './routes/reviews.ts'
 import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
@@ -126,6 +126,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain')
   installSecurityHeaders(app)
   installAbuseLimits(app, config)
+  installBodyBudget(app)
   app.addHook('preValidation', rejectUnstorableStrings)
 
   const metrics = new Metrics(db)
