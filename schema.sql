@@ -261,6 +261,8 @@ CREATE INDEX ledger_order ON ledger USING btree (order_id) WHERE (order_id IS NO
 
 CREATE INDEX ledger_user ON ledger USING btree (user_id, entry_id);
 
+CREATE INDEX listing_ratings_doc ON listing_ratings USING btree (doc) INCLUDE (average, rating_count);
+
 CREATE INDEX listing_ratings_rank ON listing_ratings USING btree (average DESC NULLS LAST, rating_count DESC, doc DESC);
 
 CREATE INDEX listing_sales_rank ON listing_sales USING btree (sales DESC, store_id, book_id);

@@ -15,11 +15,11 @@ import { buyerRoutes } from './routes/buyer.ts'
 import { cartRoutes } from './routes/cart.ts'
 import { catalogRoutes } from './routes/catalog.ts'
 import { registerDocs } from './routes/docs.ts'
-import { installErrorHandling } from './routes/errors.ts'
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
-import { installAbuseLimits, installSecurityHeaders } from './routes/protection.ts'
+import { installAbuseLimits, installBodyBudget, installSecurityHeaders } from './routes/protection.ts'
 import { reviewRoutes } from './routes/reviews.ts'
 import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
@@ -99,6 +99,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             ...(opts.logger ? { stream: opts.logger.stream } : {}),
           },
     bodyLimit: LIMITS.defaultBodyBytes,
+    routerOptions: { maxParamLength: LIMITS.maxPathParamLength },
+    frameworkErrors,
+    clientErrorHandler,
     // Strict JSON: a duplicate or __proto__/constructor key is refused, not merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -119,8 +122,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   )
 
   installErrorHandling(app)
+  // Bodies are JSON only: a text/plain body would reach the schemas as a string ("body must be object").
+  app.removeContentTypeParser('text/plain')
   installSecurityHeaders(app)
   installAbuseLimits(app, config)
+  installBodyBudget(app)
   app.addHook('preValidation', rejectUnstorableStrings)
 
   const metrics = new Metrics(db)

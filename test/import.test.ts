@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import sqlite from 'node-sqlite3-wasm'
 import { CourseDb } from '../src/catalog/course-db.ts'
 import { ImportError, importCatalog } from '../src/catalog/import.ts'
 import { main } from '../src/cli/import.ts'
@@ -142,6 +143,31 @@ describe('the course sample catalogue', () => {
 })
 
 describe('the import command', () => {
+  test('a file that is not a course catalogue is refused, naming it, before the database is touched', async () => {
+    const text = join(dir, 'notes.txt')
+    writeFileSync(text, 'these are not books\n'.repeat(200))
+    const other = join(dir, 'other.db')
+    const db = new sqlite.Database(other)
+    db.run('CREATE TABLE author (id TEXT)')
+    db.close()
+    const env = { DATA_DIR: join(dir, 'untouched') }
+    for (const [file, why] of [
+      [text, /notes\.txt is not a SQLite database/],
+      [other, /other\.db is a SQLite database without a "book" table/],
+    ] as const) {
+      const errors: string[] = []
+      const orig = console.error
+      console.error = (m: string) => errors.push(m)
+      try {
+        assert.equal(await main([file, '--store', 's', '--seller', 'u', '--password', 'p'], env), 2)
+      } finally {
+        console.error = orig
+      }
+      assert.match(errors.join('\n'), why)
+    }
+    assert.ok(!existsSync(join(dir, 'untouched')), 'no database was created or migrated')
+  })
+
   test('imports into the embedded database under DATA_DIR, then reports a second run as already listed', async () => {
     const env = { DATA_DIR: join(dir, 'data') }
     const logs: string[] = []
@@ -156,7 +182,7 @@ describe('the import command', () => {
       assert.equal(await main([file, '--store', 's', '--seller', 'cli'], env), 0)
       assert.equal(await main([file, '--store', 's'], env), 2, 'missing --seller')
       assert.equal(await main([file, '--store', 's', '--seller', 'cli', '--stock', '-1'], env), 2)
-      assert.equal(await main([join(dir, 'missing.db'), '--store', 's', '--seller', 'cli'], env), 1)
+      assert.equal(await main([join(dir, 'missing.db'), '--store', 's', '--seller', 'cli'], env), 2)
       assert.equal(await main(['--bogus'], env), 2)
       assert.equal(await main(['--help'], env), 0)
     } finally {

@@ -58,7 +58,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
     .action((o) =>
       run('bench', async () => {
-        const { bench } = await import('./bench/orders-command.ts')
+        const { BenchIncomplete, bench } = await import('./bench/orders-command.ts')
         const out = await bench(
           {
             raw: Boolean(o.raw),
@@ -74,7 +74,11 @@ export function addToolCommands(program: Command, env: Env): Command {
             ...(o.bookDb ? { bookDb: o.bookDb } : {}),
           },
           env,
-        )
+        ).catch((err: unknown) => {
+          // A server that stops mid-run ends it: print what was measured, then run() says why.
+          if (err instanceof BenchIncomplete) console.log(err.report)
+          throw err
+        })
         console.log(out)
       }),
     )

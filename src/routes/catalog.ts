@@ -61,7 +61,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
         }),
         response: {
           200: Type.Any({ description: 'the image bytes' }),
-          304: Type.Null({ description: 'not modified' }),
+          304: Type.Null({ description: 'not modified (If-None-Match matched, or was *): no body' }),
           '4xx': ErrorBody,
           '5xx': ErrorBody,
         },
@@ -72,9 +72,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
       const pic = await catalog.picture(store_id, book_id, index)
       if (!pic) return reply.code(404).send({ message: `no picture ${index} for book id: ${book_id}` })
       reply.header('etag', pic.etag).header('cache-control', 'public, max-age=31536000, immutable')
+      // `*` matches any current representation (RFC 9110 §13.1.2); a 304 has no body and no type
       const seen = req.headers['if-none-match']
-      if (seen?.split(',').some((t) => t.trim().replace(/^W\//, '') === pic.etag))
-        return reply.code(304).send(null)
+      if (seen?.split(',').some((t) => ['*', pic.etag].includes(t.trim().replace(/^W\//, ''))))
+        return reply.code(304).send(undefined as never) // nothing at all, not a serialised `null`
       return reply.type(pic.mime).send(pic.data)
     },
   )

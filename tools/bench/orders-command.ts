@@ -37,7 +37,7 @@ export interface BenchOptions {
 }
 
 /** `bookstore serve` in its own process, on a fresh embedded database unless DATABASE_URL is set. */
-async function benchServer(env: Record<string, string | undefined>, workers: number) {
+export async function benchServer(env: Record<string, string | undefined>, workers: number) {
   const dataDir = env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
   const server = await startServer({
     env: { ...env, LOG_LEVEL: 'warn', WORKERS: String(workers), ...(dataDir ? { DATA_DIR: dataDir } : {}) },
@@ -46,10 +46,22 @@ async function benchServer(env: Record<string, string | undefined>, workers: num
   })
   return {
     url: server.url,
+    pid: server.child.pid as number,
     async stop() {
       await server.stop()
       if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+/** The run ended early (the server stopped answering); `report` holds what it measured until then. */
+export class BenchIncomplete extends Error {
+  override name = 'BenchIncomplete'
+  constructor(
+    readonly report: string,
+    reason: string,
+  ) {
+    super(`bench: stopped early: ${reason}`)
   }
 }
 
@@ -170,7 +182,11 @@ const slower = (r: Results, q: number) => Math.max(r.newOrder.quantile(q), r.pay
  */
 async function compare(session: Session, rounds: number): Promise<string> {
   const { o, engine, log } = session
-  const once = async (raw: boolean) => (await measure(session, raw)).results
+  const once = async (raw: boolean) => {
+    const { mode, results } = await measure(session, raw)
+    if (results.stoppedBy) throw new Error(`${mode} stopped early: ${results.stoppedBy}`)
+    return results
+  }
   const rate = (r: Results) => r.paid / r.elapsedS
   type Round = { raw: number; http: number; ratio: number; p50: number; p99: number }
   const measured: Round[] = []
@@ -236,5 +252,7 @@ export async function bench(o: BenchOptions, env: Record<string, string | undefi
     return compare(session, o.compare)
   }
   const { mode, results } = await measure(session, o.raw)
-  return report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
+  const text = report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
+  if (results.stoppedBy) throw new BenchIncomplete(text, results.stoppedBy)
+  return text
 }

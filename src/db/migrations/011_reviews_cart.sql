@@ -46,6 +46,8 @@ CREATE TABLE listing_ratings (
 );
 INSERT INTO listing_ratings (store_id, book_id, doc) SELECT store_id, book_id, doc FROM listings;
 CREATE INDEX listing_ratings_rank ON listing_ratings (average DESC NULLS LAST, rating_count DESC, doc DESC);
+-- A one-word search by rating joins the word's postings to the ratings by doc, from this index alone.
+CREATE INDEX listing_ratings_doc ON listing_ratings (doc) INCLUDE (average, rating_count);
 
 -- A review added, re-rated or removed moves one star count of its listing, in the same statement:
 -- the counts equal count(*) per rating over the reviews at every moment. Edits that keep the rating
