@@ -38,6 +38,8 @@ export interface BenchOptions {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
+const READY_TIMEOUT_S = 300
+
 /** Starts `bookstore serve` on a free port in its own process and waits until it is ready. */
 export async function startServer(env: Record<string, string | undefined>, workers: number) {
   const dataDir = env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
@@ -55,11 +57,17 @@ export async function startServer(env: Record<string, string | undefined>, worke
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 600; i++) {
+  // Starting takes seconds, or minutes on a machine loaded by other work: wait for it, or say why not.
+  const deadline = Date.now() + READY_TIMEOUT_S * 1000
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
     try {
       if ((await fetch(`${url}/ready`)).ok) break
     } catch {}
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`the server did not answer /ready within ${READY_TIMEOUT_S} s`)
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
   return {
