@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import cookie from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import AjvModule from 'ajv'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -10,6 +11,7 @@ import { openPgliteThread } from './db/pglite-worker.ts'
 import { openPostgres } from './db/postgres.ts'
 import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
+import { WebShop } from './pages/plugin.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
 import { catalogRoutes } from './routes/catalog.ts'
@@ -89,16 +91,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object),
   )
 
-  installErrorHandling(app)
-  installSecurityHeaders(app)
-  installAbuseLimits(app, config)
-  app.addHook('preValidation', rejectUnstorableStrings)
-
   const metrics = new Metrics(db)
   const deps: Deps = { db, config, hasher: new PasswordHasher(config.passwordMemoryKiB), metrics }
   const auth = new AuthService(deps)
   const buyer = new BuyerService(deps, auth)
   const seller = new SellerService(deps)
+  const catalog = new CatalogService(deps)
+  const orders = new OrderService(deps)
+  const shop = new WebShop({ config, auth, buyer, seller, catalog, orders })
+
+  installErrorHandling(app, shop.notFound)
+  installSecurityHeaders(app)
+  installAbuseLimits(app, config)
+  app.addHook('preValidation', rejectUnstorableStrings)
+  // Cookies are read by the web shop's pages only (the API takes its token from headers).
+  await app.register(cookie)
 
   await registerDocs(app, VERSION)
   metrics.install(app)
@@ -106,8 +113,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, { auth })
   await app.register(buyerRoutes, { buyer })
   await app.register(sellerRoutes, { auth, seller })
-  await app.register(catalogRoutes, { catalog: new CatalogService(deps) })
-  await app.register(orderRoutes, { auth, orders: new OrderService(deps) })
+  await app.register(catalogRoutes, { catalog })
+  await app.register(orderRoutes, { auth, orders })
+  await app.register(shop.plugin)
 
   // Expiry, auto-receive and session clean-up; stopped before the database closes.
   if (config.sweeper) {

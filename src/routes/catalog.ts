@@ -22,7 +22,7 @@ const Hit = Type.Object({
   }),
 })
 
-const SearchQuery = Type.Object({
+export const SearchQuery = Type.Object({
   q: Type.Optional(
     Type.String({
       maxLength: 256,
