@@ -127,7 +127,7 @@ export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff')
     reply.header('x-frame-options', 'DENY')
-    reply.header('referrer-policy', 'no-referrer')
+    if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer')
     if (!request.url.startsWith('/docs') && !reply.hasHeader('content-security-policy'))
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
