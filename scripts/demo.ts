@@ -18,8 +18,8 @@ try {
     buyers: option('buyers', 12),
     seed: option('seed', 7),
     progress: (what, done, total) => {
-      let bar = bars.get(what)
-      if (!bar) bars.set(what, (bar = new Progress(what.padEnd(6), total)))
+      const bar = bars.get(what) ?? new Progress(what.padEnd(6), total)
+      bars.set(what, bar)
       if (done === total) bar.done(done)
       else bar.update(done)
     },

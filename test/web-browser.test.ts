@@ -176,7 +176,7 @@ async function go(v: Visitor, path: string) {
   return r
 }
 
-const attackerUrl = () => `http://127.0.0.1:${(attacker?.address() as AddressInfo).port}`
+const attackerUrl = () => `http://127.0.0.1:${(attacker?.address() as AddressInfo | undefined)?.port}`
 
 /** Fills a form field by its label and returns the page. */
 async function fill(page: Page, label: string | RegExp, value: string) {
