@@ -42,6 +42,10 @@ const KINDS: Record<string, (r: Rng) => Query> = {
   // Two characters across a word boundary (的 + the start of a noun): found by the title substring rule.
   short_title: (r) => ({ q: `的${r.pick(VOCABULARY.nouns).slice(0, 1)}`, scope: 'title' }),
   deep_page: (r) => ({ q: r.pick(VOCABULARY.nouns), page: 50, page_size: 20 }),
+  // sort=rating_desc (gen-catalog rates a third of the listings): the whole catalogue, one tag, one word.
+  rating_browse: (r) => ({ sort: 'rating_desc', page: 1 + r.int(5) }),
+  rating_tag: (r) => ({ tag: r.pick(VOCABULARY.tags), sort: 'rating_desc' }),
+  rating_word: (r) => ({ q: r.pick(VOCABULARY.nouns), sort: 'rating_desc' }),
   filter_only: (r) => {
     const min = 500 + r.int(15_000)
     return {

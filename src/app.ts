@@ -14,20 +14,24 @@ import { Metrics } from './metrics.ts'
 import { WebShop } from './pages/plugin.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
+import { cartRoutes } from './routes/cart.ts'
 import { catalogRoutes } from './routes/catalog.ts'
 import { registerDocs } from './routes/docs.ts'
-import { installErrorHandling } from './routes/errors.ts'
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
 import { installAbuseLimits, installSecurityHeaders } from './routes/protection.ts'
+import { reviewRoutes } from './routes/reviews.ts'
 import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
+import { CartService } from './services/cart.ts'
 import { CatalogService } from './services/catalog.ts'
 import type { Deps } from './services/context.ts'
 import { OrderService } from './services/orders.ts'
+import { ReviewService } from './services/reviews.ts'
 import { SellerService } from './services/seller.ts'
 import { Sweeper } from './services/sweeper.ts'
 
@@ -48,6 +52,31 @@ export async function openDatabase(config: Config, opts: { poolSize?: number } =
     throw err
   }
   return db
+}
+
+/**
+ * The services of one app, built once from its dependencies. The JSON routes get theirs as plugin
+ * options; any other plugin (the web pages) reads them from `app.services`, and calls them with the
+ * user id it has authenticated.
+ */
+export function buildServices(deps: Deps) {
+  const auth = new AuthService(deps)
+  return {
+    auth,
+    buyer: new BuyerService(deps, auth),
+    seller: new SellerService(deps),
+    catalog: new CatalogService(deps),
+    orders: new OrderService(deps),
+    reviews: new ReviewService(deps),
+    cart: new CartService(deps),
+  }
+}
+export type Services = ReturnType<typeof buildServices>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services
+  }
 }
 
 export interface AppOptions {
@@ -72,6 +101,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             ...(opts.logger ? { stream: opts.logger.stream } : {}),
           },
     bodyLimit: LIMITS.defaultBodyBytes,
+    routerOptions: { maxParamLength: LIMITS.maxPathParamLength },
+    frameworkErrors,
+    clientErrorHandler,
     // Strict JSON: a duplicate or __proto__/constructor key is refused, not merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -92,15 +124,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   )
 
   const metrics = new Metrics(db)
-  const deps: Deps = { db, config, hasher: new PasswordHasher(config.passwordMemoryKiB), metrics }
-  const auth = new AuthService(deps)
-  const buyer = new BuyerService(deps, auth)
-  const seller = new SellerService(deps)
-  const catalog = new CatalogService(deps)
-  const orders = new OrderService(deps)
-  const shop = new WebShop({ config, auth, buyer, seller, catalog, orders })
+  const services = buildServices({
+    db,
+    config,
+    hasher: new PasswordHasher(config.passwordMemoryKiB),
+    metrics,
+  })
+  app.decorate('services', services)
+  const { auth } = services
+  const shop = new WebShop({ config, ...services })
 
   installErrorHandling(app, shop.notFound)
+  // Bodies are JSON only: a text/plain body would reach the schemas as a string ("body must be object").
+  app.removeContentTypeParser('text/plain')
   installSecurityHeaders(app)
   installAbuseLimits(app, config)
   app.addHook('preValidation', rejectUnstorableStrings)
@@ -111,10 +147,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   metrics.install(app)
   await app.register(opsRoutes, { db })
   await app.register(authRoutes, { auth })
-  await app.register(buyerRoutes, { buyer })
-  await app.register(sellerRoutes, { auth, seller })
-  await app.register(catalogRoutes, { catalog })
-  await app.register(orderRoutes, { auth, orders })
+  await app.register(buyerRoutes, { buyer: services.buyer })
+  await app.register(sellerRoutes, { auth, seller: services.seller })
+  await app.register(catalogRoutes, { catalog: services.catalog })
+  await app.register(orderRoutes, { auth, orders: services.orders })
+  await app.register(reviewRoutes, { auth, reviews: services.reviews })
+  await app.register(cartRoutes, { auth, cart: services.cart })
   await app.register(shop.plugin)
 
   // Expiry, auto-receive and session clean-up; stopped before the database closes.

@@ -1,6 +1,12 @@
 /** Bounds on stored values, shared by the HTTP schemas and the services. */
 export const LIMITS = {
   idLength: 255,
+  /**
+   * Path parameters as they arrive, percent-encoded: an id of 255 characters of any script is up to
+   * 255 × 4 UTF-8 bytes × 3 characters (%XX). Longer ones are 400 before routing, shorter ones that
+   * are still too long once decoded are 400 from the schema.
+   */
+  maxPathParamLength: 255 * 4 * 3,
   passwordLength: 1024,
   /** Largest balance and order total, in cents (10^13 yuan): far below 2^53, so sums stay exact. */
   maxMoney: 1_000_000_000_000_000,
@@ -11,6 +17,11 @@ export const LIMITS = {
   maxStock: 2_147_483_647,
   maxOrderLines: 1000,
   maxCount: 1_000_000,
+  /** Copies of one cart line, and lines in one cart (a checkout places at most this many order lines). */
+  maxCartCount: 10_000,
+  maxCartLines: 1000,
+  /** Characters of a review's text and of a seller's reply. */
+  reviewTextLength: 2000,
   maxPictures: 64,
   /** add_book carries base64 pictures: several MB. */
   addBookBodyBytes: 64 * 1024 * 1024,

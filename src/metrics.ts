@@ -12,6 +12,9 @@ export class Metrics {
   readonly duration: Histogram<'method' | 'route' | 'status'>
   readonly sweepRuns: Counter<'task' | 'outcome'>
   readonly sweepItems: Counter<'task'>
+  readonly reviews: Counter<'action'>
+  readonly checkouts: Counter<'outcome'>
+  readonly checkoutOrders: Counter
 
   constructor(db: Db) {
     const registers = [this.registry]
@@ -38,6 +41,23 @@ export class Metrics {
       name: 'bookstore_sweep_items_total',
       help: 'Orders cancelled by expiry, received automatically, or sessions removed, by sweep task',
       labelNames: ['task'],
+      registers,
+    })
+    this.reviews = new Counter({
+      name: 'bookstore_reviews_total',
+      help: 'Reviews posted, edited, deleted, and replies written, by action',
+      labelNames: ['action'],
+      registers,
+    })
+    this.checkouts = new Counter({
+      name: 'bookstore_checkouts_total',
+      help: 'Cart checkouts by outcome (placed; refused: stock, store, book or empty cart)',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.checkoutOrders = new Counter({
+      name: 'bookstore_checkout_orders_total',
+      help: 'Orders placed by cart checkouts (one per store)',
       registers,
     })
     new Gauge({

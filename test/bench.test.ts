@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { after, before, describe, test } from 'node:test'
+import { after, afterEach, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Samples, table } from '../src/bench/stats.ts'
 import { bench } from '../src/cli/bench.ts'
 import { DATABASE_URL, startApp, type TestApp } from './helpers.ts'
+import { bookstore } from './processes.ts'
 
 const SAMPLE = fileURLToPath(new URL('../../shared/data/book.db', import.meta.url))
 const small = { concurrency: 2, durationS: 1, sellers: 1, stores: 1, books: 5, buyers: 2, workers: 1 }
@@ -54,10 +55,17 @@ describe('bench', () => {
     assert.equal(unpaid.rows[0]?.n, 0, 'every order placed was paid')
   })
 
+  /** Schemas the runs below made, dropped when each test ends (the suite leaves nothing behind). */
+  const ownSchemas: string[] = []
+  afterEach(async () => {
+    for (const schema of ownSchemas.splice(0)) await t.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  })
+
   /** A database of its own for a run that opens its own connections: a schema on PostgreSQL. */
   async function ownEnv(name: string): Promise<Record<string, string | undefined>> {
     if (!DATABASE_URL) return {}
     const schema = `${name}_${process.pid}`
+    ownSchemas.push(schema)
     await t.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
     const scoped = new URL(DATABASE_URL)
     scoped.searchParams.set('options', `-c search_path=${schema}`)
@@ -90,8 +98,49 @@ describe('bench', () => {
     assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\.\d %\s+[\d.]+ \/ [\d.]+/)
   })
 
+  test('the runs leave no schema behind on PostgreSQL', async (ctx) => {
+    if (!DATABASE_URL) return ctx.skip('the embedded runs use temporary directories, removed after each run')
+    const left = await t.db.query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench%' AND nspname LIKE $1",
+      [`%_${process.pid}`],
+    )
+    assert.deepEqual(left.rows, [])
+  })
+
   test('compare refuses --url and --raw, which it would ignore', async () => {
     await assert.rejects(bench({ ...small, raw: false, url, compare: 2 }, {}), /drop --url and --raw/)
     await assert.rejects(bench({ ...small, raw: true, compare: 2 }, {}), /drop --url and --raw/)
+  })
+})
+
+describe('bench --url, when the server stops during the run', () => {
+  test('prints what it measured and why it stopped, exits 1, and shows no stack trace', async () => {
+    const t = await startApp()
+    const url = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    let closed = false
+    try {
+      const run = bookstore(
+        ['bench', '--url', url, '-c', '2', '-d', '60', '--books', '5', '--buyers', '2'],
+        {},
+      )
+      // once orders are being paid, the server goes away
+      for (let i = 0; i < 600; i++) {
+        const r = await t.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM orders WHERE status = 'paid'",
+        )
+        if ((r.rows[0]?.n ?? 0) >= 5) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      await t.app.close()
+      closed = true
+      const { code } = await run.exit
+      assert.equal(code, 1, run.output())
+      assert.match(run.output(), /paid orders: [1-9]\d* in/)
+      assert.match(run.output(), /bench: stopped early: /)
+      assert.doesNotMatch(run.output(), /^\s+at /m)
+    } finally {
+      if (!closed) await t.app.close()
+      await t.close()
+    }
   })
 })

@@ -358,6 +358,9 @@ export const STATE_TABLES = [
   'orders',
   'order_items',
   'ledger',
+  'reviews',
+  'listing_ratings',
+  'cart_lines',
 ] as const
 
 /** A digest per table of everything stored: equal snapshots mean nothing was written. */

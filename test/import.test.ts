@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -10,65 +10,10 @@ import { ImportError, importCatalog } from '../src/catalog/import.ts'
 import { main } from '../src/cli/import.ts'
 import { openPglite } from '../src/db/pglite.ts'
 import { PasswordHasher } from '../src/security/passwords.ts'
+import { makeCatalogue } from './catalogue-fixture.ts'
 import { freshDb, type TestDb } from './helpers.ts'
 
 const SAMPLE = fileURLToPath(new URL('../../shared/data/book.db', import.meta.url))
-const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex')
-const JPEG = Buffer.from('ffd8ffe000104a464946', 'hex')
-
-/** A small catalogue in the course's SQLite layout, with awkward rows on purpose. */
-function makeCatalogue(dir: string): string {
-  const file = join(dir, 'mini.db')
-  const db = new sqlite.Database(file)
-  db.run(`CREATE TABLE book (id TEXT, title TEXT, author TEXT, publisher TEXT, original_title TEXT,
-    translator TEXT, pub_year TEXT, pages INT, price INT, currency_unit TEXT, binding TEXT, isbn TEXT,
-    author_intro TEXT, book_intro TEXT, content TEXT, tags TEXT, picture BLOB)`)
-  const ins = db.prepare('INSERT INTO book VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
-  for (let i = 0; i < 25; i++) {
-    ins.run([
-      `b${String(i).padStart(3, '0')}`,
-      `书名 ${i}`,
-      i % 2 ? '作者甲' : null,
-      '出版社',
-      null,
-      null,
-      '2002-1',
-      i % 5 === 0 ? null : 100 + i,
-      1000 + i,
-      '元',
-      '平装',
-      `97875${i}`,
-      null,
-      `简介 ${i}`,
-      '',
-      '小说\n  经典 \n\n',
-      i % 3 === 0 ? null : i % 2 ? PNG : JPEG,
-    ])
-  }
-  ins.run([
-    'bad-no-title',
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    5,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-    null,
-  ])
-  ins.finalize()
-  db.close()
-  return file
-}
-
 let dir: string
 let file: string
 let t: TestDb
@@ -198,6 +143,31 @@ describe('the course sample catalogue', () => {
 })
 
 describe('the import command', () => {
+  test('a file that is not a course catalogue is refused, naming it, before the database is touched', async () => {
+    const text = join(dir, 'notes.txt')
+    writeFileSync(text, 'these are not books\n'.repeat(200))
+    const other = join(dir, 'other.db')
+    const db = new sqlite.Database(other)
+    db.run('CREATE TABLE author (id TEXT)')
+    db.close()
+    const env = { DATA_DIR: join(dir, 'untouched') }
+    for (const [file, why] of [
+      [text, /notes\.txt is not a SQLite database/],
+      [other, /other\.db is a SQLite database without a "book" table/],
+    ] as const) {
+      const errors: string[] = []
+      const orig = console.error
+      console.error = (m: string) => errors.push(m)
+      try {
+        assert.equal(await main([file, '--store', 's', '--seller', 'u', '--password', 'p'], env), 2)
+      } finally {
+        console.error = orig
+      }
+      assert.match(errors.join('\n'), why)
+    }
+    assert.ok(!existsSync(join(dir, 'untouched')), 'no database was created or migrated')
+  })
+
   test('imports into the embedded database under DATA_DIR, then reports a second run as already listed', async () => {
     const env = { DATA_DIR: join(dir, 'data') }
     const logs: string[] = []
@@ -212,7 +182,7 @@ describe('the import command', () => {
       assert.equal(await main([file, '--store', 's', '--seller', 'cli'], env), 0)
       assert.equal(await main([file, '--store', 's'], env), 2, 'missing --seller')
       assert.equal(await main([file, '--store', 's', '--seller', 'cli', '--stock', '-1'], env), 2)
-      assert.equal(await main([join(dir, 'missing.db'), '--store', 's', '--seller', 'cli'], env), 1)
+      assert.equal(await main([join(dir, 'missing.db'), '--store', 's', '--seller', 'cli'], env), 2)
       assert.equal(await main(['--bogus'], env), 2)
       assert.equal(await main(['--help'], env), 0)
     } finally {

@@ -1,6 +1,7 @@
 /** Shared pieces of the search and catalogue tests. */
 import type { FastifyInstance } from 'fastify'
-import type { SearchHit, SearchRequest } from '../src/repositories/search.ts'
+import type { SearchRequest } from '../src/repositories/search.ts'
+import type { ApiHit } from '../src/services/catalog.ts'
 import { call } from './helpers.ts'
 
 /**
@@ -11,7 +12,7 @@ export const byStatement = (req: SearchRequest): SearchRequest =>
   req.text ? { ...req, text: { ...req.text, postings: null, bitmaps: null } } : req
 
 /** One search result, as the API answers it. */
-export type Hit = SearchHit
+export type Hit = ApiHit
 
 export interface Page {
   status: number

@@ -59,7 +59,7 @@ test('a tag filter with price range and stock finds exactly the matching listing
     .filter((b) => b.tags.includes(tag) && b.price >= 3000 && b.price <= 15_000 && b.stockLevel > 0)
     .map(key)
   assert.ok(expected.length > 10, 'the generator makes some such books')
-  for (const sort of ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc']) {
+  for (const sort of ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc', 'rating_desc']) {
     const got = await walk({ tag, min_price: 3000, max_price: 15_000, in_stock: true, sort }, 9)
     assert.deepEqual(new Set(got), new Set(expected), sort)
   }
@@ -69,7 +69,7 @@ test('a keyword search finds the same listings on every sort, each sort in order
   const q = '城市'
   const byRelevance = await walk({ q }, 7)
   assert.ok(byRelevance.length > 20, 'a common word')
-  for (const sort of ['price_asc', 'price_desc', 'pub_year_desc', 'sales_desc']) {
+  for (const sort of ['price_asc', 'price_desc', 'pub_year_desc', 'sales_desc', 'rating_desc']) {
     const got = await walk({ q, sort }, 7)
     assert.deepEqual(new Set(got), new Set(byRelevance), sort)
     // Small pages walk the same order as one big page.
@@ -86,6 +86,58 @@ test('a keyword search finds the same listings on every sort, each sort in order
       sort,
     )
   }
+})
+
+test('rating_desc orders by average, then count, then newest, unrated last, on every search path', async () => {
+  // Star counts set straight in the table (how reviews keep them is tested in reviews and
+  // ratings-property): about half the listings rated, with many ties of average and of count.
+  await t.db.query(
+    `UPDATE listing_ratings SET n1 = (doc * 7) % 3, n2 = 0, n3 = (doc * 5) % 2, n4 = 0, n5 = (doc * 11) % 4
+      WHERE doc % 2 = 0`,
+  )
+  const rated = await t.db.query<{ key: string; doc: number; avg: number | null; n: number }>(
+    `SELECT store_id || '/' || book_id AS key, doc, average AS avg, rating_count AS n FROM listing_ratings`,
+  )
+  const byKey = new Map(rated.rows.map((r) => [r.key, r]))
+  assert.ok(rated.rows.filter((r) => r.n > 0).length > N / 3, 'many listings are rated')
+  const order = (a: string, b: string) => {
+    const x = byKey.get(a)
+    const y = byKey.get(b)
+    if (!x || !y) throw new Error('a listing without ratings row')
+    if (x.avg === null || y.avg === null)
+      return (x.avg === null ? 1 : 0) - (y.avg === null ? 1 : 0) || y.doc - x.doc
+    return y.avg - x.avg || y.n - x.n || y.doc - x.doc
+  }
+  const cases: Record<string, string | number | boolean | string[]>[] = [
+    {},
+    { store_id: stores[0] as string },
+    { tag: '小说' },
+    { tag: '小说', min_price: 3000, max_price: 15_000, in_stock: true },
+    { q: '城市' },
+    { q: '城市', store_id: stores[1] as string },
+    { q: '城市', tag: '小说' },
+    { q: '心灵 城市' },
+    { q: '心灵', scope: 'title' },
+    { q: '城', min_price: 2000 },
+  ]
+  for (const params of cases) {
+    const got = await walk({ ...params, sort: 'rating_desc' }, 13)
+    const same = await walk({ ...params, sort: 'price_asc' }, 50)
+    assert.deepEqual(
+      new Set(got),
+      new Set(same),
+      `rating_desc finds the same listings: ${JSON.stringify(params)}`,
+    )
+    assert.deepEqual(got, [...got].sort(order), `in rating order: ${JSON.stringify(params)}`)
+  }
+  // Hits carry the rating as the API rounds it.
+  const page = await search(t.app, { sort: 'rating_desc', page_size: 5 })
+  for (const hit of page.books) {
+    const r = byKey.get(`${hit.store_id}/${hit.book_id}`)
+    assert.equal(hit.rating_count, r?.n)
+    assert.equal(hit.rating_average, r?.avg == null ? null : Math.round(r.avg * 100 + 1e-9) / 100)
+  }
+  await t.db.query('UPDATE listing_ratings SET n1 = 0, n2 = 0, n3 = 0, n4 = 0, n5 = 0')
 })
 
 test('price_asc pages are ordered across page boundaries', async () => {

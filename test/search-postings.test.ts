@@ -91,7 +91,7 @@ test('postings and term counts agree with the listings after a bulk load', async
   assert.deepEqual(g.rows[0], { fields: 32 }, '生日 is only a pair of characters of 女生日记')
 })
 
-test('one-term searches from the postings equal the tsvector search, on every scope and page, site-wide or in a store', async () => {
+test('one-term searches from the postings equal the tsvector search, on every scope and page, site-wide or in a store, by relevance and by rating', async () => {
   const seg = segmenter()
   const terms = [
     ...VOCABULARY.nouns.slice(0, 30),
@@ -120,6 +120,15 @@ test('one-term searches from the postings equal the tsvector search, on every sc
     { limit: 7, offset: 14 },
     { limit: 10, offset: 100_000 },
   ]
+  // Ratings with many ties of average and count (set straight in the table), so that the rating order
+  // has to be followed to the doc.
+  await t.db.query(
+    `UPDATE listing_ratings SET n1 = (doc * 7) % 3, n3 = (doc * 5) % 2, n5 = (doc * 11) % 4 WHERE doc % 2 = 0`,
+  )
+  // With statistics, a common word site-wide walks the ratings in order and a rare one sorts its
+  // matches (ratingWalkPays): both must give the statement's answer.
+  await t.db.exec('ANALYZE listing_ratings')
+  let byRating = 0
   let byIndex = 0
   let byScope = 0
   let nonEmpty = 0
@@ -134,16 +143,22 @@ test('one-term searches from the postings equal the tsvector search, on every sc
       else byScope++
       for (const storeId of [undefined, stores[0], 'no-such-store']) {
         for (const page of pages) {
-          const req: SearchRequest = { text, filters: { storeId }, sort: 'relevance', ...page }
-          const fast = await searchListings(t.db, req)
-          const slow = await searchListings(t.db, byStatement(req))
-          assert.deepEqual(
-            fast,
-            slow,
-            `${term} in ${scopeText ?? 'every field'}, ${storeId}, at ${page.offset}`,
-          )
-          if (fast.hits.length > 0) nonEmpty++
-          if (storeId === stores[0] && fast.hits.length > 0) inStore++
+          for (const sort of ['relevance', 'rating_desc'] as const) {
+            const req: SearchRequest = { text, filters: { storeId }, sort, ...page }
+            const fast = await searchListings(t.db, req)
+            const slow = await searchListings(t.db, byStatement(req))
+            assert.deepEqual(
+              fast,
+              slow,
+              `${term} in ${scopeText ?? 'every field'}, ${storeId}, at ${page.offset}, by ${sort}`,
+            )
+            if (sort === 'rating_desc') {
+              if (fast.hits.length > 0) byRating++
+              continue
+            }
+            if (fast.hits.length > 0) nonEmpty++
+            if (storeId === stores[0] && fast.hits.length > 0) inStore++
+          }
         }
       }
     }
@@ -152,6 +167,8 @@ test('one-term searches from the postings equal the tsvector search, on every sc
   assert.ok(byScope >= 300, `the scoped postings answered ${byScope} searches`)
   assert.ok(nonEmpty >= 600, `${nonEmpty} of them found something`)
   assert.ok(inStore >= 250, `${inStore} of them in one store`)
+  assert.ok(byRating >= 600, `${byRating} found something by rating`)
+  await t.db.query('UPDATE listing_ratings SET n1 = 0, n3 = 0, n5 = 0')
 })
 
 test('searches the postings cannot answer alone keep to the tsvector statement', () => {

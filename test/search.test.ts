@@ -128,6 +128,8 @@ describe('ranking', () => {
         stock_level: 5,
         tags: ['编程', 'Python'],
         score: p.books[0]?.score,
+        rating_average: null,
+        rating_count: 0,
       },
     ])
     assert.equal(p.page, 1)

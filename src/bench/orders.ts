@@ -36,6 +36,8 @@ export interface Results {
   payment: Samples
   /** new_order + payment, as one buyer sees it */
   both: Samples
+  /** Why the run ended before its time (the server stopped answering), if it did. */
+  stoppedBy?: string
 }
 
 /** The calls the workload makes; one implementation speaks HTTP, the other calls the database. */
@@ -190,8 +192,17 @@ export async function run(target: Target, p: Prepared, opts: RunOptions): Promis
   const start = performance.now()
   const end = start + opts.durationS * 1000
   const ticker = setInterval(() => opts.onTick?.(res.paid, (performance.now() - start) / 1000), 1000)
+  // A call that throws (the server went away) ends the run for every buyer; what was measured stays.
+  let stopped: Error | undefined
   const worker = async () => {
-    while (performance.now() < end) {
+    try {
+      await buy()
+    } catch (err) {
+      stopped ??= err instanceof Error ? err : new Error(String(err))
+    }
+  }
+  const buy = async () => {
+    while (!stopped && performance.now() < end) {
       const buyer = pick(p.buyers)
       const store = pick(p.stores)
       const n = 1 + Math.floor(Math.random() * Math.min(10, store.bookIds.length))
@@ -220,5 +231,6 @@ export async function run(target: Target, p: Prepared, opts: RunOptions): Promis
     clearInterval(ticker)
   }
   res.elapsedS = (performance.now() - start) / 1000
+  if (stopped) res.stoppedBy = stopped.message
   return res
 }

@@ -72,6 +72,11 @@ function toBook(r: Row): CourseBook | undefined {
   }
 }
 
+/** The file named is missing, not SQLite, or SQLite without the course's `book` table. */
+export class NotACatalogue extends Error {
+  override name = 'NotACatalogue'
+}
+
 /**
  * Reads the course's SQLite catalogue through SQLite compiled to WebAssembly, which reads the file
  * page by page: a multi-GB book_lx.db is streamed in batches, never loaded whole.
@@ -79,9 +84,25 @@ function toBook(r: Row): CourseBook | undefined {
 export class CourseDb {
   private readonly db: sqlite.Database
 
+  /** Opens the file and checks it is a course catalogue, before anything else is touched. */
   constructor(path: string) {
-    if (!existsSync(path)) throw new Error(`no such file: ${path}`)
+    if (!existsSync(path)) throw new NotACatalogue(`no such file: ${path}`)
     this.db = new sqlite.Database(path, { readOnly: true, fileMustExist: true })
+    let hasBookTable: boolean
+    try {
+      // SQLite reads the file's header only now: this is where a file of another kind is found out
+      hasBookTable =
+        this.db.get("SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'book'") !== null
+    } catch (err) {
+      this.db.close()
+      throw new NotACatalogue(
+        `${path} is not a SQLite database (${err instanceof Error ? err.message : err})`,
+      )
+    }
+    if (!hasBookTable) {
+      this.db.close()
+      throw new NotACatalogue(`${path} is a SQLite database without a "book" table: not a course catalogue`)
+    }
   }
 
   count(): number {

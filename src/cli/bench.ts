@@ -73,6 +73,17 @@ async function startServer(env: Record<string, string | undefined>, workers: num
   }
 }
 
+/** The run ended early (the server stopped answering); `report` holds what it measured until then. */
+export class BenchIncomplete extends Error {
+  override name = 'BenchIncomplete'
+  constructor(
+    readonly report: string,
+    reason: string,
+  ) {
+    super(`bench: stopped early: ${reason}`)
+  }
+}
+
 function report(title: string, r: Results): string {
   const row = (name: string, s: Results['newOrder']) => [
     name,
@@ -190,7 +201,11 @@ const slower = (r: Results, q: number) => Math.max(r.newOrder.quantile(q), r.pay
  */
 async function compare(session: Session, rounds: number): Promise<string> {
   const { o, engine, log } = session
-  const once = async (raw: boolean) => (await measure(session, raw)).results
+  const once = async (raw: boolean) => {
+    const { mode, results } = await measure(session, raw)
+    if (results.stoppedBy) throw new Error(`${mode} stopped early: ${results.stoppedBy}`)
+    return results
+  }
   const rate = (r: Results) => r.paid / r.elapsedS
   type Round = { raw: number; http: number; ratio: number; p50: number; p99: number }
   const measured: Round[] = []
@@ -256,5 +271,7 @@ export async function bench(o: BenchOptions, env: Record<string, string | undefi
     return compare(session, o.compare)
   }
   const { mode, results } = await measure(session, o.raw)
-  return report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
+  const text = report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
+  if (results.stoppedBy) throw new BenchIncomplete(text, results.stoppedBy)
+  return text
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { openDatabase } from '../app.ts'
-import { CourseDb } from '../catalog/course-db.ts'
+import { CourseDb, NotACatalogue } from '../catalog/course-db.ts'
 import { ImportError, importCatalog } from '../catalog/import.ts'
 import { ConfigError, loadConfig } from '../config.ts'
 import { analyseListings } from '../repositories/listings.ts'
@@ -94,7 +94,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       await db.close()
     }
   } catch (err) {
-    if (err instanceof ImportError || err instanceof ConfigError) {
+    if (err instanceof ImportError || err instanceof ConfigError || err instanceof NotACatalogue) {
       console.error(`import: ${err.message}`)
       return 2
     }

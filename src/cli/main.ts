@@ -1,13 +1,22 @@
 import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { openDatabase } from '../app.ts'
 import { ConfigError, loadConfig } from '../config.ts'
+import { backupDataDir } from '../db/pglite.ts'
 import { serveOrExit } from '../server.ts'
-import { bench } from './bench.ts'
+import { BenchIncomplete, bench } from './bench.ts'
 import { main as importMain } from './import.ts'
 
 const env = process.env
+
+const failure = (err: unknown) =>
+  err instanceof ConfigError
+    ? `invalid configuration: ${err.message}`
+    : err instanceof Error
+      ? err.message
+      : String(err)
 
 function wholeNumber(raw: string): string {
   if (!/^\d+$/.test(raw)) throw new InvalidArgumentError('expected a whole number')
@@ -33,7 +42,26 @@ program
       console.log(`database (${db.engine}) is up to date`)
       await db.close()
     } catch (err) {
-      console.error(err instanceof ConfigError ? `invalid configuration: ${err.message}` : String(err))
+      console.error(`bookstore migrate: ${failure(err)}`)
+      process.exitCode = err instanceof ConfigError ? 2 : 1
+    }
+  })
+
+program
+  .command('backup')
+  .description(
+    'copy the embedded database (DATA_DIR) to a new directory, refused while another process has it open;\n' +
+      '  to restore, stop the server and put the copy in place of $DATA_DIR/pglite (README, "Backups and recovery")',
+  )
+  .argument('<dir>', 'the new directory')
+  .action(async (target: string) => {
+    try {
+      const config = loadConfig(env)
+      if (config.databaseUrl) throw new Error('DATABASE_URL is set: back up a PostgreSQL server with pg_dump')
+      await backupDataDir(join(config.dataDir, 'pglite'), target)
+      console.log(`copied ${join(config.dataDir, 'pglite')} to ${target}`)
+    } catch (err) {
+      console.error(`bookstore backup: ${failure(err)}`)
       process.exitCode = err instanceof ConfigError ? 2 : 1
     }
   })
@@ -82,7 +110,7 @@ program
     0,
   )
   .action(async (o) => {
-    const out = await bench(
+    const out = bench(
       {
         raw: Boolean(o.raw),
         concurrency: o.concurrency,
@@ -98,7 +126,15 @@ program
       },
       env,
     )
-    console.log(out)
+    // A server that stops mid-run ends it: print what was measured, and why it stopped, no stack.
+    await out.then(
+      (text) => console.log(text),
+      (err: unknown) => {
+        if (err instanceof BenchIncomplete) console.log(err.report)
+        console.error(failure(err))
+        process.exitCode = 1
+      },
+    )
   })
 
 /** Runs one of the repository's scripts in a child process with the given arguments. */

@@ -3,6 +3,7 @@
  * requests. Transactions stay open across messages: `begin` starts one and parks it until `end`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import type { Holder } from './data-dir-lock.ts'
 import type { Queryable, Tx } from './db.ts'
 import { openPglite } from './pglite.ts'
 import type { Request, Response, WireError } from './pglite-worker.ts'
@@ -10,7 +11,8 @@ import type { Request, Response, WireError } from './pglite-worker.ts'
 const port = parentPort
 if (!port) throw new Error('pglite-thread.ts runs as a worker thread')
 
-const open = openPglite((workerData as { dataDir?: string }).dataDir)
+const { dataDir, holder } = workerData as { dataDir?: string; holder: Holder }
+const open = openPglite(dataDir, { holder })
 /** Open transactions: the Tx, how to end it, and its outcome once it has ended (COMMIT's error). */
 const transactions = new Map<number, { tx: Tx; end: (commit: boolean) => void; outcome: Promise<void> }>()
 

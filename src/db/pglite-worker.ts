@@ -10,6 +10,7 @@
  * adapter on in-memory databases and check this one against the same expectations.
  */
 import { Worker } from 'node:worker_threads'
+import { thisProcess } from './data-dir-lock.ts'
 import type { Db, QueryResult, Tx } from './db.ts'
 
 /** A message to the database thread. */
@@ -55,7 +56,8 @@ import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
 `
 
 export async function openPgliteThread(dataDir?: string): Promise<Db> {
-  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { dataDir } })
+  // the lock answers for this process as its main thread sees it (a worker's argv is not the command)
+  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { dataDir, holder: thisProcess() } })
   const pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>()
   let nextId = 1
   let nextTx = 1

@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { type DataDirLock, type Holder, lockDataDir } from './data-dir-lock.ts'
 import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
 import { PgliteNamedStatements } from './pglite-named.ts'
 
@@ -13,11 +15,27 @@ import { PgliteNamedStatements } from './pglite-named.ts'
  * data survives the process being killed (scripts/chaos.ts checks this with SIGKILL). PGlite runs
  * PostgreSQL with fsync off and its Node filesystem layer cannot fsync, so an operating-system
  * crash or power loss may lose the last commits: use DATABASE_URL where that matters.
+ *
+ * This is the one place that opens a data directory: it locks the directory for this process first
+ * (data-dir-lock.ts), so the server, the import, migrations, benchmarks and generators all refuse to
+ * share one. `holder` is what the lock tells a refused opener about us (default: this process).
  */
-export async function openPglite(dataDir?: string): Promise<Db> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true })
-  const pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
-  await pg.waitReady
+export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {}): Promise<Db> {
+  let lock: DataDirLock | undefined
+  let existed = false
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true })
+    lock = await lockDataDir(dataDir, opts)
+    existed = existsSync(join(dataDir, 'PG_VERSION'))
+  }
+  let pg: PGlite
+  try {
+    pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
+    await pg.waitReady
+  } catch (err) {
+    await lock?.release()
+    throw dataDir && existed ? new DataDirUnreadable(dataDir, err) : err
+  }
   const wrap = async <T>(
     run: (
       text: string,
@@ -65,6 +83,56 @@ export async function openPglite(dataDir?: string): Promise<Db> {
         return fn(tx)
       }),
     stats: () => ({ total: 1, idle: 1, waiting: 0 }),
-    close: () => pg.close(),
+    close: async () => {
+      try {
+        await pg.close()
+      } finally {
+        await lock?.release()
+      }
+    },
+  }
+}
+
+/**
+ * A directory PGlite cannot start on: written by another PostgreSQL/PGlite version, or damaged (two
+ * processes in it at once, before the lock existed; files edited or truncated). PGlite reports this
+ * as a bare WebAssembly `Aborted()`; the message says what it means and what to do. Nothing in the
+ * directory has been changed.
+ */
+export class DataDirUnreadable extends Error {
+  override name = 'DataDirUnreadable'
+  readonly code = 'BOOKSTORE_DATA_DIR_UNREADABLE'
+  constructor(dir: string, cause: unknown) {
+    super(
+      `the embedded database in ${dir} cannot be read: PGlite could not start on it. ` +
+        'It was written by another version of PGlite, or damaged. Nothing in it has been changed. To recover, ' +
+        `move it aside (mv ${dir} ${dir}.unreadable) and either put back a backup made with \`bookstore backup\` ` +
+        '(README, "Backups and recovery") or start afresh: the next start creates an empty database, and ' +
+        '`npm run import` lists a catalogue again.',
+      { cause },
+    )
+  }
+}
+
+/**
+ * Copies an embedded database directory to `target` (which must not exist) while holding its lock,
+ * so that no process writes it during the copy, then opens the copy to prove it can be read. A copy
+ * of a directory in use would be as damaged as two processes in it, so it is refused like any other
+ * second opener.
+ */
+export async function backupDataDir(dataDir: string, target: string): Promise<void> {
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) throw new Error(`${dataDir} holds no embedded database`)
+  if (existsSync(target)) throw new Error(`${target} exists already: name a new directory`)
+  const lock = await lockDataDir(dataDir)
+  try {
+    cpSync(dataDir, target, { recursive: true })
+  } finally {
+    await lock.release()
+  }
+  try {
+    await (await openPglite(target)).close()
+  } catch (err) {
+    rmSync(target, { recursive: true, force: true }) // an unreadable copy would only mislead
+    throw err
   }
 }

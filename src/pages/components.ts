@@ -1,4 +1,4 @@
-import type { SearchHit } from '../repositories/search.ts'
+import type { ApiHit } from '../services/catalog.ts'
 import type { PageContext } from './context.ts'
 import { money } from './format.ts'
 import { type Html, html } from './html.ts'
@@ -14,7 +14,7 @@ export function stockText(ctx: PageContext, stock: number): string {
   return stock > 0 ? ctx.t('book.stock', { n: stock }) : ctx.t('book.outOfStock')
 }
 
-export function bookCard(ctx: PageContext, b: SearchHit): Html {
+export function bookCard(ctx: PageContext, b: ApiHit): Html {
   return html`<li class="card">
   <a href="${bookUrl(b.store_id, b.book_id)}">
     <img src="${coverUrl(b.store_id, b.book_id)}" alt="" width="120" height="170" loading="lazy">
@@ -26,7 +26,7 @@ export function bookCard(ctx: PageContext, b: SearchHit): Html {
 </li>`
 }
 
-export function bookGrid(ctx: PageContext, books: readonly SearchHit[]): Html {
+export function bookGrid(ctx: PageContext, books: readonly ApiHit[]): Html {
   return html`<ul class="grid">${books.map((b) => bookCard(ctx, b))}</ul>`
 }
 

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from 'typebox'
 import { LIMITS } from '../limits.ts'
-import type { SearchHit } from '../repositories/search.ts'
 import { SearchQuery } from '../routes/catalog.ts'
 import { BookId, StoreId } from '../routes/schemas.ts'
 import type { BuyerService } from '../services/buyer.ts'
-import type { CatalogService, Listing } from '../services/catalog.ts'
+import type { ApiHit, CatalogService, Listing } from '../services/catalog.ts'
 import type { Assets } from './assets.ts'
 import { bookGrid, bookUrl, coverUrl, paging, stockText } from './components.ts'
 import { csrfOk, loginUrl, type PageContext } from './context.ts'
@@ -207,7 +206,7 @@ ${keep.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => html`<inpu
 </form>`
   }
 
-  function filters(ctx: PageContext, p: SearchParams, books: readonly SearchHit[]): Html {
+  function filters(ctx: PageContext, p: SearchParams, books: readonly ApiHit[]): Html {
     const { t } = ctx
     const active = tagsOf(p)
     const seen = new Map<string, number>()

@@ -92,6 +92,9 @@ export interface ListingRow {
   stock_level: number
   /** How many pictures the listing has (their bytes are not read). */
   picture_count: number
+  /** The sum and number of its reviews' ratings. */
+  rating_sum: number
+  rating_count: number
 }
 
 export async function findListing(
@@ -104,8 +107,10 @@ export async function findListing(
             l.pages, l.price, l.binding, l.isbn, l.author_intro, l.book_intro, l.content, l.tags, l.extra,
             l.stock_level,
             (SELECT count(*)::int FROM listing_pictures p
-              WHERE p.store_id = l.store_id AND p.book_id = l.book_id) AS picture_count
-       FROM listings l WHERE l.store_id = $1 AND l.book_id = $2`,
+              WHERE p.store_id = l.store_id AND p.book_id = l.book_id) AS picture_count,
+            coalesce(r.rating_sum, 0) AS rating_sum, coalesce(r.rating_count, 0) AS rating_count
+       FROM listings l LEFT JOIN listing_ratings r ON r.store_id = l.store_id AND r.book_id = l.book_id
+      WHERE l.store_id = $1 AND l.book_id = $2`,
     [storeId, bookId],
   )
   return r.rows[0]
@@ -113,7 +118,8 @@ export async function findListing(
 
 /**
  * Lists books in one statement, search columns included (one book for add_book, many for bulk
- * loads). Rows whose (store, book) already exists are skipped. Returns how many were inserted.
+ * loads), with its (empty) sales count and ratings. Rows whose (store, book) already exists are
+ * skipped. Returns how many were inserted.
  * Each listing's tags travel as one JSON array, so a tag may hold any character.
  */
 export async function insertListings(
@@ -142,9 +148,11 @@ export async function insertListings(
               binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
               search_vec, author_tags_vec, title_grams)
      ON CONFLICT (store_id, book_id) DO NOTHING
-     RETURNING store_id, book_id
+     RETURNING store_id, book_id, doc
+     ), sales AS (
+       INSERT INTO listing_sales (store_id, book_id) SELECT store_id, book_id FROM listed
      )
-     INSERT INTO listing_sales (store_id, book_id) SELECT store_id, book_id FROM listed`,
+     INSERT INTO listing_ratings (store_id, book_id, doc) SELECT store_id, book_id, doc FROM listed`,
     [
       col((l) => l.storeId),
       col((l) => l.bookId),
@@ -178,7 +186,7 @@ export async function insertListings(
  * there later; the embedded engine never does. Not inside a transaction.
  */
 export async function analyseListings(db: Db): Promise<void> {
-  await db.exec('VACUUM ANALYZE listings, search_postings, search_terms')
+  await db.exec('VACUUM ANALYZE listings, listing_ratings, search_postings, search_terms')
 }
 
 /** The most used tags over the whole catalogue (from the per-price counts, not the listings). */

@@ -7,7 +7,14 @@ import {
   type Word,
 } from '../search/query.ts'
 
-export const SORTS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
+export const SORTS = [
+  'relevance',
+  'price_asc',
+  'price_desc',
+  'pub_year_desc',
+  'sales_desc',
+  'rating_desc',
+] as const
 export type Sort = (typeof SORTS)[number]
 
 export interface SearchFilters {
@@ -41,6 +48,9 @@ export interface SearchHit {
   stock_level: number
   tags: string[]
   score: number
+  /** The sum and number of the listing's review ratings (the service turns them into an average). */
+  rating_sum: number
+  rating_count: number
 }
 
 /** Collects parameters and hands out their $n placeholders. */
@@ -106,8 +116,13 @@ function textSql(t: TextQuery, p: Params): { match: string; score: string; match
   }
 }
 
+/** A column of the listing's ratings (migration 011), looked up for one hit of a page. */
+const rating = (column: string) =>
+  `coalesce((SELECT hr.${column} FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS ${column}`
 /** The columns of a hit, from listings l (the score comes from the caller). */
-const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags`
+const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  ${rating('rating_sum')}, ${rating('rating_count')}`
 
 /** ts_rank_cd's default weights of A, B, C, D, as the float4 values it computes with. */
 const RANK_WEIGHT: Record<string, string> = {
@@ -118,19 +133,29 @@ const RANK_WEIGHT: Record<string, string> = {
 }
 
 /** The page's rows (doc, score[, total]) in order, then their listings by key. */
-const page = (rows: string, extra = '') =>
-  `SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc
-    ORDER BY p.score DESC, p.doc DESC`
+const page = (rows: string, extra = '', order = 'p.score DESC, p.doc DESC') =>
+  `SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc ORDER BY ${order}`
 
 /**
- * One term, no filter but perhaps a store, by relevance: read from search_postings (migration 006)
+ * sort=rating_desc over postings: each posting joined to its listing's ratings by doc (index
+ * listing_ratings_doc, migration 011), in the order of SORT_KEYS.rating_desc.
+ */
+const RATED_POSTINGS = 'JOIN listing_ratings r ON r.doc = p.doc'
+const RATING_COLUMNS = ', r.average, r.rating_count'
+const ratingOrder = (alias: string) =>
+  `${alias}.average DESC NULLS LAST, ${alias}.rating_count DESC, p.doc DESC`
+
+/**
+ * One term, no filter but perhaps a store, by relevance (or by rating, below): read from search_postings (migration 006)
  * instead of visiting every matching listing. Over every field and the whole site, the stored score is
  * the score: the page is the top of the index search_postings_rank and the total is kept in
  * search_terms. Over some fields (in one store, or a scope searchBitmaps leaves), the rows of the term
  * that have one of them are ranked as the tsvector statement ranks them, from the stored counts of
  * positions per weight (over every field the weighted count, else the word's level). In one
  * store, the store's listings (index listings_store_docs, migration 008) are looked up in the term's
- * postings. Either way only the page's listings are read.
+ * postings. Either way only the page's listings are read. By rating (sort=rating_desc), the same
+ * postings are joined to their listings' ratings by doc and ordered as the tsvector statement orders
+ * them; the score is computed as for relevance.
  */
 async function searchPostings(
   q: Queryable,
@@ -138,16 +163,28 @@ async function searchPostings(
   req: SearchRequest,
   storeId: string | undefined,
 ): Promise<{ total: number; hits: SearchHit[] }> {
+  const byRating = req.sort === 'rating_desc'
   if (pq.allFields && storeId === undefined) {
     const total =
       (await q.query<{ n: number }>('SELECT listings AS n FROM search_terms WHERE term = $1', [pq.term]))
         .rows[0]?.n ?? 0
     if (total <= req.offset) return { total, hits: [] }
-    const r = await q.query<SearchHit>(
-      page(`SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC
-              LIMIT $2 OFFSET $3`),
-      [pq.term, req.limit, req.offset],
-    )
+    const rows = byRating
+      ? (await ratingWalkPays(q, total, req))
+        ? // The ratings in order (index listing_ratings_rank), each looked up in the word's postings
+          // (OFFSET 0 keeps the planner from turning the lookup into a join it would start from the postings).
+          `SELECT r.doc, p.score${RATING_COLUMNS} FROM listing_ratings r
+             CROSS JOIN LATERAL (SELECT p.score FROM search_postings p WHERE p.term = $1 AND p.doc = r.doc OFFSET 0) p
+            ORDER BY r.average DESC NULLS LAST, r.rating_count DESC, r.doc DESC LIMIT $2 OFFSET $3`
+        : // The word's postings, each looked up in the ratings, then sorted.
+          `SELECT p.doc, p.score${RATING_COLUMNS} FROM search_postings p ${RATED_POSTINGS} WHERE p.term = $1
+            ORDER BY ${ratingOrder('r')} LIMIT $2 OFFSET $3`
+      : `SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC LIMIT $2 OFFSET $3`
+    const r = await q.query<SearchHit>(page(rows, '', byRating ? ratingOrder('p') : undefined), [
+      pq.term,
+      req.limit,
+      req.offset,
+    ])
     return { total, hits: r.rows }
   }
   // 2 in the title (as `inTitle` says it), else 1 in author or tags, each when in scope; else 0.
@@ -165,16 +202,19 @@ async function searchPostings(
   const rank = pq.allFields ? `((${s}) / (${s} + 1))::real` : `(${byField('p.a > 0')})::float8 / 3`
   const score = `(${tier} + ${rank})`
   const params: unknown[] = [pq.term, pq.fields]
+  const rated = byRating ? RATED_POSTINGS : ''
   const rows =
     storeId === undefined
-      ? 'search_postings p WHERE p.term = $1 AND p.fields & $2 <> 0'
-      : `listings s JOIN search_postings p ON p.term = $1 AND p.doc = s.doc
+      ? `search_postings p ${rated} WHERE p.term = $1 AND p.fields & $2 <> 0`
+      : `listings s JOIN search_postings p ON p.term = $1 AND p.doc = s.doc ${rated}
           WHERE s.store_id = $${params.push(storeId)} AND p.fields & $2 <> 0`
   const r = await q.query<SearchHit & { total: number }>(
     page(
-      `SELECT p.doc, ${score} AS score, count(*) OVER ()::int AS total FROM ${rows}
-        ORDER BY score DESC, p.doc DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      `SELECT p.doc, ${score} AS score${byRating ? RATING_COLUMNS : ''}, count(*) OVER ()::int AS total FROM ${rows}
+        ORDER BY ${byRating ? ratingOrder('r') : 'score DESC, p.doc DESC'}
+        LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       ', p.total',
+      byRating ? ratingOrder('p') : undefined,
     ),
     [...params, req.limit, req.offset],
   )
@@ -184,6 +224,22 @@ async function searchPostings(
     return { total: c.rows[0]?.n ?? 0, hits: [] }
   }
   return { total: r.rows[0]?.total ?? 0, hits: r.rows.map(({ total: _, ...hit }) => hit) }
+}
+
+/**
+ * Whether a page of one word site-wide by rating is found sooner by walking the ratings in order and
+ * keeping the listings that hold the word (about (offset + limit) × listings / matches steps) than
+ * by sorting all the word's matches (one step per match): a common word's best-rated matches come
+ * early in the walk, a rare word's are few to sort. The planner cannot tell, as it does not know how
+ * common the word is; search_terms does. The number of listings is the statistics' estimate (none
+ * before the table was first analysed: then the matches are sorted).
+ */
+async function ratingWalkPays(q: Queryable, matches: number, req: SearchRequest): Promise<boolean> {
+  const r = await q.query<{ n: number }>(
+    `SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'listing_ratings'::regclass`,
+  )
+  const listings = r.rows[0]?.n ?? 0
+  return listings > 0 && ((req.offset + req.limit) * listings) / matches < matches
 }
 
 /** Listings a block of search_bitmaps covers (migration 007). */
@@ -442,6 +498,13 @@ const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
     ['ls.store_id', ''],
     ['ls.book_id', ''],
   ],
+  // Highest average first, then more ratings, then newest; unrated listings (no average) last. The
+  // index listing_ratings_rank holds this order.
+  rating_desc: [
+    ['lr.average', ' DESC NULLS LAST'],
+    ['lr.rating_count', ' DESC'],
+    ['lr.doc', ' DESC'],
+  ],
 }
 
 /**
@@ -479,6 +542,9 @@ export async function searchListings(
     f.author === undefined && f.minPrice === undefined && f.maxPrice === undefined && !f.inStock
   const pq = req.text?.postings
   const bq = req.text?.bitmaps
+  // One term by rating, with no filter but perhaps a store: its postings joined to the ratings.
+  if (noOthers && req.sort === 'rating_desc' && pq && tags.length === 0)
+    return searchPostings(q, pq, req, f.storeId)
   if (noOthers && req.sort === 'relevance') {
     if (pq?.allFields) {
       if (tags.length === 0) return searchPostings(q, pq, req, f.storeId)
@@ -505,11 +571,14 @@ export async function searchListings(
     whereParams = t.matchParams
   }
   const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-  // The sales count lives in its own table (see migration 005); only its sort reads it.
+  // The sales count and the ratings live in tables of their own (migrations 005 and 011); only their
+  // sorts read them.
   const from =
     req.sort === 'sales_desc'
       ? 'listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id'
-      : 'listings l'
+      : req.sort === 'rating_desc'
+        ? 'listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id'
+        : 'listings l'
   const countAll = async () =>
     (
       await q.query<{ n: number }>(

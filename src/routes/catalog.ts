@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { LIMITS } from '../limits.ts'
 import { SORTS } from '../repositories/search.ts'
 import type { CatalogService } from '../services/catalog.ts'
+import { Rating } from '../services/reviews.ts'
 import { BookId, ErrorBody, responses, StoreId } from './schemas.ts'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -20,6 +21,8 @@ const Hit = Type.Object({
   score: Type.Number({
     description: 'relevance: 2 + r for title matches, 1 + r for author/tag matches, r otherwise (0 ≤ r < 1)',
   }),
+  rating_average: Nullable(Type.Number({ description: 'average review rating, 2 decimals; null: unrated' })),
+  rating_count: Type.Integer({ description: 'number of reviews' }),
 })
 
 export const SearchQuery = Type.Object({
@@ -36,7 +39,9 @@ export const SearchQuery = Type.Object({
   store_id: Type.Optional(StoreId),
   sort: Type.Enum([...SORTS], {
     default: 'relevance',
-    description: 'relevance without q means newest first',
+    description:
+      'relevance without q means newest first; rating_desc: highest average rating, then more ratings, ' +
+      'then newest, unrated listings last',
   }),
   tag: Type.Optional(
     Type.Union(
@@ -93,6 +98,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
           stock_level: Type.Integer(),
           book_info: Type.Object({}, { additionalProperties: true }),
           pictures: Type.Array(Type.String()),
+          rating: Rating,
         }),
       },
     },
@@ -113,7 +119,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
         }),
         response: {
           200: Type.Any({ description: 'the image bytes' }),
-          304: Type.Null({ description: 'not modified' }),
+          304: Type.Null({ description: 'not modified (If-None-Match matched, or was *): no body' }),
           '4xx': ErrorBody,
           '5xx': ErrorBody,
         },
@@ -124,9 +130,11 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
       const pic = await catalog.picture(store_id, book_id, index)
       if (!pic) return reply.code(404).send({ message: `no picture ${index} for book id: ${book_id}` })
       reply.header('etag', pic.etag).header('cache-control', 'public, max-age=31536000, immutable')
+      // `*` matches any current representation (RFC 9110 §13.1.2); a 304 has no body and no type
       const seen = req.headers['if-none-match']
-      if (seen?.split(',').some((t) => t.trim().replace(/^W\//, '') === pic.etag))
-        return reply.code(304).send(null)
+      if (seen?.split(',').some((t) => ['*', pic.etag].includes(t.trim().replace(/^W\//, ''))))
+        // send() with no payload (the schema's null types the reply as needing one)
+        return reply.code(304).send(undefined as unknown as null)
       return reply.type(pic.mime).send(pic.data)
     },
   )

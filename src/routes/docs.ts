@@ -33,6 +33,8 @@ export async function registerDocs(app: FastifyInstance, version: string) {
         { name: 'seller', description: 'stores, listings and stock' },
         { name: 'orders', description: 'order lifecycle and history' },
         { name: 'search', description: 'catalogue search and listings' },
+        { name: 'reviews', description: 'reviews of received order lines, ratings and replies' },
+        { name: 'cart', description: 'the buyer’s cart on the server, and checkout across stores' },
         { name: 'operations', description: 'health, readiness, metrics' },
       ],
       components: {

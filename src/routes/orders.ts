@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { AuthService } from '../services/auth.ts'
 import type { OrderService } from '../services/orders.ts'
 import { requireToken } from './guards.ts'
-import { OrderId, responses, StoreId, UserId } from './schemas.ts'
+import { OrderId, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
 
 const Status = Type.Union(
   [
@@ -72,6 +72,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['seller'],
         summary: 'Ship a paid order (owner of its store only)',
         description:
@@ -91,6 +92,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'Confirm receipt of a shipped order: the money held for it goes to the seller',
         description: '401 not the buyer · 518 · 520 not shipped · 521 already received · 524 cancelled.',
@@ -109,6 +111,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'Cancel an order that is not shipped yet',
         description:
@@ -130,6 +133,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['seller'],
         summary: 'Refuse an order that is not shipped yet (owner of its store only)',
         description:
@@ -157,6 +161,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'The buyer’s orders, newest first, paged (the status filter applies before paging)',
         querystring: Type.Object({ user_id: UserId, ...Paging }),
@@ -179,6 +184,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['seller'],
         summary: 'Orders of the seller’s stores (or of one), newest first, paged',
         description: '513 unknown store_id · 401 a store of someone else.',
@@ -202,6 +208,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['orders'],
         summary: 'One order, for its buyer or the owner of its store',
         description:
@@ -224,6 +231,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders:
     {
       preHandler,
       schema: {
+        security: TOKEN_SECURITY,
         tags: ['buyer'],
         summary: 'The user’s balance in cents (money held for paid orders is not part of it)',
         querystring: Type.Object({ user_id: UserId }),

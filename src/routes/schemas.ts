@@ -35,6 +35,8 @@ export const RESULT_CODES = {
   523: 'order not paid (cannot be shipped)',
   524: 'order cancelled or expired',
   525: 'order already paid',
+  526: 'order not received yet (cannot be reviewed)',
+  527: 'review id does not exist',
 } as const
 export type ResultCode = keyof typeof RESULT_CODES
 
@@ -54,7 +56,11 @@ export function responses<P extends Record<string, TSchema>>(
   out['4xx'] = Type.Object({ message: Message }, { description: 'other client errors (e.g. 404, 413, 429)' })
   out['5xx'] = Type.Object(
     { message: Message },
-    { description: 'unexpected server error (a bug; details are logged, not returned)' },
+    {
+      description:
+        'a server error other than the result codes listed above: 503 when the database is unavailable ' +
+        '(try again after Retry-After), 500 for an unexpected failure (details are logged, not returned)',
+    },
   )
   return out as { 200: ReturnType<typeof Type.Object<{ message: typeof Message } & P>> } & Record<
     string,

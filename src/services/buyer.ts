@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { Queryable } from '../db/db.ts'
 import { BadRequest, FundsLow, NotFound, OrderState, StockLow, Unauthorized } from '../errors.ts'
 import { LIMITS } from '../limits.ts'
 import * as orders from '../repositories/orders.ts'
@@ -20,6 +21,27 @@ export function mergeLines(lines: readonly OrderLine[]): { bookId: string; count
   return [...merged]
     .map(([bookId, count]) => ({ bookId, count }))
     .sort((a, b) => (a.bookId < b.bookId ? -1 : a.bookId > b.bookId ? 1 : 0))
+}
+
+/**
+ * Places one order with the guarded statement that reserves its stock (every line or none), or says
+ * why it was refused, in the order the checks are documented; a refusal has written nothing.
+ * new_order and checkout both place their orders here. `nameStore`: the 517 names the store too
+ * (a checkout spans several).
+ */
+export async function placeOrRefuse(
+  q: Queryable,
+  order: orders.PlaceOrder,
+  opts: { nameStore?: boolean } = {},
+): Promise<void> {
+  const placed = await orders.placeOrder(q, order)
+  if (placed.ok) return
+  if (placed.unauthorized) throw InvalidToken()
+  if (!placed.buyerOpen) throw NotFound('user', order.buyerId)
+  if (!placed.storeOpen) throw NotFound('store', order.storeId)
+  if (placed.missing !== undefined) throw NotFound('book', placed.missing)
+  if (placed.short !== undefined) throw StockLow(placed.short, opts.nameStore ? order.storeId : undefined)
+  throw BadRequest('books', `order total is above ${LIMITS.maxMoney}`)
 }
 
 export class BuyerService {
@@ -57,7 +79,7 @@ export class BuyerService {
       }
     const { db, config } = this.deps
     const orderId = randomUUID()
-    const placed = await orders.placeOrder(db, {
+    await placeOrRefuse(db, {
       orderId,
       buyerId: userId,
       storeId,
@@ -66,14 +88,7 @@ export class BuyerService {
       maxTotal: LIMITS.maxMoney,
       tokenHash: token === undefined ? undefined : tokenHash(token),
     })
-    if (placed.ok) return orderId
-    // Nothing was written; say why, in the order the checks are documented.
-    if (placed.unauthorized) throw InvalidToken()
-    if (!placed.buyerOpen) throw NotFound('user', userId)
-    if (!placed.storeOpen) throw NotFound('store', storeId)
-    if (placed.missing !== undefined) throw NotFound('book', placed.missing)
-    if (placed.short !== undefined) throw StockLow(placed.short)
-    throw BadRequest('books', `order total is above ${LIMITS.maxMoney}`)
+    return orderId
   }
 
   /**

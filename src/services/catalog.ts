@@ -6,6 +6,7 @@ import { findStore } from '../repositories/stores.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
 import type { Deps } from './context.ts'
+import { type ApiRating, averageOf } from './reviews.ts'
 
 export interface SearchParams {
   q?: string | undefined
@@ -21,8 +22,11 @@ export interface SearchParams {
   page_size: number
 }
 
+/** A hit as the API shows it: the listing's rating as its rounded average and count. */
+export type ApiHit = Omit<SearchHit, 'rating_sum'> & { rating_average: number | null }
+
 export interface SearchPage {
-  books: SearchHit[]
+  books: ApiHit[]
   total: number
   page: number
   page_size: number
@@ -35,6 +39,7 @@ export interface Listing {
   book_info: Record<string, unknown>
   /** Paths of the picture route, in picture order. */
   pictures: string[]
+  rating: ApiRating
 }
 
 export interface Picture {
@@ -96,7 +101,11 @@ export class CatalogService {
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await findStore(db, p.store_id)))
       throw NotFound('store', p.store_id)
-    return { books: page.hits, total: page.total, page: p.page, page_size: p.page_size }
+    const books = page.hits.map(({ rating_sum, ...hit }) => ({
+      ...hit,
+      rating_average: averageOf(rating_sum, hit.rating_count),
+    }))
+    return { books, total: page.total, page: p.page, page_size: p.page_size }
   }
 
   async listing(storeId: string, bookId: string): Promise<Listing> {
@@ -130,6 +139,7 @@ export class CatalogService {
       stock_level: row.stock_level,
       book_info,
       pictures: Array.from({ length: row.picture_count }, (_, i) => picturePath(storeId, bookId, i)),
+      rating: { average: averageOf(row.rating_sum, row.rating_count), count: row.rating_count },
     }
   }
 

@@ -161,6 +161,8 @@ export const en = {
   'error.not_found.store': 'No such store.',
   'error.not_found.book': 'No such book.',
   'error.not_found.order': 'No such order.',
+  'error.not_found.review': 'No such review.',
+  'error.order_state.not_received': 'The order has not been received yet.',
   'error.exists.user': 'That user name is taken.',
   'error.exists.store': 'That store name is taken.',
   'error.exists.book': 'That book id is already listed in this store.',

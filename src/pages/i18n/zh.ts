@@ -162,6 +162,8 @@ export const zh: Catalogue = {
   'error.not_found.store': '没有这个店铺。',
   'error.not_found.book': '没有这本书。',
   'error.not_found.order': '没有这个订单。',
+  'error.not_found.review': '没有这条评价。',
+  'error.order_state.not_received': '订单还没有收货。',
   'error.exists.user': '这个用户名已被使用。',
   'error.exists.store': '这个店铺名已被使用。',
   'error.exists.book': '这个店铺已上架了这个图书编号。',
