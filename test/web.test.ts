@@ -16,6 +16,7 @@ import {
   newStore,
   newUser,
   orderStatus,
+  post,
   rowsOf,
   startApp,
   stockOf,
@@ -457,5 +458,87 @@ describe('the seller console', () => {
       404,
     )
     assert.equal(await stockOf(t.db, store, bookId), 10)
+  })
+})
+
+describe('cart, checkout and reviews', () => {
+  test('add to the cart from the book page, change counts, check out one order per store and pay', async () => {
+    const a = await shopWithBook(1000, 5)
+    const c = await shopWithBook(2500, 1)
+    const b = new WebClient(t.app, { 'accept-language': 'en' })
+    const buyer = uid('cart')
+    await b.signIn(buyer, 'pw')
+    await b.post('/account/top-up', { add_value: '100', password: 'pw' })
+    await b.get(`/book/${a.storeId}/${a.bookId}`)
+    const added = await b.post('/cart', { store_id: a.storeId, book_id: a.bookId, count: '2', back: 'book' })
+    assert.equal(added.location, `/book/${a.storeId}/${a.bookId}?done=cart.added`)
+    await b.post('/cart', { store_id: a.storeId, book_id: a.bookId, count: '1', back: 'book' })
+    await b.post('/cart', { store_id: c.storeId, book_id: c.bookId, count: '1', back: 'book' })
+    let page = await b.get('/cart')
+    assert.ok(textOf(page.body).includes('¥55.00'), 'total of 3 × ¥10 + ¥25')
+    assert.equal((await b.post('/cart', { store_id: a.storeId, book_id: a.bookId, count: 'x' })).status, 400)
+    assert.equal((await b.post('/cart', { store_id: a.storeId, book_id: 'nope', count: '1' })).status, 404)
+    await b.post('/cart', { store_id: a.storeId, book_id: a.bookId, count: '2' })
+    page = await b.get('/cart')
+    assert.ok(textOf(page.body).includes('¥45.00'))
+    // A wrong password places nothing.
+    assert.equal((await b.post('/cart/checkout', { password: 'wrong' })).status, 401)
+    assert.deepEqual(await orderIdsOf(buyer), [])
+    const done = await b.post('/cart/checkout', { password: 'pw' })
+    assert.equal(done.location, '/account/orders?done=orders.paid')
+    const ids = await orderIdsOf(buyer)
+    assert.equal(ids.length, 2, 'one order per store')
+    for (const id of ids) assert.equal(await orderStatus(t.db, id), 'paid')
+    assert.equal(await balanceOf(t.db, buyer), 10000 - 4500)
+    assert.equal(await stockOf(t.db, a.storeId, a.bookId), 3)
+    assert.equal(await stockOf(t.db, c.storeId, c.bookId), 0)
+    assert.match((await b.get('/cart')).body, /Your cart is empty/)
+    assert.equal((await b.post('/cart/checkout', { password: 'pw' })).status, 400, 'empty cart')
+    await assertMoneyInvariants(t.db)
+  })
+
+  test('a received order is reviewed from the orders page; the review shows on the book page; the seller replies', async () => {
+    const { seller, storeId, bookId } = await shopWithBook(1000, 5)
+    const buyer = await newUser(t.app, 'rev')
+    await addFunds(t.app, buyer, 5000)
+    const b = new WebClient(t.app, { 'accept-language': 'en' })
+    await b.signIn(buyer.userId, buyer.password, true)
+    await b.get(`/book/${storeId}/${bookId}`)
+    await b.post(`/book/${storeId}/${bookId}/buy`, { count: '1' })
+    const [orderId = ''] = await orderIdsOf(buyer.userId)
+    await b.post(`/account/orders/${orderId}/pay`, { password: buyer.password })
+    const early = await b.post(`/account/orders/${orderId}/review`, {
+      book_id: bookId,
+      rating: '5',
+      text: 'great',
+    })
+    assert.equal(early.status, 409, 'not received yet')
+    await post(t.app, '/seller/send_books', { user_id: seller.userId, order_id: orderId }, seller.token)
+    await b.post(`/account/orders/${orderId}/receive`)
+    const orders = await b.get('/account/orders')
+    assert.match(orders.body, new RegExp(`action="/account/orders/${orderId}/review"`))
+    for (const bad of ['0', '6', 'x'])
+      assert.equal(
+        (await b.post(`/account/orders/${orderId}/review`, { book_id: bookId, rating: bad })).status,
+        400,
+      )
+    const posted = await b.post(`/account/orders/${orderId}/review`, {
+      book_id: bookId,
+      rating: '4',
+      text: XSS,
+    })
+    assert.equal(posted.status, 303)
+    const book = await b.get(`/book/${storeId}/${bookId}`)
+    assert.ok(textOf(book.body).includes('4.0 of 5 (1 reviews)'))
+    assert.ok(book.body.includes('&lt;img src=x onerror=alert(1)&gt;') && !book.body.includes(XSS))
+    const s = new WebClient(t.app, { 'accept-language': 'en' })
+    await s.signIn(seller.userId, seller.password, true)
+    const console = await s.get('/sell')
+    const reviewId = /action="\/sell\/reviews\/([^/]+)\/reply"/.exec(console.body)?.[1] ?? ''
+    assert.ok(reviewId)
+    assert.equal((await b.post(`/sell/reviews/${reviewId}/reply`, { text: 'not mine' })).status, 401)
+    assert.equal((await s.post(`/sell/reviews/${reviewId}/reply`, { text: '' })).status, 400)
+    assert.equal((await s.post(`/sell/reviews/${reviewId}/reply`, { text: 'Thank you!' })).status, 303)
+    assert.ok(textOf((await b.get(`/book/${storeId}/${bookId}`)).body).includes('Thank you!'))
   })
 })

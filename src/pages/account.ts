@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from '../config.ts'
+import { BadRequest } from '../errors.ts'
 import { LIMITS } from '../limits.ts'
 import type { OrderStatus } from '../repositories/orders.ts'
 import { OrderId } from '../routes/schemas.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import type { ApiOrder, OrderService } from '../services/orders.ts'
+import type { ApiReview, ReviewService } from '../services/reviews.ts'
 import type { Assets } from './assets.ts'
 import { bookUrl, paging } from './components.ts'
 import {
@@ -20,7 +22,7 @@ import {
   terminalOf,
 } from './context.ts'
 import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
-import { money, parseYuan, when } from './format.ts'
+import { money, parseCount, parseYuan, when } from './format.ts'
 import { type Html, html } from './html.ts'
 import type { MessageKey } from './i18n/index.ts'
 import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './layout.ts'
@@ -36,6 +38,12 @@ const Credentials = Type.Object({
 const Csrf = Type.Object({ _csrf: Field(100) })
 const TopUp = Type.Object({ _csrf: Field(100), add_value: Field(32), password: Field(LIMITS.passwordLength) })
 const Pay = Type.Object({ _csrf: Field(100), password: Field(LIMITS.passwordLength) })
+const ReviewBody = Type.Object({
+  _csrf: Field(100),
+  book_id: Field(LIMITS.idLength),
+  rating: Field(2),
+  text: Field(LIMITS.reviewTextLength),
+})
 const OrderParams = Type.Object({ order_id: OrderId })
 const STATUSES: readonly OrderStatus[] = ['unpaid', 'paid', 'shipped', 'received', 'cancelled']
 const OrdersQuery = Type.Object({
@@ -45,6 +53,7 @@ const OrdersQuery = Type.Object({
 const ORDERS_PAGE = 10
 
 export interface AccountDeps {
+  reviews: ReviewService
   auth: AuthService
   buyer: BuyerService
   orders: OrderService
@@ -60,7 +69,7 @@ export function signedIn(request: FastifyRequest, reply: FastifyReply): string |
 }
 
 export const accountPages: FastifyPluginAsyncTypebox<AccountDeps> = async (app, deps) => {
-  const { auth, buyer, orders, assets, config } = deps
+  const { auth, buyer, orders, reviews, assets, config } = deps
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
   const forged = (request: FastifyRequest, reply: FastifyReply) =>
     errorPage(request, reply, assets, 403, request.page.t('error.csrf'))
@@ -200,7 +209,27 @@ ${hiddenCsrf(ctx)}
     },
   )
 
-  function orderCard(ctx: PageContext, o: ApiOrder): Html {
+  /** The review form of one book of a received order, holding the buyer's review if there is one. */
+  function reviewForm(
+    ctx: PageContext,
+    o: ApiOrder,
+    bookId: string,
+    title: string,
+    mine: ApiReview | undefined,
+  ): Html {
+    const { t } = ctx
+    const key = `${o.order_id}-${bookId}`
+    return html`<form method="post" action="/account/orders/${encodeURIComponent(o.order_id)}/review" class="review-form">
+${hiddenCsrf(ctx)}<input type="hidden" name="book_id" value="${bookId}">
+<fieldset><legend>${t('review.title')}: ${title}</legend>
+<label for="rating-${key}">${t('review.rating')}</label>
+<select id="rating-${key}" name="rating">${[5, 4, 3, 2, 1].map((n) => html`<option value="${n}"${(mine?.rating ?? 5) === n ? html` selected` : ''}>${'★'.repeat(n)} ${t('review.stars', { n })}</option>`)}</select>
+<label for="text-${key}">${t('review.text')}</label>
+<textarea id="text-${key}" name="text" rows="2" maxlength="${LIMITS.reviewTextLength}">${mine?.text ?? ''}</textarea>
+<button type="submit">${t(mine ? 'review.edit' : 'review.post')}</button></fieldset></form>`
+  }
+
+  function orderCard(ctx: PageContext, o: ApiOrder, mine: readonly ApiReview[] = []): Html {
     const { t } = ctx
     const id = encodeURIComponent(o.order_id)
     const action = (verb: string, label: MessageKey, extra: Html | string = '') =>
@@ -222,6 +251,19 @@ ${hiddenCsrf(ctx)}
 <ul class="lines">${o.items.map((i) => html`<li><a href="${bookUrl(o.store_id, i.book_id)}">${i.title}</a> × ${i.count} <span class="muted">${money(i.price)}</span></li>`)}</ul>
 <p>${t('orders.total')}: <strong class="price">${money(o.total_price)}</strong>${o.status === 'unpaid' ? html` <span class="muted">${t('orders.payBy', { when: when(o.expires_at, ctx.lang) })}</span>` : ''}</p>
 <div class="actions">${actions}</div>
+${
+  o.status === 'received'
+    ? o.items.map((i) =>
+        reviewForm(
+          ctx,
+          o,
+          i.book_id,
+          i.title,
+          mine.find((r) => r.book_id === i.book_id),
+        ),
+      )
+    : ''
+}
 </li>`
   }
 
@@ -234,11 +276,14 @@ ${hiddenCsrf(ctx)}
     const ctx = request.page
     const { t } = ctx
     const list = await orders.listForBuyer(user, { status: q.status, page: q.page, pageSize: ORDERS_PAGE })
+    const mine = new Map<string, ApiReview[]>()
+    for (const o of list.orders)
+      if (o.status === 'received') mine.set(o.order_id, await reviews.forOrder(user, o.order_id))
     const link = (status: OrderStatus | undefined, n = 1) =>
       `/account/orders?${new URLSearchParams({ ...(status ? { status } : {}), ...(n > 1 ? { page: String(n) } : {}) })}`
     const tabs = html`<nav class="tabs" aria-label="${t('orders.title')}">${[undefined, ...STATUSES].map((s) => html`<a href="${link(s)}"${q.status === s ? html` aria-current="page"` : ''}>${s ? t(`status.${s}` as MessageKey) : t('orders.filter.all')}</a>`)}</nav>`
     const body = html`${tabs}
-${list.orders.length === 0 ? html`<p class="lead">${t('orders.none')}</p>` : html`<ul class="orders">${list.orders.map((o) => orderCard(ctx, o))}</ul>`}
+${list.orders.length === 0 ? html`<p class="lead">${t('orders.none')}</p>` : html`<ul class="orders">${list.orders.map((o) => orderCard(ctx, o, mine.get(o.order_id)))}</ul>`}
 ${paging(ctx, q.page, Math.ceil(list.total / ORDERS_PAGE), (n) => link(q.status, n))}`
     return page(ctx, { title: t('orders.title'), body, flash })
   }
@@ -282,4 +327,28 @@ ${paging(ctx, q.page, Math.ceil(list.total / ORDERS_PAGE), (n) => link(q.status,
         return reply.redirect(`/account/orders?done=${a.done}#order-${encodeURIComponent(orderId)}`, 303)
       },
     )
+
+  app.post(
+    '/account/orders/:order_id/review',
+    { schema: { hide: true, params: OrderParams, body: ReviewBody }, attachValidation: true },
+    async (request, reply) => {
+      if (oddParams(request.params)) return notFoundPage(request, reply, assets)
+      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
+      const user = signedIn(request, reply)
+      if (!user) return reply
+      const orderId = request.params.order_id
+      try {
+        const rating = request.validationError ? undefined : parseCount(request.body.rating, 1, 5)
+        if (rating === undefined || !request.body.book_id)
+          throw BadRequest(request.page.t('review.rating'), 'is not valid')
+        const text = request.body.text?.trim() ? request.body.text.trim() : null
+        await reviews.post(user, { orderId, bookId: request.body.book_id, rating, text })
+      } catch (err) {
+        const r = refusal(request, err)
+        const flash = { kind: 'error' as const, text: r.text }
+        return sendPage(reply, await ordersPage(request, user, { page: 1 }, flash), r.status)
+      }
+      return reply.redirect(`/account/orders?done=review.posted#order-${encodeURIComponent(orderId)}`, 303)
+    },
+  )
 }

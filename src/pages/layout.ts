@@ -37,6 +37,10 @@ export const FLASHES = [
   'sell.refused',
   'sell.stockAdded',
   'sell.bookAdded',
+  'sell.replied',
+  'cart.added',
+  'cart.unpaid',
+  'review.posted',
 ] as const satisfies readonly MessageKey[]
 
 export function flashFrom(ctx: PageContext, done: unknown): PageOptions['flash'] {
@@ -60,6 +64,7 @@ export function layout(ctx: PageContext, assets: Assets, o: PageOptions): Html {
   const { t } = ctx
   const nav: Child[] = ctx.user
     ? [
+        html`<a href="/cart">${t('nav.cart')}</a>`,
         html`<a href="/account/orders">${t('nav.orders')}</a>`,
         html`<a href="/account">${t('nav.account')}</a>`,
         html`<a href="/sell">${t('nav.sell')}</a>`,

@@ -5,11 +5,14 @@ import type { Config } from '../config.ts'
 import { DomainError } from '../errors.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { BuyerService } from '../services/buyer.ts'
+import type { CartService } from '../services/cart.ts'
 import type { CatalogService } from '../services/catalog.ts'
 import type { OrderService } from '../services/orders.ts'
+import type { ReviewService } from '../services/reviews.ts'
 import type { SellerService } from '../services/seller.ts'
 import { accountPages } from './account.ts'
 import { Assets } from './assets.ts'
+import { cartPages } from './cart.ts'
 import { COOKIES, pageContextHook } from './context.ts'
 import { errorPage, notFoundPage, pageStatus } from './errors.ts'
 import { chooseLang, errorText, translator } from './i18n/index.ts'
@@ -23,6 +26,8 @@ export interface PagesOptions {
   seller: SellerService
   catalog: CatalogService
   orders: OrderService
+  cart: CartService
+  reviews: ReviewService
 }
 
 /** Form bodies (application/x-www-form-urlencoded) as objects of strings; a repeated name gives an array. */
@@ -90,15 +95,23 @@ export class WebShop {
         request.log.error({ err }, 'page failed')
         return errorPage(request, reply, assets, 500, request.page.t('error.internal'))
       })
-      await site.register(shopPages, { catalog: o.catalog, buyer: o.buyer, assets })
+      await site.register(shopPages, { catalog: o.catalog, buyer: o.buyer, reviews: o.reviews, assets })
       await site.register(accountPages, {
+        reviews: o.reviews,
         auth: o.auth,
         buyer: o.buyer,
         orders: o.orders,
         assets,
         config: o.config,
       })
-      await site.register(sellPages, { seller: o.seller, orders: o.orders, catalog: o.catalog, assets })
+      await site.register(cartPages, { auth: o.auth, cart: o.cart, buyer: o.buyer, assets })
+      await site.register(sellPages, {
+        seller: o.seller,
+        orders: o.orders,
+        catalog: o.catalog,
+        reviews: o.reviews,
+        assets,
+      })
     })
   }
 }

@@ -10,6 +10,7 @@ import type { DaySales } from '../repositories/sales.ts'
 import { BookInfo, OrderId, StoreId } from '../routes/schemas.ts'
 import type { CatalogService } from '../services/catalog.ts'
 import type { ApiOrder, OrderService } from '../services/orders.ts'
+import type { ApiReview, ReviewService } from '../services/reviews.ts'
 import type { SalesOverview, SellerService } from '../services/seller.ts'
 import { signedIn } from './account.ts'
 import type { Assets } from './assets.ts'
@@ -28,6 +29,8 @@ const StockBody = Type.Object({
   add_stock_level: Field(16),
 })
 const RefuseBody = Type.Object({ _csrf: Field(100), reason: Field(1024) })
+const ReplyBody = Type.Object({ _csrf: Field(100), text: Field(LIMITS.reviewTextLength) })
+const ReviewParams = Type.Object({ review_id: Type.String({ minLength: 1, maxLength: LIMITS.idLength }) })
 const StoreParams = Type.Object({ store_id: StoreId })
 const OrderParams = Type.Object({ order_id: OrderId })
 const PageQuery = Type.Object({ page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }) })
@@ -37,6 +40,7 @@ const UPLOAD = { files: 9, fileSize: 5 * 1024 * 1024, fields: 20, fieldSize: 102
 const checkBookInfo = Compile(BookInfo)
 
 export interface SellDeps {
+  reviews: ReviewService
   seller: SellerService
   orders: OrderService
   catalog: CatalogService
@@ -69,7 +73,7 @@ function salesChart(ctx: PageContext, days: readonly DaySales[]): Html {
 
 export const sellPages: FastifyPluginAsyncTypebox<SellDeps> = async (
   app,
-  { seller, orders, catalog, assets },
+  { seller, orders, catalog, reviews, assets },
 ) => {
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
   const forged = (request: FastifyRequest, reply: FastifyReply) =>
@@ -96,11 +100,18 @@ export const sellPages: FastifyPluginAsyncTypebox<SellDeps> = async (
   ): Promise<Html> {
     const ctx = request.page
     const { t } = ctx
-    const [stores, overview, toShip] = await Promise.all([
+    const [stores, overview, toShip, unanswered] = await Promise.all([
       seller.stores(user),
       seller.overview(user),
       orders.listForSeller(user, undefined, { status: 'paid', page: 1, pageSize: 20 }),
+      reviews.awaitingReply(user, { page: 1, pageSize: 10 }),
     ])
+    const reviewRow = (r: ApiReview) => html`<li class="order" id="review-${r.review_id}">
+<p><a href="${bookUrl(r.store_id, r.book_id)}">${r.book_id}</a> · <span class="stars">${'★'.repeat(r.rating)}${'☆'.repeat(5 - r.rating)}</span> <span class="muted">${r.buyer_id} · ${when(r.updated_at, ctx.lang)}</span></p>
+${r.text ? html`<p class="prose">${r.text}</p>` : ''}
+<form method="post" action="/sell/reviews/${encodeURIComponent(r.review_id)}/reply" class="inline">${hiddenCsrf(ctx)}
+<label class="sr" for="reply-${r.review_id}">${t('sell.replyText')}</label><input id="reply-${r.review_id}" name="text" required maxlength="${LIMITS.reviewTextLength}" placeholder="${t('sell.replyText')}">
+<button type="submit">${t('sell.replyButton')}</button></form></li>`
     const revenue = overview.days.reduce((s, d) => s + d.revenue, 0)
     const count = overview.days.reduce((s, d) => s + d.orders, 0)
     const bookList = (lines: SalesOverview['bestSellers'], label: (n: number) => string) =>
@@ -115,6 +126,8 @@ ${salesChart(ctx, overview.days)}</section>
 <section class="panel" aria-labelledby="h-low"><h2 id="h-low">${t('sell.lowStock')}</h2>${bookList(overview.lowStock, (n) => (n > 0 ? t('book.stock', { n }) : t('book.outOfStock')))}</section>
 <section class="panel wide" aria-labelledby="h-ship"><h2 id="h-ship">${t('sell.toShip')}</h2>
 ${toShip.orders.length === 0 ? html`<p class="muted">${t('sell.noOrders')}</p>` : html`<ul class="orders">${toShip.orders.map((o) => orderRow(ctx, o))}</ul>`}</section>
+<section class="panel wide" aria-labelledby="h-reviews"><h2 id="h-reviews">${t('sell.reviews')}</h2>
+${unanswered.reviews.length === 0 ? html`<p class="muted">${t('sell.nothing')}</p>` : html`<ul class="orders">${unanswered.reviews.map(reviewRow)}</ul>`}</section>
 <section class="panel" aria-labelledby="h-stores"><h2 id="h-stores">${t('sell.stores')}</h2>
 ${stores.length === 0 ? html`<p class="muted">${t('sell.noStores')}</p>` : html`<ul class="plain">${stores.map((s) => html`<li><a href="/sell/store/${encodeURIComponent(s)}">${s}</a></li>`)}</ul>`}
 <form method="post" action="/sell/stores" class="stack">
@@ -338,6 +351,25 @@ ${hiddenCsrf(ctx)}
         return reply.redirect(`/sell?done=${verb === 'ship' ? 'sell.shipped' : 'sell.refused'}`, 303)
       },
     )
+
+  app.post(
+    '/sell/reviews/:review_id/reply',
+    { schema: { hide: true, params: ReviewParams, body: ReplyBody }, attachValidation: true },
+    async (request, reply) => {
+      if (oddParams(request.params)) return notFoundPage(request, reply, assets)
+      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
+      const user = signedIn(request, reply)
+      if (!user) return reply
+      try {
+        const text = request.validationError ? '' : (request.body.text?.trim() ?? '')
+        await reviews.reply(user, request.params.review_id, text)
+      } catch (err) {
+        const r = refusal(request, err)
+        return sendPage(reply, await consolePage(request, user, { kind: 'error', text: r.text }), r.status)
+      }
+      return reply.redirect('/sell?done=sell.replied', 303)
+    },
+  )
 }
 
 /** The add-book form as the API's book_info: price typed in yuan, tags comma separated. */

@@ -5,12 +5,13 @@ import { SearchQuery } from '../routes/catalog.ts'
 import { BookId, StoreId } from '../routes/schemas.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import type { ApiHit, CatalogService, Listing } from '../services/catalog.ts'
+import type { ApiReviewList, ReviewService } from '../services/reviews.ts'
 import type { Assets } from './assets.ts'
 import { bookGrid, bookUrl, coverUrl, paging, stockText } from './components.ts'
 import { csrfOk, loginUrl, type PageContext } from './context.ts'
 import { coverSvg } from './cover.ts'
 import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
-import { money, parseCount } from './format.ts'
+import { money, parseCount, when } from './format.ts'
 import { type Html, html } from './html.ts'
 import type { MessageKey } from './i18n/index.ts'
 import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './layout.ts'
@@ -52,13 +53,19 @@ const BookParams = Type.Object({ store_id: StoreId, book_id: BookId })
 const BuyBody = Type.Object({ _csrf: Type.Optional(Type.String()), count: Type.Optional(Type.String()) })
 
 export interface ShopDeps {
+  reviews: ReviewService
   catalog: CatalogService
   buyer: BuyerService
   assets: Assets
 }
 
-export const shopPages: FastifyPluginAsyncTypebox<ShopDeps> = async (app, { catalog, buyer, assets }) => {
+export const shopPages: FastifyPluginAsyncTypebox<ShopDeps> = async (
+  app,
+  { catalog, buyer, reviews, assets },
+) => {
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
+  const reviewsOf = (l: Listing) =>
+    reviews.list(l.store_id, l.book_id, { page: 1, pageSize: 20, sort: 'newest' })
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const ctx = request.page
@@ -130,7 +137,8 @@ ${paging(ctx, p.page, pages, (n) => searchUrl(p, { page: n }))}
         return notFoundPage(request, reply, assets)
       }
       const flash = flashFrom(request.page, (request.query as { done?: unknown }).done)
-      return sendPage(reply, bookPage(request.page, listing, flash))
+      const revs = await reviews.list(store_id, book_id, { page: 1, pageSize: 20, sort: 'newest' })
+      return sendPage(reply, bookPage(request.page, listing, flash, revs))
     },
   )
 
@@ -154,14 +162,18 @@ ${paging(ctx, p.page, pages, (n) => searchUrl(p, { page: n }))}
       const count = parseCount(request.body.count, 1, LIMITS.maxCount)
       if (count === undefined) {
         const text = ctx.t('error.bad_request', { field: ctx.t('book.count') })
-        return sendPage(reply, bookPage(ctx, listing, { kind: 'error', text }), 400)
+        return sendPage(reply, bookPage(ctx, listing, { kind: 'error', text }, await reviewsOf(listing)), 400)
       }
       try {
         const orderId = await buyer.newOrder(ctx.user, store_id, [{ id: book_id, count }])
         return reply.redirect(`/account/orders?done=orders.placed#order-${encodeURIComponent(orderId)}`, 303)
       } catch (err) {
         const r = refusal(request, err)
-        return sendPage(reply, bookPage(ctx, listing, { kind: 'error', text: r.text }), r.status)
+        return sendPage(
+          reply,
+          bookPage(ctx, listing, { kind: 'error', text: r.text }, await reviewsOf(listing)),
+          r.status,
+        )
       }
     },
   )
@@ -238,7 +250,20 @@ ${more.length > 0 ? html`<h3>${t('search.tag')}</h3><ul class="tags small">${mor
 ${active.length > 0 || p.min_price !== undefined || p.max_price !== undefined || p.in_stock ? html`<p><a href="${searchUrl({ q: p.q })}">${t('search.clearFilters')}</a></p>` : ''}`
   }
 
-  function bookPage(ctx: PageContext, l: Listing, flash: PageOptions['flash']): Html {
+  function reviewList(ctx: PageContext, list: ApiReviewList): Html {
+    const { t } = ctx
+    if (list.reviews.length === 0) return html`<p class="muted">${t('book.noReviews')}</p>`
+    return html`<ul class="reviews">${list.reviews.map(
+      (
+        r,
+      ) => html`<li><p><span class="stars" aria-label="${t('review.stars', { n: r.rating })}">${'★'.repeat(r.rating)}${'☆'.repeat(5 - r.rating)}</span>
+<span class="muted">${t('review.by', { user: r.buyer_id, when: when(r.updated_at, ctx.lang) })}</span></p>
+${r.text ? html`<p class="prose">${r.text}</p>` : ''}
+${r.reply ? html`<blockquote><strong>${t('review.reply')}:</strong> ${r.reply}</blockquote>` : ''}</li>`,
+    )}</ul>`
+  }
+
+  function bookPage(ctx: PageContext, l: Listing, flash: PageOptions['flash'], revs: ApiReviewList): Html {
     const { t } = ctx
     const info = l.book_info
     const text = (k: string) =>
@@ -267,11 +292,13 @@ ${active.length > 0 || p.min_price !== undefined || p.max_price !== undefined ||
     const section = (key: MessageKey, value: string | undefined) =>
       value ? html`<section><h2>${t(key)}</h2><div class="prose">${value}</div></section>` : ''
     const price = typeof info.price === 'number' ? info.price : 0
-    const buy = html`<form method="post" action="${`${bookUrl(l.store_id, l.book_id)}/buy`}" class="buy">
+    const buy = html`<form method="post" action="/cart" class="buy">
 ${hiddenCsrf(ctx)}
+<input type="hidden" name="store_id" value="${l.store_id}"><input type="hidden" name="book_id" value="${l.book_id}"><input type="hidden" name="back" value="book">
 <label for="count">${t('book.count')}</label>
 <input id="count" name="count" type="number" inputmode="numeric" min="1" max="${Math.max(1, l.stock_level)}" value="1" required>
-<button type="submit" class="primary"${l.stock_level > 0 ? '' : html` disabled`}>${t('book.buyNow')}</button>
+<button type="submit" class="primary"${l.stock_level > 0 ? '' : html` disabled`}>${t('cart.add')}</button>
+<button type="submit" formaction="${`${bookUrl(l.store_id, l.book_id)}/buy`}"${l.stock_level > 0 ? '' : html` disabled`}>${t('book.buyNow')}</button>
 </form>`
     const body = html`<article class="book">
 <div class="gallery">${pictures}</div>
@@ -279,6 +306,7 @@ ${hiddenCsrf(ctx)}
 <h1>${title}</h1>
 ${author ? html`<p class="author">${t('book.by', { author })}</p>` : ''}
 <p class="price big">${money(price)}</p>
+${l.rating.average === null ? '' : html`<p class="rating"><span class="stars" aria-hidden="true">${'★'.repeat(Math.round(l.rating.average))}</span> ${t('review.average', { avg: l.rating.average.toFixed(1), n: l.rating.count })}</p>`}
 <p class="stock${l.stock_level > 0 ? '' : ' out'}">${stockText(ctx, l.stock_level)}</p>
 <p class="muted">${t('book.store', { store: l.store_id })}</p>
 ${buy}
@@ -289,6 +317,7 @@ ${tags.length > 0 ? html`<ul class="tags small" aria-label="${t('book.tags')}">$
 ${section('book.description', text('book_intro'))}
 ${section('book.aboutAuthor', text('author_intro'))}
 ${section('book.contents', text('content'))}
+<section aria-labelledby="h-reviews"><h2 id="h-reviews">${t('book.reviews')}</h2>${reviewList(ctx, revs)}</section>
 </div>
 </article>`
     return page(ctx, { title, body, ownHeading: true, flash })
