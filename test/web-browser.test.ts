@@ -239,20 +239,18 @@ for (const [name, viewport, lang] of [
     assert.match(await page.locator('main').innerText(), /¥23\.00/)
     const before = await stockOf(t.db, shop.storeId, shop.bookIds[1] ?? '')
     await page.getByLabel(en ? 'Quantity' : '数量').fill('2')
-    await page.getByRole('button', { name: en ? 'Buy now' : '立即购买' }).click()
-    await page.waitForURL(/\/account\/orders/)
+    await page.getByRole('button', { name: en ? 'Add to cart' : '加入购物车' }).click()
+    await page.waitForURL(/done=cart\.added/)
+    await page.getByRole('link', { name: en ? 'Cart' : '购物车' }).click()
+    await page.waitForURL(/\/cart$/)
+    await audit(page)
+    await page.locator('#password').fill('pw')
+    await page.getByRole('button', { name: en ? 'Place orders and pay' : '下单并付款' }).click()
+    await page.waitForURL(/done=orders\.paid/)
     await audit(page)
     const orderId = await latestOrder(user)
-    assert.equal(await orderStatus(t.db, orderId), 'unpaid')
-    assert.equal(await stockOf(t.db, shop.storeId, shop.bookIds[1] ?? ''), before - 2)
-    // Pay with the password.
-    await page.locator(`#order-${orderId} input[name=password]`).fill('pw')
-    await page
-      .locator(`#order-${orderId}`)
-      .getByRole('button', { name: en ? 'Pay' : '付款' })
-      .click()
-    await page.waitForURL(/done=orders\.paid/)
     assert.equal(await orderStatus(t.db, orderId), 'paid')
+    assert.equal(await stockOf(t.db, shop.storeId, shop.bookIds[1] ?? ''), before - 2)
     assert.equal(await balanceOf(t.db, user), 10000 - 4600)
 
     // The seller adds a book with a picture from disk and ships the order.
@@ -292,6 +290,29 @@ for (const [name, viewport, lang] of [
       .click()
     await page.waitForURL(/done=orders\.received/)
     assert.equal(await orderStatus(t.db, orderId), 'received')
+    // …and reviews the book; the seller replies.
+    await page.locator(`#order-${orderId} select[name=rating]`).selectOption('4')
+    await page.locator(`#order-${orderId} textarea[name=text]`).fill(en ? 'A fine read' : '很好看')
+    await page
+      .locator(`#order-${orderId}`)
+      .getByRole('button', { name: en ? 'Post review' : '发表评价' })
+      .click()
+    await page.waitForURL(/done=review\.posted/)
+    await audit(page)
+    await go(seller, '/sell')
+    await seller.page
+      .locator('input[name=text]')
+      .first()
+      .fill(en ? 'Thanks!' : '谢谢！')
+    await seller.page
+      .getByRole('button', { name: en ? 'Reply' : '回复' })
+      .first()
+      .click()
+    await seller.page.waitForURL(/done=sell\.replied/)
+    const replies = await rowsOf(t.db, 'SELECT 1 FROM reviews WHERE order_id = $1 AND reply IS NOT NULL', [
+      orderId,
+    ])
+    assert.equal(replies.length, 1)
 
     // Signing out, then a page that needs a sign-in sends the visitor to /login and back.
     await page.getByRole('button', { name: en ? 'Sign out' : '退出' }).click()
@@ -338,12 +359,15 @@ test('checkout with the keyboard alone', async (ctx) => {
   await page.keyboard.press('Control+A')
   await page.keyboard.type('3')
   await page.keyboard.press('Enter')
-  await page.waitForURL(/\/account\/orders/)
-  const orderId = await latestOrder(buyer.userId)
-  await tabTo(`#order-${orderId} input[name=password]`)
+  await page.waitForURL(/done=cart\.added/)
+  await tabTo('a[href="/cart"]')
+  await page.keyboard.press('Enter')
+  await page.waitForURL(/\/cart$/)
+  await tabTo('#password')
   await page.keyboard.type(buyer.password)
   await page.keyboard.press('Enter')
   await page.waitForURL(/done=orders\.paid/)
+  const orderId = await latestOrder(buyer.userId)
   assert.equal(await orderStatus(t.db, orderId), 'paid')
   assert.equal(await balanceOf(t.db, buyer.userId), 100_000 - 3 * 3879)
   assert.deepEqual(v.problems, [])
