@@ -1,6 +1,6 @@
 /**
  * A believable shop for trying the web pages: sellers and stores, a few thousand books with drawn
- * cover pictures, buyers with money, and orders in every status spread over the last weeks — made
+ * cover pictures, buyers with money, orders in every status spread over the last weeks, and reviews — made
  * through the same services the server uses, so every balance, stock level and ledger entry is as
  * real use would leave it. Needs no catalogue file. Running it again on a database that already has
  * the demo shop changes nothing.
@@ -18,6 +18,7 @@ import { AuthService } from '../src/services/auth.ts'
 import { BuyerService } from '../src/services/buyer.ts'
 import type { Deps } from '../src/services/context.ts'
 import { OrderService } from '../src/services/orders.ts'
+import { ReviewService } from '../src/services/reviews.ts'
 import { SellerService } from '../src/services/seller.ts'
 import { coverPng } from './png.ts'
 
@@ -41,6 +42,17 @@ const STORES = [
 /** Distinct cover pictures; books share them (pictures are stored once per content). */
 const COVERS = 48
 const BATCH = 200
+const REVIEW_TEXTS = [
+  '内容扎实，翻译流畅，值得一读。',
+  '包装很好，送货也快。',
+  '比预想的更好看，一口气读完了。',
+  '印刷清晰，纸张不错。',
+  'A thoughtful book; the second half drags a little.',
+  '适合入门，例子很多。',
+  null,
+  '有些章节略显啰嗦，但总体不错。',
+]
+const REPLY_TEXTS = ['谢谢你的评价！', '感谢支持，欢迎再来。', 'Thank you for the kind words!']
 
 export type DemoResult = { created: false } | { created: true; books: number; orders: number }
 
@@ -56,6 +68,7 @@ export async function fillDemoShop(db: Db, config: Config, o: DemoOptions): Prom
   const buyer = new BuyerService(deps, auth)
   const seller = new SellerService(deps)
   const orders = new OrderService(deps)
+  const reviews = new ReviewService(deps)
   const r = new Rng(o.seed)
   const progress = o.progress ?? (() => {})
 
@@ -103,7 +116,20 @@ export async function fillDemoShop(db: Db, config: Config, o: DemoOptions): Prom
         if (fate < 0.26) await orders.cancel(owner, orderId, 'seller')
         else if (fate >= 0.45) {
           await orders.ship(owner, orderId)
-          if (fate >= 0.6) await orders.receive(user, orderId)
+          if (fate >= 0.6) {
+            await orders.receive(user, orderId)
+            // Most received books get a review, and some of those a reply from the store.
+            for (const { id } of lines)
+              if (r.next() < 0.7) {
+                const reviewId = await reviews.post(user, {
+                  orderId,
+                  bookId: id,
+                  rating: r.pick([5, 5, 5, 4, 4, 4, 3, 2, 1]),
+                  text: r.pick(REVIEW_TEXTS),
+                })
+                if (r.next() < 0.3) await reviews.reply(owner, reviewId, r.pick(REPLY_TEXTS))
+              }
+          }
         }
       }
       if (fate >= 0.12) await backdate(db, orderId, 1 + r.int(29 * 24))

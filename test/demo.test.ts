@@ -32,6 +32,7 @@ test('the demo shop has sellers, books with covers, and orders in every status; 
   )
   const past = await rowsOf(t.db, "SELECT 1 FROM orders WHERE paid_at < now() - interval '1 day'")
   assert.ok(past.length > 0, 'sales are spread over past days')
+  assert.ok((await countRows(t.db, 'reviews')) > 0, 'received books are reviewed')
   await assertMoneyInvariants(t.db)
   const orders = await countRows(t.db, 'orders')
   assert.deepEqual(await fillDemoShop(t.db, t.config, opts), { created: false })
