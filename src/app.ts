@@ -21,7 +21,7 @@ import { clientErrorHandler, frameworkErrors, installErrorHandling } from './rou
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
-import { installAbuseLimits, installSecurityHeaders } from './routes/protection.ts'
+import { installAbuseLimits, installBodyBudget, installSecurityHeaders } from './routes/protection.ts'
 import { reviewRoutes } from './routes/reviews.ts'
 import { sellerRoutes } from './routes/seller.ts'
 import { PasswordHasher } from './security/passwords.ts'
@@ -139,6 +139,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain')
   installSecurityHeaders(app)
   installAbuseLimits(app, config)
+  installBodyBudget(app)
   app.addHook('preValidation', rejectUnstorableStrings)
   // Cookies are read by the web shop's pages only (the API takes its token from headers).
   await app.register(cookie)

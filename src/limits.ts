@@ -23,9 +23,13 @@ export const LIMITS = {
   /** Characters of a review's text and of a seller's reply. */
   reviewTextLength: 2000,
   maxPictures: 64,
-  /** add_book carries base64 pictures: several MB. */
-  addBookBodyBytes: 64 * 1024 * 1024,
+  /** add_book carries base64 pictures: several MB (course data: up to 9 of ~200 KB each). */
+  addBookBodyBytes: 16 * 1024 * 1024,
   defaultBodyBytes: 1024 * 1024,
+  /** Bodies up to this size are always admitted; larger ones share the budget below. */
+  smallBodyBytes: 64 * 1024,
+  /** What the large bodies being received at once may declare in all, per process. */
+  largeBodyBudgetBytes: 128 * 1024 * 1024,
   /** Objects and arrays nested deeper than this in a request are refused (400). */
   maxJsonDepth: 32,
 } as const

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
+import { LIMITS } from '../src/limits.ts'
 import {
   addBook,
   bookInfo,
@@ -219,5 +220,63 @@ describe('ids at the limit work in every path that takes them', () => {
       token: String(login.body.token),
     })
     assert.equal(own.status, 200)
+  })
+})
+
+describe('partial requests hold bounded memory', () => {
+  /** A POST whose headers declare `declared` bytes; sends `body` (all of it, or a first part). */
+  function upload(declared: number, body: string) {
+    const socket = connect(port, '127.0.0.1')
+    socket.write(
+      `POST /seller/add_book HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n${body}`,
+    )
+    const status = new Promise<number>((resolve) => {
+      socket.once('data', (d) => resolve(Number(d.toString('latin1').split(' ')[1])))
+      socket.once('close', () => resolve(0))
+    })
+    return { socket, status }
+  }
+  const json = (bytes: number) => {
+    const head =
+      '{"user_id":"nobody","store_id":"s","stock_level":1,"book_info":{"id":"b","title":"t","book_intro":"'
+    return `${head}${'x'.repeat(bytes - head.length - 15)}","price":1}}`
+  }
+  const complete = (bytes: number) => {
+    const body = json(bytes)
+    return upload(Buffer.byteLength(body), body).status
+  }
+
+  test('large bodies being received at once share a budget; past it, 503 before reading; small ones always pass', async () => {
+    const big = LIMITS.addBookBodyBytes
+    const holders = Array.from({ length: LIMITS.largeBodyBudgetBytes / big }, () =>
+      upload(big, '{"user_id":'),
+    )
+    try {
+      // the budget is taken: one more large body is turned away at once, in our shape
+      const r = await rawRequest(Buffer.from('/health')) // the server answers other requests meanwhile
+      assert.equal(r.status, 200)
+      assert.equal(await complete(100_000), 503)
+      const refused = upload(big, '')
+      const text = await new Promise<string>((resolve) =>
+        refused.socket.once('data', (d) => resolve(d.toString())),
+      )
+      assert.match(text, /^HTTP\/1.1 503/)
+      assert.match(text, /retry-after: 1/i)
+      assert.match(text, /\{"message":"too many large uploads at once: try again in a moment"\}/)
+      // a small body is never turned away: it reaches the route (no token: 401)
+      assert.equal(await complete(10_000), 401)
+
+      // a holder that goes away gives its share back
+      holders.pop()?.socket.destroy()
+      let status = 503
+      for (let i = 0; i < 50 && status === 503; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        status = await complete(100_000)
+      }
+      assert.equal(status, 401)
+    } finally {
+      for (const h of holders) h.socket.destroy()
+    }
+    for (const h of holders) assert.equal(await h.status, 0, 'the holders were never answered, only closed')
   })
 })

@@ -315,6 +315,14 @@ describe('posting a review', () => {
     )[0]?.balance
     assert.equal((sellerAfter ?? 0) - (sellerBefore ?? 0), 100, 'the escrow went to the seller')
     assert.equal((await listReviews(shop.storeId, bookId)).body.total, 1)
+    // Simultaneous first reviews of such an order: one receives it, all are written.
+    const due = await orderThrough(buyer, shop, 'shipped', [[0, 1]])
+    await t.db.query(`UPDATE orders SET shipped_at = now() - interval '15 days' WHERE order_id = $1`, [due])
+    const racing = await Promise.all([1, 2, 3, 4].map((rating) => review(buyer, due, bookId, rating)))
+    for (const r of racing) expect(r, 200)
+    assert.equal(await countRows(t.db, `reviews WHERE order_id = '${due}'`), 1)
+    assert.equal(await countRows(t.db, `ledger WHERE order_id = '${due}' AND kind = 'release'`), 1)
+    expect(await deleteReview(buyer, racing[0]?.body.review_id as string), 200)
     // And an order the sweep received is reviewed like any other.
     const swept = await orderThrough(buyer, shop, 'shipped', [[0, 1]])
     await t.db.query(`UPDATE orders SET shipped_at = now() - interval '15 days' WHERE order_id = $1`, [swept])

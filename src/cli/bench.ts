@@ -39,7 +39,7 @@ export interface BenchOptions {
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Starts `bookstore serve` on a free port in its own process and waits until it is ready. */
-async function startServer(env: Record<string, string | undefined>, workers: number) {
+export async function startServer(env: Record<string, string | undefined>, workers: number) {
   const dataDir = env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
   const port = 20000 + Math.floor(Math.random() * 20000)
   const child: ChildProcess = spawn(process.execPath, ['bin/bookstore.js', 'serve'], {
@@ -64,6 +64,7 @@ async function startServer(env: Record<string, string | undefined>, workers: num
   }
   return {
     url,
+    pid: child.pid as number,
     async stop() {
       const done = new Promise((r) => child.once('exit', r))
       child.kill('SIGTERM')

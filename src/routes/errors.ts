@@ -81,6 +81,8 @@ export function installErrorHandling(
       return reply.code(statusOf(err.info)).send({ message: err.message, ...detailsOf(err.info) })
     }
     if ('validation' in err && err.validation) return reply.code(400).send({ message: err.message })
+    // the client went away mid-body (its ECONNRESET is not the database's): nobody is left to answer
+    if (request.raw.destroyed) return reply.code(400).send({ message: 'the request was not sent in full' })
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: { message: err.message, code: pgCode(err) } }, 'database unavailable')
       return reply

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, onResponseHookHandler, preHandlerHookHandler } from 'fastify'
 import type { Config } from '../config.ts'
 import { RateLimited } from '../errors.ts'
+import { LIMITS } from '../limits.ts'
 
 /**
  * Counts events per key in fixed windows, in this process's memory (bounded: the oldest keys are
@@ -117,6 +118,36 @@ export function installAbuseLimits(app: FastifyInstance, config: Config): void {
     if (!PASSWORD_ROUTES.has(route.url)) return
     route.preHandler = [check, ...hooks(route.preHandler)]
     route.onResponse = [...hooks(route.onResponse), count]
+  })
+}
+
+/**
+ * Bounds the memory partial requests can hold. A request body is buffered whole before it is parsed,
+ * so a thousand clients that each send half of a large body would hold gigabytes. Bodies are capped
+ * per route (1 MiB, add_book 16 MiB); above LIMITS.smallBodyBytes, a body is admitted only while the
+ * bodies being received in this process declare at most LIMITS.largeBodyBudgetBytes in all (a
+ * chunked body counts as its route's limit). Past that, it is turned away at once with 503 and
+ * Retry-After, before a byte of it is read. Small bodies are never turned away.
+ */
+export function installBodyBudget(app: FastifyInstance): void {
+  let reserved = 0
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return done()
+    const limit = request.routeOptions.bodyLimit ?? LIMITS.defaultBodyBytes
+    const length = request.headers['content-length']
+    const declared = length === undefined ? limit : Number(length)
+    // a declared length over the route's limit is 413 from the body parser, which reads nothing
+    if (!(declared > LIMITS.smallBodyBytes) || declared > limit) return done()
+    if (reserved + declared > LIMITS.largeBodyBudgetBytes) {
+      reply.header('retry-after', '1').header('connection', 'close')
+      return reply.code(503).send({ message: 'too many large uploads at once: try again in a moment' })
+    }
+    reserved += declared
+    // given back once the response is sent or the connection drops, whichever comes first
+    reply.raw.once('close', () => {
+      reserved -= declared
+    })
+    done()
   })
 }
 

@@ -122,15 +122,12 @@ export class ReviewService {
         const o = await loadFor(tx, input.orderId, userId, 'buyer')
         const items = await orders.itemsOf(tx, [input.orderId])
         if (!items.some((i) => i.book_id === input.bookId)) throw NotFound('book', input.bookId)
-        // Unpaid, paid, cancelled, or shipped within the auto-receive period: not received yet.
-        if (o.status !== 'shipped') throw OrderState('not_received', input.orderId)
-        const received = await orders.receiveOrders(tx, [input.orderId], {
-          by: 'auto',
-          afterS: config.orderAutoReceiveS,
-        })
-        if (received.length === 0) throw OrderState('not_received', input.orderId)
+        if (o.status === 'shipped')
+          await orders.receiveOrders(tx, [input.orderId], { by: 'auto', afterS: config.orderAutoReceiveS })
+        // Received now (on the spot, or by a request that got there first), or not received yet:
+        // unpaid, paid, cancelled, or shipped within the auto-receive period.
         id = await reviews.upsertReview(tx, write)
-        if (id === undefined) throw new Error('review of a received order line refused')
+        if (id === undefined) throw OrderState('not_received', input.orderId)
       }
       return { id, edited: id !== write.reviewId }
     })
