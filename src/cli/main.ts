@@ -166,4 +166,14 @@ program
   .argument('[options...]')
   .action((args: string[]) => runScript('bench-search.ts', args))
 
+program
+  .command('demo')
+  .description(
+    'fill the database with a demo shop (sellers, stores, books with covers, buyers, orders in every status), with progress\n' +
+      '  --books <n> (3000), --orders <n> (400), --buyers <n> (12), --seed <n> (7); nothing changes if it is already there',
+  )
+  .allowUnknownOption()
+  .argument('[options...]')
+  .action((args: string[]) => runScript('demo.ts', args))
+
 await program.parseAsync(process.argv)

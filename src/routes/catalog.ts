@@ -25,7 +25,7 @@ const Hit = Type.Object({
   rating_count: Type.Integer({ description: 'number of reviews' }),
 })
 
-const SearchQuery = Type.Object({
+export const SearchQuery = Type.Object({
   q: Type.Optional(
     Type.String({
       maxLength: 256,
