@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import cookie from '@fastify/cookie'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import AjvModule from 'ajv'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -10,6 +11,7 @@ import { openPgliteThread } from './db/pglite-worker.ts'
 import { openPostgres } from './db/postgres.ts'
 import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
+import { WebShop } from './pages/plugin.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
 import { cartRoutes } from './routes/cart.ts'
@@ -121,14 +123,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object),
   )
 
-  installErrorHandling(app)
-  // Bodies are JSON only: a text/plain body would reach the schemas as a string ("body must be object").
-  app.removeContentTypeParser('text/plain')
-  installSecurityHeaders(app)
-  installAbuseLimits(app, config)
-  installBodyBudget(app)
-  app.addHook('preValidation', rejectUnstorableStrings)
-
   const metrics = new Metrics(db)
   const services = buildServices({
     db,
@@ -138,6 +132,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
   app.decorate('services', services)
   const { auth } = services
+  const shop = new WebShop({ config, ...services })
+
+  installErrorHandling(app, shop.notFound)
+  // Bodies are JSON only: a text/plain body would reach the schemas as a string ("body must be object").
+  app.removeContentTypeParser('text/plain')
+  installSecurityHeaders(app)
+  installAbuseLimits(app, config)
+  installBodyBudget(app)
+  app.addHook('preValidation', rejectUnstorableStrings)
+  // Cookies are read by the web shop's pages only (the API takes its token from headers).
+  await app.register(cookie)
 
   await registerDocs(app, VERSION)
   metrics.install(app)
@@ -149,6 +154,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(orderRoutes, { auth, orders: services.orders })
   await app.register(reviewRoutes, { auth, reviews: services.reviews })
   await app.register(cartRoutes, { auth, cart: services.cart })
+  await app.register(shop.plugin)
 
   // Expiry, auto-receive and session clean-up; stopped before the database closes.
   if (config.sweeper) {

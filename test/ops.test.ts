@@ -74,12 +74,11 @@ test('/openapi.json gives result codes and the token scheme (docs/api.md ↔ rou
   assert.match(serverErrors.description, /other than the result codes listed above: 503/)
 })
 
-test('GET / points to the API description until the web shop owns it', async () => {
+test('GET / is the web shop’s front page, and it links to the API description', async () => {
   const res = await t.app.inject({ url: '/' })
   assert.equal(res.statusCode, 200)
-  assert.match(String(res.headers['content-type']), /^application\/json/)
-  const body = res.json() as { message: string; docs: string; openapi: string }
-  assert.deepEqual([body.docs, body.openapi], ['/docs', '/openapi.json'])
-  assert.equal((await t.app.inject({ url: body.docs })).statusCode, 200)
-  assert.equal((await t.app.inject({ url: body.openapi })).statusCode, 200)
+  assert.match(String(res.headers['content-type']), /^text\/html/)
+  assert.match(res.body, /href="\/docs"/)
+  assert.equal((await t.app.inject({ url: '/docs' })).statusCode, 200)
+  assert.equal((await t.app.inject({ url: '/openapi.json' })).statusCode, 200)
 })

@@ -181,6 +181,23 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('demo')
+    .description(
+      'fill the database with a demo shop (sellers, stores, books with covers, buyers, orders in every status), ' +
+        'with progress; nothing changes if it is already there',
+    )
+    .option('--books <n>', 'books', positiveNumber, 3000)
+    .option('--orders <n>', 'orders', wholeNumber, 400)
+    .option('--buyers <n>', 'buyers', positiveNumber, 12)
+    .option('--seed <n>', 'seed of the generator', wholeNumber, 7)
+    .action((o) =>
+      run('demo', async () => {
+        const { demo } = await import('../scripts/demo.ts')
+        await demo({ books: o.books, orders: o.orders, buyers: o.buyers, seed: o.seed }, env)
+      }),
+    )
+
+  program
     .command('two-sweepers')
     .description(
       'two server processes sweeping one PostgreSQL (DATABASE_URL): no order cancelled or released twice',

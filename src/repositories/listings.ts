@@ -175,3 +175,14 @@ export async function insertListings(
 export async function analyseListings(db: Db): Promise<void> {
   await db.exec('VACUUM ANALYZE listings, listing_ratings, search_postings, search_terms')
 }
+
+/** The most used tags over the whole catalogue (from the per-price counts, not the listings). */
+export async function popularTags(q: Queryable, limit: number): Promise<{ tag: string; listings: number }[]> {
+  const r = await q.query<{ tag: string; listings: number }>(
+    `SELECT tag, sum(listings)::int AS listings FROM listing_counts
+      WHERE kind = 't' GROUP BY tag HAVING sum(listings) > 0
+      ORDER BY 2 DESC, 1 LIMIT $1`,
+    [limit],
+  )
+  return r.rows
+}

@@ -23,3 +23,12 @@ export async function findStore(q: Queryable, storeId: string): Promise<StoreRow
   )
   return r.rows[0]
 }
+
+/** The stores a seller owns, by name. */
+export async function storesOf(q: Queryable, ownerId: string): Promise<string[]> {
+  const r = await q.query<{ store_id: string }>(
+    'SELECT store_id FROM stores WHERE owner_id = $1 ORDER BY store_id',
+    [ownerId],
+  )
+  return r.rows.map((row) => row.store_id)
+}

@@ -70,7 +70,11 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex) {
 }
 
 /** The one place where errors become HTTP responses. Internals of unexpected errors never leak. */
-export function installErrorHandling(app: FastifyInstance) {
+export function installErrorHandling(
+  app: FastifyInstance,
+  /** Answers a browser asking for a page that does not exist (the web shop's 404 page). */
+  pageNotFound?: (request: FastifyRequest, reply: FastifyReply) => unknown,
+) {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
       if (err.info.kind === 'rate_limited') reply.header('retry-after', String(err.info.retryAfterS))
@@ -92,7 +96,9 @@ export function installErrorHandling(app: FastifyInstance) {
     request.log.error({ err }, 'request failed')
     return reply.code(status >= 500 && status < 600 ? status : 500).send({ message: 'internal error' })
   })
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  )
+  app.setNotFoundHandler((request, reply) => {
+    if (pageNotFound && request.method === 'GET' && request.headers.accept?.includes('text/html'))
+      return pageNotFound(request, reply)
+    return reply.code(404).send({ message: `no route ${request.method} ${request.url.split('?')[0]}` })
+  })
 }

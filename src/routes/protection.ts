@@ -58,6 +58,10 @@ export const PASSWORD_ROUTES = new Set([
   '/auth/unregister',
   '/buyer/payment',
   '/buyer/add_funds',
+  // The web shop's forms that check a password.
+  '/login',
+  '/account/top-up',
+  '/account/orders/:order_id/pay',
 ])
 
 /** This machine: the operator's own clients (and the course's test suite), exempt from per-address limits. */
@@ -154,8 +158,8 @@ export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff')
     reply.header('x-frame-options', 'DENY')
-    reply.header('referrer-policy', 'no-referrer')
-    if (!request.url.startsWith('/docs'))
+    if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer')
+    if (!request.url.startsWith('/docs') && !reply.hasHeader('content-security-policy'))
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
     done(null, payload)

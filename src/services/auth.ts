@@ -78,6 +78,11 @@ export class AuthService {
     })
   }
 
+  /** The user a live token belongs to (the web shop's cookie carries the same tokens). */
+  async sessionOwner(token: string): Promise<string | undefined> {
+    return sessions.sessionUser(this.deps.db, tokenHash(token))
+  }
+
   /** The token must be live and belong to userId. */
   async authenticate(token: string | undefined, userId: string): Promise<void> {
     if (!token) throw MissingToken()

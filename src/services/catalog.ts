@@ -1,6 +1,6 @@
 import type { SearchPage, SearchParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
-import { findListing, listingExists } from '../repositories/listings.ts'
+import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
 import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
@@ -29,8 +29,22 @@ export interface Picture {
 export const picturePath = (storeId: string, bookId: string, index: number) =>
   `/stores/${encodeURIComponent(storeId)}/books/${encodeURIComponent(bookId)}/pictures/${index}`
 
+/** How long the front page's tag list is reused: it changes slowly, and the count reads many rows. */
+const TAGS_TTL_MS = 60_000
+
 export class CatalogService {
+  /** Only a cache: each process keeps its own, and losing it costs one query. */
+  private tags: { at: number; limit: number; tags: { tag: string; listings: number }[] } | undefined
+
   constructor(private readonly deps: Deps) {}
+
+  /** The most used tags of the catalogue, most used first (refreshed at most once a minute). */
+  async popularTags(limit: number): Promise<{ tag: string; listings: number }[]> {
+    const now = Date.now()
+    if (!this.tags || this.tags.limit < limit || now - this.tags.at > TAGS_TTL_MS)
+      this.tags = { at: now, limit, tags: await popularTags(this.deps.db, limit) }
+    return this.tags.tags.slice(0, limit)
+  }
 
   async search(p: SearchParams): Promise<SearchPage> {
     const { db } = this.deps

@@ -4,9 +4,21 @@ import { BadRequest, Exists, NotFound, Unauthorized } from '../errors.ts'
 import { LIMITS } from '../limits.ts'
 import * as listings from '../repositories/listings.ts'
 import { attachPictures } from '../repositories/pictures.ts'
+import * as sales from '../repositories/sales.ts'
 import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import type { Deps } from './context.ts'
+
+/** What the seller console's overview shows. */
+export interface SalesOverview {
+  /** One entry per day of the period, oldest first, days without sales included as zero. */
+  days: sales.DaySales[]
+  bestSellers: sales.BookLine[]
+  lowStock: sales.BookLine[]
+}
+
+/** A book with this many copies or fewer counts as low on stock. */
+export const LOW_STOCK = 5
 
 export class SellerService {
   constructor(private readonly deps: Deps) {}
@@ -45,5 +57,28 @@ export class SellerService {
     if (r.ok) return r.stockLevel
     if (r.reason === 'no_book') throw NotFound('book', bookId)
     throw BadRequest('add_stock_level', `would take the stock above ${LIMITS.maxStock}`)
+  }
+
+  /** The stores the user owns. */
+  async stores(userId: string): Promise<string[]> {
+    return stores.storesOf(this.deps.db, userId)
+  }
+
+  /** Sales per day over the last `days` days (China time), best sellers and books low on stock. */
+  async overview(userId: string, days = 30): Promise<SalesOverview> {
+    const { db } = this.deps
+    const [byDay, bestSellers, lowStock] = await Promise.all([
+      sales.salesByDay(db, userId, days),
+      sales.bestSellers(db, userId, 10),
+      sales.lowStock(db, userId, LOW_STOCK, 10),
+    ])
+    const known = new Map(byDay.map((d) => [d.day, d]))
+    const today = Date.now() + 8 * 3600_000
+    const series: sales.DaySales[] = []
+    for (let i = days - 1; i >= 0; i--) {
+      const day = new Date(today - i * 86_400_000).toISOString().slice(0, 10)
+      series.push(known.get(day) ?? { day, orders: 0, revenue: 0 })
+    }
+    return { days: series, bestSellers, lowStock }
   }
 }

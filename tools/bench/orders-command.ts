@@ -43,6 +43,8 @@ export async function benchServer(env: Record<string, string | undefined>, worke
     env: { ...env, LOG_LEVEL: 'warn', WORKERS: String(workers), ...(dataDir ? { DATA_DIR: dataDir } : {}) },
     // warnings and errors only: the server's own word on what went wrong during a run
     onLine: (line) => process.stderr.write(`${line}\n`),
+    // a loaded machine has taken over 60 s to start one
+    timeoutMs: 300_000,
   })
   return {
     url: server.url,

@@ -1,0 +1,332 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { type Static, Type } from 'typebox'
+import type { ApiHit } from '../api/catalog.ts'
+import { SearchQuery } from '../api/catalog.ts'
+import { LIMITS } from '../limits.ts'
+import { BookId, StoreId } from '../routes/schemas.ts'
+import type { BuyerService } from '../services/buyer.ts'
+import type { CatalogService, Listing } from '../services/catalog.ts'
+import type { ApiReviewList, ReviewService } from '../services/reviews.ts'
+import type { Assets } from './assets.ts'
+import { bookGrid, bookUrl, coverUrl, paging, stockText } from './components.ts'
+import { csrfOk, loginUrl, type PageContext } from './context.ts'
+import { coverSvg } from './cover.ts'
+import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
+import { money, parseCount, when } from './format.ts'
+import { type Html, html } from './html.ts'
+import type { MessageKey } from './i18n/index.ts'
+import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './layout.ts'
+
+type SearchParams = Static<typeof SearchQuery>
+
+/** The price ranges offered as filters, in cents (the contract's facet buckets). */
+const PRICE_RANGES: readonly [number, number | undefined][] = [
+  [0, 2000],
+  [2000, 5000],
+  [5000, 10000],
+  [10000, 20000],
+  [20000, undefined],
+]
+
+const SORT_KEYS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
+
+const tagsOf = (p: Pick<SearchParams, 'tag'>): string[] =>
+  p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
+
+/** The URL of a search page: these parameters with some changed (undefined removes one). */
+export function searchUrl(
+  p: Partial<SearchParams>,
+  change: Partial<Record<keyof SearchParams, unknown>> = {},
+) {
+  const merged: Record<string, unknown> = { ...p, ...change }
+  const qs = new URLSearchParams()
+  for (const key of ['q', 'tag', 'min_price', 'max_price', 'in_stock', 'sort', 'page'] as const) {
+    const v = merged[key]
+    if (v === undefined || v === '' || (key === 'sort' && v === 'relevance') || (key === 'page' && v === 1))
+      continue
+    for (const one of Array.isArray(v) ? v : [v]) qs.append(key, String(one))
+  }
+  const s = qs.toString()
+  return s ? `/search?${s}` : '/search'
+}
+
+const BookParams = Type.Object({ store_id: StoreId, book_id: BookId })
+const BuyBody = Type.Object({ _csrf: Type.Optional(Type.String()), count: Type.Optional(Type.String()) })
+
+export interface ShopDeps {
+  reviews: ReviewService
+  catalog: CatalogService
+  buyer: BuyerService
+  assets: Assets
+}
+
+export const shopPages: FastifyPluginAsyncTypebox<ShopDeps> = async (
+  app,
+  { catalog, buyer, reviews, assets },
+) => {
+  const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
+  const reviewsOf = (l: Listing) =>
+    reviews.list(l.store_id, l.book_id, { page: 1, pageSize: 20, sort: 'newest' })
+
+  app.get('/', { schema: { hide: true } }, async (request, reply) => {
+    const ctx = request.page
+    const { t } = ctx
+    const browse = { sort: 'relevance', page: 1, page_size: 12 } as const
+    const [fresh, popular, tags] = await Promise.all([
+      catalog.search(browse),
+      catalog.search({ ...browse, sort: 'sales_desc' }),
+      catalog.popularTags(24),
+    ])
+    const body =
+      fresh.total === 0
+        ? html`<p class="lead">${t('home.empty')}</p>`
+        : html`<section aria-labelledby="h-new"><h2 id="h-new">${t('home.new')}</h2>${bookGrid(ctx, fresh.books)}</section>
+<section aria-labelledby="h-popular"><h2 id="h-popular">${t('home.popular')}</h2>${bookGrid(ctx, popular.books)}</section>
+${tags.length > 0 ? html`<section aria-labelledby="h-tags"><h2 id="h-tags">${t('home.tags')}</h2><ul class="tags">${tags.map((x) => html`<li><a href="${searchUrl({ tag: x.tag })}">${x.tag} <span class="muted">${x.listings}</span></a></li>`)}</ul></section>` : ''}`
+    const hero = html`<div class="hero"><h1>${t('home.title')}</h1><p>${t('site.tagline')}</p></div>`
+    return sendPage(reply, page(ctx, { title: t('site.name'), ownHeading: true, body: html`${hero}${body}` }))
+  })
+
+  app.get(
+    '/search',
+    { schema: { hide: true, querystring: SearchQuery }, attachValidation: true },
+    async (request, reply) => {
+      const ctx = request.page
+      const { t } = ctx
+      if (request.validationError)
+        return errorPage(
+          request,
+          reply,
+          assets,
+          400,
+          t('error.bad_request', { field: fieldOf(request.validationError.message) }),
+        )
+      const p = request.query
+      let result: Awaited<ReturnType<CatalogService['search']>>
+      try {
+        result = await catalog.search(p)
+      } catch (err) {
+        const r = refusal(request, err)
+        return errorPage(request, reply, assets, r.status, r.text)
+      }
+      const pages = Math.min(Math.ceil(result.total / p.page_size), 100_000)
+      const title = p.q?.trim()
+        ? t('search.resultsFor', { total: result.total, q: p.q.trim() })
+        : t('search.results', { total: result.total })
+      const body = html`<div class="results">
+<aside class="filters" aria-label="${t('search.filters')}">${filters(ctx, p, result.books)}</aside>
+<div>
+${sortForm(ctx, p)}
+${result.books.length === 0 ? html`<p class="lead">${t('search.none')}</p>` : bookGrid(ctx, result.books)}
+${paging(ctx, p.page, pages, (n) => searchUrl(p, { page: n }))}
+</div></div>`
+      return sendPage(reply, page(ctx, { title, body, q: p.q }))
+    },
+  )
+
+  app.get(
+    '/book/:store_id/:book_id',
+    { schema: { hide: true, params: BookParams }, attachValidation: true },
+    async (request, reply) => {
+      if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
+      const { store_id, book_id } = request.params
+      let listing: Listing
+      try {
+        listing = await catalog.listing(store_id, book_id)
+      } catch (err) {
+        refusal(request, err)
+        return notFoundPage(request, reply, assets)
+      }
+      const flash = flashFrom(request.page, (request.query as { done?: unknown }).done)
+      const revs = await reviews.list(store_id, book_id, { page: 1, pageSize: 20, sort: 'newest' })
+      return sendPage(reply, bookPage(request.page, listing, flash, revs))
+    },
+  )
+
+  /** Places an order for this one book and sends the shopper to pay for it. */
+  app.post(
+    '/book/:store_id/:book_id/buy',
+    { schema: { hide: true, params: BookParams, body: BuyBody }, attachValidation: true },
+    async (request, reply) => {
+      const ctx = request.page
+      if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
+      const { store_id, book_id } = request.params
+      if (!csrfOk(request, request.body._csrf))
+        return errorPage(request, reply, assets, 403, ctx.t('error.csrf'))
+      const back = bookUrl(store_id, book_id)
+      if (!ctx.user) return reply.redirect(loginUrl(back), 303)
+      const listing = await catalog.listing(store_id, book_id).catch((err) => {
+        refusal(request, err)
+        return undefined
+      })
+      if (!listing) return notFoundPage(request, reply, assets)
+      const count = parseCount(request.body.count, 1, LIMITS.maxCount)
+      if (count === undefined) {
+        const text = ctx.t('error.bad_request', { field: ctx.t('book.count') })
+        return sendPage(reply, bookPage(ctx, listing, { kind: 'error', text }, await reviewsOf(listing)), 400)
+      }
+      try {
+        const orderId = await buyer.newOrder(ctx.user, store_id, [{ id: book_id, count }])
+        return reply.redirect(`/account/orders?done=orders.placed#order-${encodeURIComponent(orderId)}`, 303)
+      } catch (err) {
+        const r = refusal(request, err)
+        return sendPage(
+          reply,
+          bookPage(ctx, listing, { kind: 'error', text: r.text }, await reviewsOf(listing)),
+          r.status,
+        )
+      }
+    },
+  )
+
+  /** The first picture of a listing, or a drawn cover: every card can show an image without a 404. */
+  app.get(
+    '/cover/:store_id/:book_id',
+    { schema: { hide: true, params: BookParams }, attachValidation: true },
+    async (request, reply) => {
+      if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
+      const { store_id, book_id } = request.params
+      try {
+        const pic = await catalog.picture(store_id, book_id, 0)
+        reply.header('cache-control', 'public, max-age=3600')
+        if (pic) return reply.type(pic.mime).header('etag', pic.etag).send(pic.data)
+        const l = await catalog.listing(store_id, book_id)
+        const author = typeof l.book_info.author === 'string' ? l.book_info.author : null
+        return reply
+          .type('image/svg+xml')
+          .send(coverSvg(`${store_id}/${book_id}`, String(l.book_info.title), author))
+      } catch (err) {
+        refusal(request, err)
+        return notFoundPage(request, reply, assets)
+      }
+    },
+  )
+
+  function sortForm(ctx: PageContext, p: SearchParams): Html {
+    const { t } = ctx
+    const keep: [string, unknown][] = [
+      ['q', p.q],
+      ['min_price', p.min_price],
+      ['max_price', p.max_price],
+      ['in_stock', p.in_stock],
+      ...tagsOf(p).map((x): [string, unknown] => ['tag', x]),
+    ]
+    return html`<form method="get" action="/search" class="sort" data-autosubmit>
+${keep.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => html`<input type="hidden" name="${k}" value="${String(v)}">`)}
+<label for="sort">${t('search.sort')}</label>
+<select id="sort" name="sort">${SORT_KEYS.map((k) => html`<option value="${k}"${p.sort === k ? html` selected` : ''}>${t(`search.sort.${k}` as MessageKey)}</option>`)}</select>
+<button type="submit">${t('search.apply')}</button>
+</form>`
+  }
+
+  function filters(ctx: PageContext, p: SearchParams, books: readonly ApiHit[]): Html {
+    const { t } = ctx
+    const active = tagsOf(p)
+    const seen = new Map<string, number>()
+    for (const b of books)
+      for (const tag of b.tags) if (!active.includes(tag)) seen.set(tag, (seen.get(tag) ?? 0) + 1)
+    const more = [...seen].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 12)
+    const noPaging = { page: undefined }
+    const priceLink = (min: number | undefined, max: number | undefined, label: string) => {
+      const current = p.min_price === min && p.max_price === max
+      return html`<li><a href="${searchUrl(p, { ...noPaging, min_price: min, max_price: max })}"${current ? html` aria-current="true"` : ''}>${label}</a></li>`
+    }
+    return html`<h2>${t('search.filters')}</h2>
+${active.length > 0 ? html`<ul class="chips">${active.map((tag) => html`<li><a href="${searchUrl(p, { ...noPaging, tag: active.filter((x) => x !== tag) })}" aria-label="${t('search.removeTag', { tag })}">${tag} ×</a></li>`)}</ul>` : ''}
+<h3>${t('search.price')}</h3>
+<ul class="plain">
+${priceLink(undefined, undefined, t('search.price.any'))}
+${PRICE_RANGES.map(([min, max]) =>
+  priceLink(
+    min,
+    max,
+    max === undefined
+      ? t('search.price.above', { min: money(min) })
+      : t('search.price.range', { min: money(min), max: money(max) }),
+  ),
+)}
+</ul>
+<p><a href="${searchUrl(p, { ...noPaging, in_stock: p.in_stock ? undefined : true })}"${p.in_stock ? html` aria-current="true"` : ''}>${p.in_stock ? '✓ ' : ''}${t('search.inStock')}</a></p>
+${more.length > 0 ? html`<h3>${t('search.tag')}</h3><ul class="tags small">${more.map(([tag]) => html`<li><a href="${searchUrl(p, { ...noPaging, tag: [...active, tag] })}">${tag}</a></li>`)}</ul>` : ''}
+${active.length > 0 || p.min_price !== undefined || p.max_price !== undefined || p.in_stock ? html`<p><a href="${searchUrl({ q: p.q })}">${t('search.clearFilters')}</a></p>` : ''}`
+  }
+
+  function reviewList(ctx: PageContext, list: ApiReviewList): Html {
+    const { t } = ctx
+    if (list.reviews.length === 0) return html`<p class="muted">${t('book.noReviews')}</p>`
+    return html`<ul class="reviews">${list.reviews.map(
+      (
+        r,
+      ) => html`<li><p><span class="stars" aria-label="${t('review.stars', { n: r.rating })}">${'★'.repeat(r.rating)}${'☆'.repeat(5 - r.rating)}</span>
+<span class="muted">${t('review.by', { user: r.buyer_id, when: when(r.updated_at, ctx.lang) })}</span></p>
+${r.text ? html`<p class="prose">${r.text}</p>` : ''}
+${r.reply ? html`<blockquote><strong>${t('review.reply')}:</strong> ${r.reply}</blockquote>` : ''}</li>`,
+    )}</ul>`
+  }
+
+  function bookPage(ctx: PageContext, l: Listing, flash: PageOptions['flash'], revs: ApiReviewList): Html {
+    const { t } = ctx
+    const info = l.book_info
+    const text = (k: string) =>
+      typeof info[k] === 'string' && info[k] !== '' ? (info[k] as string) : undefined
+    const num = (k: string) => (typeof info[k] === 'number' ? String(info[k]) : text(k))
+    const title = String(info.title)
+    const author = text('author')
+    const facts: [MessageKey, string | undefined][] = [
+      ['book.publisher', text('publisher')],
+      ['book.pubYear', num('pub_year')],
+      ['book.translator', text('translator')],
+      ['book.pages', num('pages')],
+      ['book.binding', text('binding')],
+      ['book.isbn', text('isbn')],
+    ]
+    const tags = Array.isArray(info.tags) ? (info.tags as string[]) : []
+    const pictures =
+      l.pictures.length > 0
+        ? l.pictures.map(
+            (src, i) =>
+              html`<img src="${src}" alt="${t('book.picture', { n: i + 1, title })}" loading="${i === 0 ? 'eager' : 'lazy'}" width="240" height="340">`,
+          )
+        : [
+            html`<img src="${coverUrl(l.store_id, l.book_id)}" alt="${t('book.noPicture')}" width="240" height="340">`,
+          ]
+    const section = (key: MessageKey, value: string | undefined) =>
+      value ? html`<section><h2>${t(key)}</h2><div class="prose">${value}</div></section>` : ''
+    const price = typeof info.price === 'number' ? info.price : 0
+    const buy = html`<form method="post" action="/cart" class="buy">
+${hiddenCsrf(ctx)}
+<input type="hidden" name="store_id" value="${l.store_id}"><input type="hidden" name="book_id" value="${l.book_id}"><input type="hidden" name="back" value="book">
+<label for="count">${t('book.count')}</label>
+<input id="count" name="count" type="number" inputmode="numeric" min="1" max="${Math.max(1, l.stock_level)}" value="1" required>
+<button type="submit" class="primary"${l.stock_level > 0 ? '' : html` disabled`}>${t('cart.add')}</button>
+<button type="submit" formaction="${`${bookUrl(l.store_id, l.book_id)}/buy`}"${l.stock_level > 0 ? '' : html` disabled`}>${t('book.buyNow')}</button>
+</form>`
+    const body = html`<article class="book">
+<div class="gallery">${pictures}</div>
+<div class="summary">
+<h1>${title}</h1>
+${author ? html`<p class="author">${t('book.by', { author })}</p>` : ''}
+<p class="price big">${money(price)}</p>
+${l.rating.average === null ? '' : html`<p class="rating"><span class="stars" aria-hidden="true">${'★'.repeat(Math.round(l.rating.average))}</span> ${t('review.average', { avg: l.rating.average.toFixed(1), n: l.rating.count })}</p>`}
+<p class="stock${l.stock_level > 0 ? '' : ' out'}">${stockText(ctx, l.stock_level)}</p>
+<p class="muted">${t('book.store', { store: l.store_id })}</p>
+${buy}
+<dl class="facts">${facts.filter(([, v]) => v !== undefined).map(([k, v]) => html`<dt>${t(k)}</dt><dd>${v}</dd>`)}</dl>
+${tags.length > 0 ? html`<ul class="tags small" aria-label="${t('book.tags')}">${tags.map((tag) => html`<li><a href="${searchUrl({ tag })}">${tag}</a></li>`)}</ul>` : ''}
+</div>
+<div class="details">
+${section('book.description', text('book_intro'))}
+${section('book.aboutAuthor', text('author_intro'))}
+${section('book.contents', text('content'))}
+<section aria-labelledby="h-reviews"><h2 id="h-reviews">${t('book.reviews')}</h2>${reviewList(ctx, revs)}</section>
+</div>
+</article>`
+    return page(ctx, { title, body, ownHeading: true, flash })
+  }
+}
+
+/** "querystring/page must be >= 1" → "page": the field a validation message names. */
+export function fieldOf(message: string): string {
+  const m = /(?:querystring|body|params)\/?([\w]+)/.exec(message)
+  return m?.[1] ?? message.split(' ')[0] ?? ''
+}
