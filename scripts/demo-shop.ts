@@ -6,7 +6,6 @@
  * the demo shop changes nothing.
  */
 
-import { Rng, syntheticListing } from '../src/catalog/synthetic.ts'
 import type { Config } from '../src/config.ts'
 import type { Db } from '../src/db/db.ts'
 import { Metrics } from '../src/metrics.ts'
@@ -20,6 +19,7 @@ import type { Deps } from '../src/services/context.ts'
 import { OrderService } from '../src/services/orders.ts'
 import { ReviewService } from '../src/services/reviews.ts'
 import { SellerService } from '../src/services/seller.ts'
+import { Rng, syntheticListing } from '../tools/catalog/synthetic.ts'
 import { coverPng } from './png.ts'
 
 export interface DemoOptions {

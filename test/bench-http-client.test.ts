@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createServer as createTcpServer } from 'node:net'
 import { after, describe, test } from 'node:test'
-import { HttpClient } from '../src/bench/http-client.ts'
+import { HttpClient } from '../tools/bench/http-client.ts'
 
 async function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { LIMITS } from '../src/limits.ts'
+import { bodies } from './factories.ts'
 import {
   assertMoneyInvariants,
   balanceOf,
@@ -421,11 +422,7 @@ describe('payment', () => {
       { id: shop.bookIds[0] as string, count: 1 },
       { id: shop.bookIds[1] as string, count: 2 },
     ])
-    const r = await post(t.app, '/buyer/payment', {
-      user_id: buyer.userId,
-      order_id: orderId,
-      password: buyer.password,
-    })
+    const r = await post(t.app, '/buyer/payment', bodies.payment(buyer, orderId))
     assert.equal(r.status, 200)
     assert.equal(r.body.message, 'ok')
     assert.equal(await balanceOf(t.db, buyer.userId), 500)
@@ -443,11 +440,7 @@ describe('payment', () => {
     await assertMoneyInvariants(t.db)
 
     // Paying again → 525, nothing more debited.
-    const again = await post(t.app, '/buyer/payment', {
-      user_id: buyer.userId,
-      order_id: orderId,
-      password: buyer.password,
-    })
+    const again = await post(t.app, '/buyer/payment', bodies.payment(buyer, orderId))
     assert.equal(again.status, 525)
     assert.equal(await balanceOf(t.db, buyer.userId), 500)
     assert.equal((await ledgerOf(t.db, buyer.userId)).filter((l) => l.kind === 'payment').length, 1)
@@ -460,8 +453,7 @@ describe('payment', () => {
     const orderId = await orderBooks(t.app, buyer, shop.storeId, [
       { id: shop.bookIds[0] as string, count: 3 },
     ])
-    const pay = () =>
-      post(t.app, '/buyer/payment', { user_id: buyer.userId, order_id: orderId, password: buyer.password })
+    const pay = () => post(t.app, '/buyer/payment', bodies.payment(buyer, orderId))
     assert.equal((await pay()).status, 519)
     assert.equal(await orderStatus(t.db, orderId), 'unpaid')
     assert.equal(await balanceOf(t.db, buyer.userId), 299)
@@ -538,11 +530,7 @@ describe('payment', () => {
     assert.equal(a.status, 200)
     const buyer = await newUser(t.app, 'buyer')
     const orderId = await orderBooks(t.app, buyer, storeId, [{ id: bookId, count: 1 }])
-    const p = await post(t.app, '/buyer/payment', {
-      user_id: buyer.userId,
-      order_id: orderId,
-      password: buyer.password,
-    })
+    const p = await post(t.app, '/buyer/payment', bodies.payment(buyer, orderId))
     assert.equal(p.status, 200)
     assert.equal(await orderStatus(t.db, orderId), 'paid')
     assert.equal(await balanceOf(t.db, buyer.userId), 0)

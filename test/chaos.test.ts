@@ -1,11 +1,11 @@
 /**
- * One short round of the crash-safety check (scripts/chaos.ts, `npm run chaos` for more): the real
+ * One short round of the crash-safety check (tools/chaos.ts, `npm run chaos` for more): the real
  * server under load is killed with SIGKILL, and everything it acknowledged must still be stored,
  * with money and stock conserved. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { runChaos } from '../scripts/chaos.ts'
+import { runChaos } from '../tools/chaos.ts'
 import { DATABASE_URL } from './helpers.ts'
 
 test('SIGKILL under load loses no acknowledged write and breaks no invariant', async (t) => {

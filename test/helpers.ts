@@ -11,6 +11,8 @@ import type { Db } from '../src/db/db.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { openPglite } from '../src/db/pglite.ts'
 import { openPostgres } from '../src/db/postgres.ts'
+import { brokenInvariants, MONEY_INVARIANTS, ORDER_INVARIANTS } from '../tools/shared/invariants.ts'
+import { bodies } from './factories.ts'
 
 export const DATABASE_URL = process.env.DATABASE_URL || undefined
 export const ENGINE = DATABASE_URL ? 'postgres' : 'pglite'
@@ -117,9 +119,9 @@ export interface User {
 export async function newUser(app: FastifyInstance, prefix = 'user'): Promise<User> {
   const userId = uid(prefix)
   const password = `pw-${userId}`
-  const r1 = await post(app, '/auth/register', { user_id: userId, password })
+  const r1 = await post(app, '/auth/register', bodies.register(userId, password))
   if (r1.status !== 200) throw new Error(`register failed: ${JSON.stringify(r1)}`)
-  const r2 = await post(app, '/auth/login', { user_id: userId, password, terminal: 'test terminal' })
+  const r2 = await post(app, '/auth/login', bodies.login({ userId, password }))
   if (r2.status !== 200) throw new Error(`login failed: ${JSON.stringify(r2)}`)
   return { userId, password, token: r2.body.token as string }
 }
@@ -136,12 +138,7 @@ export interface Shop {
 
 /** A seller's new store (named, or a fresh id). */
 export async function newStore(app: FastifyInstance, seller: User, storeId = uid('store')): Promise<string> {
-  const r = await post(
-    app,
-    '/seller/create_store',
-    { user_id: seller.userId, store_id: storeId },
-    seller.token,
-  )
+  const r = await post(app, '/seller/create_store', bodies.createStore(seller, storeId), seller.token)
   if (r.status !== 200) throw new Error(`create_store failed: ${JSON.stringify(r)}`)
   return storeId
 }
@@ -154,12 +151,7 @@ export async function addBook(
   info: Record<string, unknown>,
   stock = 10,
 ): Promise<void> {
-  const r = await post(
-    app,
-    '/seller/add_book',
-    { user_id: seller.userId, store_id: storeId, book_info: info, stock_level: stock },
-    seller.token,
-  )
+  const r = await post(app, '/seller/add_book', bodies.addBook(seller, storeId, info, stock), seller.token)
   if (r.status !== 200) throw new Error(`add_book failed: ${JSON.stringify(r)}`)
 }
 
@@ -198,17 +190,8 @@ export async function orderStatus(db: Db, orderId: string): Promise<string | und
 
 /** Money is conserved: balances + escrow of paid and shipped orders = deposits − withdrawals; each balance = its ledger. */
 export async function assertMoneyInvariants(db: Db): Promise<void> {
-  const r = await db.query<{ balances: number; escrow: number; net: number; mismatched: number }>(
-    `SELECT (SELECT coalesce(sum(balance), 0) FROM users)::bigint AS balances,
-            (SELECT coalesce(sum(total_price), 0) FROM orders WHERE status IN ('paid', 'shipped'))::bigint AS escrow,
-            (SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind IN ('deposit', 'withdrawal'))::bigint AS net,
-            (SELECT count(*) FROM users u WHERE u.balance <>
-               (SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.user_id = u.user_id))::int AS mismatched`,
-  )
-  const row = r.rows[0]
-  if (!row) throw new Error('no row')
-  if (row.balances + row.escrow !== row.net || row.mismatched !== 0)
-    throw new Error(`money invariant broken: ${JSON.stringify(row)}`)
+  const broken = await brokenInvariants(db, MONEY_INVARIANTS)
+  if (broken.length > 0) throw new Error(`money invariant broken: ${broken.join(', ')}`)
 }
 
 /** Rows of any query, for asserting the state a request left behind. */
@@ -221,7 +204,7 @@ export async function rowsOf<T = Record<string, unknown>>(
 }
 
 export const login = (app: FastifyInstance, userId: string, password: string, terminal = 'test terminal') =>
-  post(app, '/auth/login', { user_id: userId, password, terminal })
+  post(app, '/auth/login', bodies.login({ userId, password }, terminal))
 
 export async function sessionCount(db: Db, userId: string): Promise<number> {
   const r = await rowsOf<{ n: number }>(db, 'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [
@@ -248,11 +231,7 @@ export async function rawPost(
 
 /** Adds money to a user's balance through the API. */
 export async function addFunds(app: FastifyInstance, user: User, amount: number): Promise<void> {
-  const r = await post(app, '/buyer/add_funds', {
-    user_id: user.userId,
-    password: user.password,
-    add_value: amount,
-  })
+  const r = await post(app, '/buyer/add_funds', bodies.addFunds(user, amount))
   if (r.status !== 200) throw new Error(`add_funds failed: ${JSON.stringify(r)}`)
 }
 
@@ -263,22 +242,14 @@ export async function placeOrder(
   shop: Shop,
   lines: [number, number][] = [[0, 1]],
 ): Promise<string> {
-  const r = await post(
-    app,
-    '/buyer/new_order',
-    {
-      user_id: buyer.userId,
-      store_id: shop.storeId,
-      books: lines.map(([i, count]) => ({ id: shop.bookIds[i], count })),
-    },
-    buyer.token,
-  )
+  const books = lines.map(([i, count]) => ({ id: shop.bookIds[i], count }))
+  const r = await post(app, '/buyer/new_order', bodies.newOrder(buyer, shop.storeId, books), buyer.token)
   if (r.status !== 200) throw new Error(`new_order failed: ${JSON.stringify(r)}`)
   return r.body.order_id as string
 }
 
 export const pay = (app: FastifyInstance, buyer: User, orderId: string) =>
-  post(app, '/buyer/payment', { user_id: buyer.userId, password: buyer.password, order_id: orderId })
+  post(app, '/buyer/payment', bodies.payment(buyer, orderId))
 
 /** A GET with the user's token and query parameters. */
 export function get(
@@ -336,12 +307,7 @@ export async function orderBooks(
   storeId: string,
   books: { id: string; count: number }[],
 ): Promise<string> {
-  const r = await post(
-    app,
-    '/buyer/new_order',
-    { user_id: buyer.userId, store_id: storeId, books },
-    buyer.token,
-  )
+  const r = await post(app, '/buyer/new_order', bodies.newOrder(buyer, storeId, books), buyer.token)
   if (r.status !== 200) throw new Error(`new_order failed: ${JSON.stringify(r)}`)
   return r.body.order_id as string
 }
@@ -380,25 +346,8 @@ export async function snapshotState(db: Db): Promise<Record<string, string>> {
  * row of their total, unpaid ones none (a cancelled order may have been paid before).
  */
 export async function assertOrderInvariants(db: Db): Promise<void> {
-  const r = await db.query<{ negative: number; empty: number; wrong_total: number; wrong_payment: number }>(
-    `SELECT (SELECT count(*) FROM listings WHERE stock_level < 0)::int
-              + (SELECT count(*) FROM users WHERE balance < 0)::int AS negative,
-            (SELECT count(*) FROM orders o
-              WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id))::int AS empty,
-            (SELECT count(*) FROM orders o
-              WHERE o.total_price <> (SELECT coalesce(sum(i.price * i.count), 0) FROM order_items i
-                                       WHERE i.order_id = o.order_id))::int AS wrong_total,
-            (SELECT count(*) FROM orders o
-              WHERE o.status <> 'cancelled' AND (SELECT count(*) FROM ledger l WHERE l.order_id = o.order_id AND l.kind = 'payment'
-                       AND l.amount = -o.total_price AND l.user_id = o.buyer_id)
-                    <> CASE WHEN o.status IN ('paid', 'shipped', 'received') THEN 1 ELSE 0 END
-                 OR (o.status = 'unpaid'
-                     AND EXISTS (SELECT 1 FROM ledger l WHERE l.order_id = o.order_id)))::int AS wrong_payment`,
-  )
-  const row = r.rows[0]
-  if (!row) throw new Error('no row')
-  if (row.negative || row.empty || row.wrong_total || row.wrong_payment)
-    throw new Error(`order invariant broken: ${JSON.stringify(row)}`)
+  const broken = await brokenInvariants(db, ORDER_INVARIANTS)
+  if (broken.length > 0) throw new Error(`order invariant broken: ${broken.join(', ')}`)
 }
 
 /** A promise and the function that settles it: lets a test stop a transaction at a chosen point. */

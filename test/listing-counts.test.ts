@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { syntheticListing, VOCABULARY } from '../src/catalog/synthetic.ts'
 import type { Db } from '../src/db/db.ts'
 import { insertListings } from '../src/repositories/listings.ts'
 import { type SearchFilters, searchListings } from '../src/repositories/search.ts'
+import { syntheticListing, VOCABULARY } from '../tools/catalog/synthetic.ts'
 import {
   addBook,
   addFunds,

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { startServer as startServerProcess } from '../tools/shared/server-process.ts'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -50,12 +51,13 @@ export function bookstore(args: string[], env: Record<string, string>): Started 
   return { child, url, exit, output: () => out }
 }
 
-/** Starts the server and waits until it listens; fails with its output if it exits instead. */
+/**
+ * Starts the server and waits until it is ready (the tools' helper, tools/shared/server-process.ts);
+ * fails with its output if it exits instead.
+ */
 export async function startServer(env: Record<string, string>): Promise<Started & { address: string }> {
-  const s = bookstore(['serve'], env)
-  const address = await s.url
-  if (!address) throw new Error(`the server exited: ${s.output()}`)
-  return { ...s, address }
+  const s = await startServerProcess({ env: childEnv({ LOG_LEVEL: 'info', ...env }) })
+  return { child: s.child, url: Promise.resolve(s.url), exit: s.exited, output: s.output, address: s.url }
 }
 
 /** Stops a process with a signal and waits for it to exit. */

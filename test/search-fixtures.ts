@@ -1,7 +1,7 @@
 /** Shared pieces of the search and catalogue tests. */
 import type { FastifyInstance } from 'fastify'
+import type { ApiHit } from '../src/api/catalog.ts'
 import type { SearchRequest } from '../src/repositories/search.ts'
-import type { ApiHit } from '../src/services/catalog.ts'
 import { call } from './helpers.ts'
 
 /**

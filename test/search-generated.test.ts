@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { syntheticListing } from '../src/catalog/synthetic.ts'
 import { insertListings, type NewListing } from '../src/repositories/listings.ts'
+import { syntheticListing } from '../tools/catalog/synthetic.ts'
 import { newStore, newUser, startApp, type TestApp } from './helpers.ts'
 import { allPages, ids, search } from './search-fixtures.ts'
 

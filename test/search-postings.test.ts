@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { syntheticListing, VOCABULARY } from '../src/catalog/synthetic.ts'
 import type { Db } from '../src/db/db.ts'
 import { insertListings, type NewListing } from '../src/repositories/listings.ts'
 import { type SearchRequest, searchListings } from '../src/repositories/search.ts'
 import { quote } from '../src/search/lexemes.ts'
 import { parseScope, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
+import { syntheticListing, VOCABULARY } from '../tools/catalog/synthetic.ts'
 import { addBook, bookInfo, newStore, newUser, startApp, type TestApp, type User } from './helpers.ts'
 import { byStatement, search } from './search-fixtures.ts'
 

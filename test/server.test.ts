@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { startServer } from '../tools/shared/server-process.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 let dir: string
@@ -19,37 +20,15 @@ before(() => {
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-interface Running {
-  child: ChildProcess
-  url: string
-  output: () => string
-}
-
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.DATABASE_URL // the embedded engine, unless a test names a server
   return { ...env, ...extra }
 }
 
-/** Starts the server on a free port and waits for its "listening" log line. */
-function startServer(extra: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, ['bin/bookstore.js', 'serve'], {
-    cwd: ROOT,
-    env: childEnv({ DATA_DIR: join(dir, 'data'), PORT: '0', LOG_LEVEL: 'info', ...extra }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString()
-      const m = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-      if (m?.[1]) resolve({ child, url: m[1], output: () => out })
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)))
-  })
-}
+/** The server on the test's data directory, with its info log (what it says on start and stop). */
+const start = (extra: Record<string, string> = {}) =>
+  startServer({ env: childEnv({ DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info', ...extra }) })
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)))
@@ -65,7 +44,7 @@ async function postJson(url: string, body: unknown, token?: string) {
 }
 
 test('data survives a restart, and SIGTERM shuts the server down cleanly', async () => {
-  const first = await startServer()
+  const first = await start()
   const u = { user_id: 'persisted', password: 'secret' }
   assert.equal((await postJson(`${first.url}/auth/register`, u)).status, 200)
   const login = await postJson(`${first.url}/auth/login`, { ...u, terminal: 't' })
@@ -78,12 +57,10 @@ test('data survives a restart, and SIGTERM shuts the server down cleanly', async
   assert.equal(store.status, 200)
   const funds = await postJson(`${first.url}/buyer/add_funds`, { ...u, add_value: 1234 })
   assert.equal(funds.status, 200)
-  const exited = exitOf(first.child)
-  first.child.kill('SIGTERM')
-  assert.equal(await exited, 0, first.output())
+  assert.equal((await first.stop()).code, 0, first.output())
   assert.match(first.output(), /shutting down/)
 
-  const second = await startServer()
+  const second = await start()
   try {
     // The session, the store and the balance were all kept.
     const again = await postJson(
@@ -98,9 +75,7 @@ test('data survives a restart, and SIGTERM shuts the server down cleanly', async
     const ready = await fetch(`${second.url}/ready`)
     assert.equal(ready.status, 200)
   } finally {
-    const done = exitOf(second.child)
-    second.child.kill('SIGTERM')
-    assert.equal(await done, 0)
+    assert.equal((await second.stop()).code, 0)
   }
 })
 
@@ -139,9 +114,9 @@ test('cluster mode: WORKERS=2 serves from two processes on one PostgreSQL', asyn
   await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
   const scoped = new URL(url)
   scoped.searchParams.set('options', `-c search_path=${schema}`)
-  const server = await startServer({ DATABASE_URL: scoped.toString(), WORKERS: '2' })
+  const server = await start({ DATABASE_URL: scoped.toString(), WORKERS: '2' })
   try {
-    // startServer returns at the first worker's "listening" line: wait for the second one too.
+    // start() returns once one worker answers /ready: wait for the second one's "listening" line too.
     for (let i = 0; i < 600 && (server.output().match(/listening at/g) ?? []).length < 2; i++)
       await new Promise((r) => setTimeout(r, 50))
     const pids = new Set<string>()
@@ -159,9 +134,7 @@ test('cluster mode: WORKERS=2 serves from two processes on one PostgreSQL', asyn
     assert.equal(users.rows[0]?.n, 40)
     assert.ok(pids.size >= 2, `requests answered by ${pids.size} processes`)
   } finally {
-    const done = exitOf(server.child)
-    server.child.kill('SIGTERM')
-    assert.equal(await done, 0)
+    assert.equal((await server.stop()).code, 0)
     await admin.exec(`DROP SCHEMA ${schema} CASCADE`)
     await admin.close()
   }

@@ -137,6 +137,3 @@ export class CourseDb {
     this.db.close()
   }
 }
-
-/** Where the course's sample catalogue lives, relative to the project folder. */
-export const SAMPLE_BOOK_DB = '../shared/data/book.db'

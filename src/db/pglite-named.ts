@@ -10,6 +10,11 @@ import type { QueryResult } from './db.ts'
  * (PostgreSQL refuses to change a prepared statement's result columns, so they stay as described.)
  *
  * The caller holds PGlite's locks (see openPglite): execProtocol itself takes none.
+ *
+ * PGlite documents execProtocol but not the shape of the messages it answers with (its copy of
+ * pg-protocol's): the names and fields read below (parameterDescription.dataTypeIDs,
+ * rowDescription.fields, dataRow.fields, commandComplete.text) are pinned, with the messages
+ * written here, by test/pglite-contract.test.ts, so that an upgrade that changes them fails there.
  */
 interface Column {
   name: string
@@ -146,6 +151,9 @@ function bind(name: string, values: readonly (string | null)[]) {
 const describeStatement = (name: string) => new Writer().bytes(encoder.encode('S')).cstring(name).message('D')
 const execute = () => new Writer().cstring('').int32(0).message('E')
 const sync = () => new Writer().message('S')
+
+/** The messages as written here, for the contract test of PGlite's protocol entry point. */
+export const frontend = { parse, bind, describeStatement, execute, sync, concat }
 
 function concat(messages: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(messages.reduce((n, m) => n + m.length, 0))

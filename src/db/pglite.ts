@@ -12,7 +12,7 @@ import { PgliteNamedStatements } from './pglite-named.ts'
  * through pglite-named.ts. dataDir undefined = in memory (tests).
  *
  * Durability: a commit has written its WAL to files under dataDir before it returns, so committed
- * data survives the process being killed (scripts/chaos.ts checks this with SIGKILL). PGlite runs
+ * data survives the process being killed (tools/chaos.ts checks this with SIGKILL). PGlite runs
  * PostgreSQL with fsync off and its Node filesystem layer cannot fsync, so an operating-system
  * crash or power loss may lose the last commits: use DATABASE_URL where that matters.
  *
@@ -46,7 +46,8 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
   ): Promise<QueryResult<T>> => {
     const r = await run(text, params ? [...params] : undefined)
     // rowCount is the command tag's count, as node-postgres reports it: rows returned by a SELECT,
-    // rows changed by an INSERT/UPDATE/DELETE. (affectedRows is 0 for every SELECT.)
+    // rows changed by an INSERT/UPDATE/DELETE. PGlite's rowCount is that (its affectedRows is 0 for
+    // every SELECT; test/pglite-contract.test.ts pins both); the others stand in should it go.
     return { rows: r.rows as T[], rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length }
   }
   const named = new PgliteNamedStatements(pg)
@@ -55,10 +56,15 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
     query: (text, params, opts) => {
       const name = opts?.name
       if (!name) return wrap((t, p) => pg.query(t, p), text, params)
-      // the same locks as pg.query: wait for an open transaction, then run alone
+      // A named statement goes round pg.query, so it takes the two locks pg.query takes itself: the
+      // transaction lock, so that it waits for an open transaction instead of running inside it,
+      // then the query lock. _runExclusiveTransaction is private (the public runExclusive takes the
+      // query lock only); PGlite's own describeQuery nests them the same way.
+      // test/pglite-contract.test.ts fails if an upgrade changes either.
       return pg._runExclusiveTransaction(() =>
         pg._runExclusiveQuery(async () => {
           const r = await named.run<never>(name, text, params ?? [])
+          // pg.query writes a commit's WAL to the data directory itself; execProtocol leaves it to us.
           await pg.syncToFs()
           return r
         }),
@@ -74,7 +80,9 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
           query: (text, params, opts) => {
             const name = opts?.name
             if (!name) return wrap((q, p) => t.query(q, p), text, params)
-            return pg._runExclusiveQuery(() => named.run<never>(name, text, params ?? []))
+            // This transaction holds the transaction lock: the query lock (runExclusive) is all it
+            // needs to keep its statements one at a time, as t.query does.
+            return pg.runExclusive(() => named.run<never>(name, text, params ?? []))
           },
           exec: async (script) => {
             await t.exec(script)

@@ -1,4 +1,4 @@
-import type { ApiHit } from '../services/catalog.ts'
+import type { ApiHit } from '../api/catalog.ts'
 import type { PageContext } from './context.ts'
 import { money } from './format.ts'
 import { type Html, html } from './html.ts'

@@ -58,19 +58,6 @@ export async function addStock(
   return { ok: false, reason: (await listingExists(q, storeId, bookId)) ? 'limit' : 'no_book' }
 }
 
-/** The stock of the given books in a store (books not listed are absent from the map). */
-export async function stockOf(
-  q: Queryable,
-  storeId: string,
-  bookIds: readonly string[],
-): Promise<Map<string, number>> {
-  const r = await q.query<{ book_id: string; stock_level: number }>(
-    'SELECT book_id, stock_level FROM listings WHERE store_id = $1 AND book_id = ANY($2::text[])',
-    [storeId, bookIds],
-  )
-  return new Map(r.rows.map((x) => [x.book_id, x.stock_level]))
-}
-
 export interface ListingRow {
   store_id: string
   book_id: string

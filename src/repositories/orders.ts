@@ -1,6 +1,8 @@
+import type { ApiOrder } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
 
-export type OrderStatus = 'unpaid' | 'paid' | 'shipped' | 'received' | 'cancelled'
+/** The statuses and cancel reasons are the API's (and the table's CHECK constraints'). */
+export type OrderStatus = ApiOrder['status']
 
 export interface OrderRow {
   order_id: string
@@ -49,7 +51,6 @@ export type PlaceResult =
       missing: string | undefined
       /** The first book with too few copies. */
       short: string | undefined
-      tooExpensive: boolean
     }
 
 /**
@@ -67,7 +68,6 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
     store_open: boolean
     missing: string | null
     short: string | null
-    within: boolean
     total: string | null
     created: boolean
   }>(
@@ -114,7 +114,7 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
      )
      SELECT (SELECT ok FROM auth) AS authed, EXISTS (SELECT 1 FROM buyer) AS buyer_open,
             EXISTS (SELECT 1 FROM store) AS store_open, t.missing, t.short,
-            t.total <= $7 AS within, CASE WHEN t.total <= $7 THEN t.total::text END AS total,
+            CASE WHEN t.total <= $7 THEN t.total::text END AS total,
             EXISTS (SELECT 1 FROM o) AS created,
             bookstore_assert(NOT EXISTS (SELECT 1 FROM ok) OR (SELECT count(*) FROM taken) = cardinality($4::text[]),
                              'order half placed') AS whole
@@ -140,7 +140,6 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
     storeOpen: row?.store_open === true,
     missing: row?.missing ?? undefined,
     short: row?.short ?? undefined,
-    tooExpensive: row?.within === false,
   }
 }
 
@@ -257,7 +256,7 @@ export async function receiveOrders(
   return r.rows.map((x) => x.order_id)
 }
 
-export type CancelReason = 'buyer' | 'seller' | 'timeout'
+export type CancelReason = NonNullable<ApiOrder['cancel_reason']>
 
 /**
  * Who is cancelling: the buyer, the owner of the store (both only before shipping, and an unpaid

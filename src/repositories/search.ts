@@ -1,3 +1,4 @@
+import type { ApiHit } from '../api/catalog.ts'
 import type { Queryable } from '../db/db.ts'
 import {
   type BitmapQuery,
@@ -37,21 +38,8 @@ export interface SearchRequest {
   offset: number
 }
 
-export interface SearchHit {
-  store_id: string
-  book_id: string
-  title: string
-  author: string | null
-  publisher: string | null
-  pub_year: string | null
-  price: number
-  stock_level: number
-  tags: string[]
-  score: number
-  /** The sum and number of the listing's review ratings (the service turns them into an average). */
-  rating_sum: number
-  rating_count: number
-}
+/** A hit as the statements select it: the rating's sum and count (the service turns them into the average). */
+export type SearchHit = Omit<ApiHit, 'rating_average'> & { rating_sum: number }
 
 /** Collects parameters and hands out their $n placeholders. */
 class Params {

@@ -1,63 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { SearchPage, SearchQuery } from '../api/catalog.ts'
 import { LIMITS } from '../limits.ts'
-import { SORTS } from '../repositories/search.ts'
 import type { CatalogService } from '../services/catalog.ts'
 import { Rating } from '../services/reviews.ts'
 import { BookId, ErrorBody, responses, StoreId } from './schemas.ts'
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
-
-const Hit = Type.Object({
-  store_id: Type.String(),
-  book_id: Type.String(),
-  title: Type.String(),
-  author: Nullable(Type.String()),
-  publisher: Nullable(Type.String()),
-  pub_year: Nullable(Type.String()),
-  price: Type.Integer({ description: 'cents' }),
-  stock_level: Type.Integer(),
-  tags: Type.Array(Type.String()),
-  score: Type.Number({
-    description: 'relevance: 2 + r for title matches, 1 + r for author/tag matches, r otherwise (0 ≤ r < 1)',
-  }),
-  rating_average: Nullable(Type.Number({ description: 'average review rating, 2 decimals; null: unrated' })),
-  rating_count: Type.Integer({ description: 'number of reviews' }),
-})
-
-export const SearchQuery = Type.Object({
-  q: Type.Optional(
-    Type.String({
-      maxLength: 256,
-      description:
-        'keywords, Chinese or Latin; every word must match; short queries also match inside titles',
-    }),
-  ),
-  scope: Type.Optional(
-    Type.String({ maxLength: 100, description: 'comma list of title, author, tags, book_intro, content' }),
-  ),
-  store_id: Type.Optional(StoreId),
-  sort: Type.Enum([...SORTS], {
-    default: 'relevance',
-    description:
-      'relevance without q means newest first; rating_desc: highest average rating, then more ratings, ' +
-      'then newest, unrated listings last',
-  }),
-  tag: Type.Optional(
-    Type.Union(
-      [Type.String({ maxLength: 255 }), Type.Array(Type.String({ maxLength: 255 }), { maxItems: 20 })],
-      {
-        description: 'exact tag; repeat for several (all must be present)',
-      },
-    ),
-  ),
-  author: Type.Optional(Type.String({ maxLength: 255, description: 'text the author contains (any case)' })),
-  min_price: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxPrice, description: 'cents' })),
-  max_price: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxPrice, description: 'cents' })),
-  in_stock: Type.Optional(Type.Boolean({ description: 'true: only listings with stock' })),
-  page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
-  page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-})
 
 export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService }> = async (
   app,
@@ -72,12 +19,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
         description:
           'Every page is full except the last; filters apply before paging; 513 for an unknown store_id.',
         querystring: SearchQuery,
-        response: responses({
-          books: Type.Array(Hit),
-          total: Type.Integer(),
-          page: Type.Integer(),
-          page_size: Type.Integer(),
-        }),
+        response: responses(SearchPage.properties),
       },
     },
     async (req) => ({ message: 'ok', ...(await catalog.search(req.query)) }),

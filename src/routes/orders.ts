@@ -1,64 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { Order, OrderPage, OrderStatus } from '../api/orders.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { OrderService } from '../services/orders.ts'
 import { requireToken } from './guards.ts'
 import { OrderId, responses, StoreId, TOKEN_SECURITY, UserId } from './schemas.ts'
 
-const Status = Type.Union(
-  [
-    Type.Literal('unpaid'),
-    Type.Literal('paid'),
-    Type.Literal('shipped'),
-    Type.Literal('received'),
-    Type.Literal('cancelled'),
-  ],
-  { description: 'order status' },
-)
-const Time = Type.Union([Type.String({ description: 'ISO-8601 UTC' }), Type.Null()])
-
-const Order = Type.Object({
-  order_id: Type.String(),
-  buyer_id: Type.String(),
-  store_id: Type.String(),
-  status: Status,
-  cancel_reason: Type.Union([
-    Type.Literal('buyer'),
-    Type.Literal('seller'),
-    Type.Literal('timeout'),
-    Type.Null(),
-  ]),
-  total_price: Type.Integer({ description: 'cents' }),
-  created_at: Type.String({ description: 'ISO-8601 UTC' }),
-  expires_at: Type.String({ description: 'ISO-8601 UTC: the payment deadline' }),
-  paid_at: Time,
-  shipped_at: Time,
-  received_at: Time,
-  cancelled_at: Time,
-  items: Type.Array(
-    Type.Object({
-      book_id: Type.String(),
-      title: Type.String({ description: 'as it was when ordered' }),
-      count: Type.Integer(),
-      price: Type.Integer({ description: 'cents, as it was when ordered' }),
-    }),
-  ),
-})
-
 const Paging = {
-  status: Type.Optional(Status),
+  status: Type.Optional(OrderStatus),
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 }
-const OrderList = responses(
-  {
-    orders: Type.Array(Order),
-    total: Type.Integer({ description: 'orders matching the filter, on all pages' }),
-    page: Type.Integer(),
-    page_size: Type.Integer(),
-  },
-  [401],
-)
+const OrderList = responses(OrderPage.properties, [401])
 const Act = Type.Object({ user_id: UserId, order_id: OrderId })
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; orders: OrderService }> = async (

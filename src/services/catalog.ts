@@ -1,36 +1,13 @@
+import type { SearchPage, SearchParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
 import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
-import { type SearchHit, type Sort, searchListings } from '../repositories/search.ts'
+import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
 import type { Deps } from './context.ts'
 import { type ApiRating, averageOf } from './reviews.ts'
-
-export interface SearchParams {
-  q?: string | undefined
-  scope?: string | undefined
-  store_id?: string | undefined
-  sort: Sort
-  tag?: string | string[] | undefined
-  author?: string | undefined
-  min_price?: number | undefined
-  max_price?: number | undefined
-  in_stock?: boolean | undefined
-  page: number
-  page_size: number
-}
-
-/** A hit as the API shows it: the listing's rating as its rounded average and count. */
-export type ApiHit = Omit<SearchHit, 'rating_sum'> & { rating_average: number | null }
-
-export interface SearchPage {
-  books: ApiHit[]
-  total: number
-  page: number
-  page_size: number
-}
 
 export interface Listing {
   store_id: string

@@ -1,33 +1,10 @@
+import type { ApiOrder, OrderList } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
 import { NotFound, OrderState, Unauthorized } from '../errors.ts'
 import * as orders from '../repositories/orders.ts'
 import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import type { Deps } from './context.ts'
-
-/** An order as the API shows it. */
-export interface ApiOrder {
-  order_id: string
-  buyer_id: string
-  store_id: string
-  status: orders.OrderStatus
-  cancel_reason: orders.CancelReason | null
-  total_price: number
-  created_at: string
-  expires_at: string
-  paid_at: string | null
-  shipped_at: string | null
-  received_at: string | null
-  cancelled_at: string | null
-  items: { book_id: string; title: string; count: number; price: number }[]
-}
-
-export interface OrderList {
-  orders: ApiOrder[]
-  total: number
-  page: number
-  page_size: number
-}
 
 export interface ListQuery {
   status?: orders.OrderStatus | undefined

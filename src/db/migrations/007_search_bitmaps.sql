@@ -1,9 +1,8 @@
 -- Bitmaps of which listings hold each word and carry each tag: exact totals for one word with tag
 -- filters without visiting the matches.
 --
--- A search for one word filtered by a tag used to read every listing holding both (the word's score
--- and the count need them all): at 1 000 000 listings a common word with a common tag takes hundreds
--- of milliseconds. With one bit per listing, the number of listings holding the word and carrying the
+-- Without them, a search for one word filtered by a tag reads every listing holding both (the word's
+-- score and the count need them all). With one bit per listing, the number of listings holding the word and carrying the
 -- tags is the popcount of the AND of their bitmaps, and the page is the top of the word's ranked
 -- postings (search_postings_rank) with the listings whose tag bits are not set skipped.
 --
@@ -103,7 +102,7 @@ CREATE TRIGGER search_bitmaps_tags_update AFTER UPDATE OF tags ON listings
   FOR EACH ROW WHEN (OLD.tags IS DISTINCT FROM NEW.tags) EXECUTE FUNCTION search_bitmaps_tags_update();
 
 -- Every bitmap from the postings and tags: here, and after a bulk load that ran without the triggers
--- (scripts/gen-catalog.ts), which is faster than setting bits batch by batch.
+-- (tools/catalog/gen-catalog.ts), which is faster than setting bits batch by batch.
 CREATE FUNCTION search_bitmaps_rebuild() RETURNS void LANGUAGE sql AS $$
   TRUNCATE search_bitmaps;
   INSERT INTO search_bitmaps (kind, key, block, bits)

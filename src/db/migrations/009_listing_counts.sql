@@ -2,11 +2,9 @@
 -- of them are in stock: exact totals for browsing by price range, tag and stock without visiting the
 -- listings.
 --
--- Browsing a tag within a price range, in stock only, pages quickly (an index in price order, stopped
--- after the page), but its total used to count every listing in the range: at 1 000 000 listings a
--- range holding a tenth of them took hundreds of milliseconds. The total is now the sum of this
--- table's rows for the tag over the prices in the range: one row per distinct price, read in index
--- order.
+-- Browsing a tag within a price range, in stock only, pages from an index in price order, stopped
+-- after the page; its total is the sum of this table's rows for the tag over the prices in the
+-- range (one row per distinct price, read in index order) instead of a count of every listing in it.
 --
 -- kind 'a' counts every listing (tag is then ''), kind 't' the listings carrying tag.
 CREATE TABLE listing_counts (
@@ -73,7 +71,7 @@ CREATE TRIGGER listing_counts_update AFTER UPDATE OF tags, price, stock_level ON
   EXECUTE FUNCTION listing_counts_update();
 
 -- Every count from the listings: here, and after a bulk load that ran without the insert trigger
--- (scripts/gen-catalog.ts).
+-- (tools/catalog/gen-catalog.ts).
 CREATE FUNCTION listing_counts_rebuild() RETURNS void LANGUAGE sql AS $$
   TRUNCATE listing_counts;
   INSERT INTO listing_counts (kind, tag, price, listings, in_stock)

@@ -1,20 +1,19 @@
 -- Bitmaps per field as well as per word: searches of several words, and searches limited to the
 -- title or the tags, counted and paged from bitmaps instead of visiting every match.
 --
--- A search of several words visits every listing holding all of them to rank it: at 1 000 000
--- listings two common words take hundreds of milliseconds. Such searches now rank by tier (every
--- word in the title, else every word in author or tags) and by how many of the words the title, or
+-- Without them, a search of several words visits every listing holding all of them to rank it. Such
+-- searches rank by tier (every word in the title, else every word in author or tags) and by how many of the words the title, or
 -- else author or tags, hold, newest first among equals (see docs/search.md). Every part of that
 -- order is a set of listings, so with one bitmap per word and field the total and the order are bit
 -- operations over 8 192 listings at a time, and only the page's listings are read.
 --
 -- Kinds, from each row of search_postings (a, b, c, d count the term's positions per weight):
---   'w' the term is in search_vec at all (no longer also a title gram alone: see 'g'),
+--   'w' the term is in search_vec at all (a title gram alone is 'g'),
 --   'A' it has weight A (title), 'B' weight B (author or tags) in search_vec,
 --   'k' it is a word of a tag (author_tags_vec), 'g' it is a pair of neighbouring characters of the title
 --   (title_grams; single characters are left out: they are the most common grams, and a query of one
 --   character is rare);
--- and 't', an exact tag of listings.tags, as before.
+-- and 't', an exact tag of listings.tags.
 ALTER TABLE search_bitmaps DROP CONSTRAINT search_bitmaps_kind_check;
 ALTER TABLE search_bitmaps ADD CONSTRAINT search_bitmaps_kind_check CHECK (kind IN ('w', 'A', 'B', 'k', 'g', 't'));
 
@@ -27,7 +26,7 @@ RETURNS SETOF "char" LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
    WHERE v.holds;
 $$;
 
--- As before, with a kind per bit: rows are still locked in (kind, key, block) order.
+-- One kind per bit, each given: rows are locked in (kind, key, block) order.
 DROP FUNCTION search_bitmaps_change(boolean, "char", text[], bigint[]);
 CREATE FUNCTION search_bitmaps_change(adding boolean, kinds "char"[], keys text[], docs bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$

@@ -1,4 +1,4 @@
-import type { NewListing } from '../repositories/listings.ts'
+import type { NewListing } from '../../src/repositories/listings.ts'
 
 /**
  * A synthetic catalogue: deterministic (seeded) listings with plausible Chinese titles, authors, tags

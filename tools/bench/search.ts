@@ -1,24 +1,28 @@
 /**
- * Search latency on a generated catalogue (see gen-catalog.ts):
- *   npm run bench:search -- [--per-kind 200] [--warmup 10] [--ilike-per-kind 20] [--stores 1000] [--seed 2]
- *                           [--slowest 0] [--kinds one_word,two_words,…]
- * Runs a fixed, seeded mix of searches through the app (GET /search/books, app.inject: routing,
+ * Search latency on a generated catalogue (see ../catalog/gen-catalog.ts), `npm run bench:search`
+ * (options: `npm run bench:search -- --help`). Runs a fixed, seeded mix of searches through the app (GET /search/books, app.inject: routing,
  * validation, segmentation, SQL and serialisation) and prints p50/p99 per kind of query; then the
  * same mix as plain ILIKE scans, for comparison; --slowest N lists each kind's N slowest requests with
  * their totals. DATABASE_URL picks PostgreSQL, else PGlite.
  */
-import { buildApp } from '../src/app.ts'
-import { Rng, VOCABULARY } from '../src/catalog/synthetic.ts'
-import { DEFAULTS } from '../src/config.ts'
-import { openBenchDb, option } from './bench-db.ts'
+import { buildApp } from '../../src/app.ts'
+import { DEFAULTS } from '../../src/config.ts'
+import { benchStoreId } from '../catalog/gen-catalog.ts'
+import { Rng, VOCABULARY } from '../catalog/synthetic.ts'
+import { openBenchDb } from './db.ts'
 
-const PER_KIND = option('per-kind', 200)
-const ILIKE_PER_KIND = option('ilike-per-kind', 20)
-const STORES = option('stores', 1000)
-const SEED = option('seed', 2)
-const WARMUP = option('warmup', 10)
-const SLOWEST = option('slowest', 0)
-const ONLY = option('kinds', '')
+export interface SearchBenchOptions {
+  perKind: number
+  ilikePerKind: number
+  warmup: number
+  /** Stores of the generated catalogue (store-scoped queries pick one of them). */
+  stores: number
+  seed: number
+  /** List each kind's n slowest requests (0: none). */
+  slowest: number
+  /** The kinds to run (default: all). */
+  kinds?: string[]
+}
 
 interface Query {
   q?: string
@@ -33,12 +37,13 @@ interface Query {
   page_size?: number
 }
 
-const KINDS: Record<string, (r: Rng) => Query> = {
+/** The kinds of query, each a generator of requests; `stores` is the catalogue's store count. */
+const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   one_word: (r) => ({ q: r.pick(VOCABULARY.nouns) }),
   two_words: (r) => ({ q: `${r.pick(VOCABULARY.nouns)} ${r.pick(VOCABULARY.tags)}` }),
   tag_scoped: (r) => ({ q: r.pick(VOCABULARY.tags), scope: 'tags' }),
   word_and_tag: (r) => ({ q: r.pick(VOCABULARY.nouns), tag: r.pick(VOCABULARY.tags) }),
-  store_scoped: (r) => ({ q: r.pick(VOCABULARY.nouns), store_id: `bench_store_${r.int(STORES)}` }),
+  store_scoped: (r) => ({ q: r.pick(VOCABULARY.nouns), store_id: benchStoreId(r.int(stores)) }),
   // Two characters across a word boundary (的 + the start of a noun): found by the title substring rule.
   short_title: (r) => ({ q: `的${r.pick(VOCABULARY.nouns).slice(0, 1)}`, scope: 'title' }),
   deep_page: (r) => ({ q: r.pick(VOCABULARY.nouns), page: 50, page_size: 20 }),
@@ -56,7 +61,7 @@ const KINDS: Record<string, (r: Rng) => Query> = {
       sort: 'price_asc',
     }
   },
-}
+})
 
 function qs(q: Query): string {
   const p = new URLSearchParams()
@@ -78,7 +83,7 @@ interface Results {
   urls: string[]
 }
 
-function report(title: string, results: Map<string, Results>) {
+function report(title: string, results: Map<string, Results>, slowest: number) {
   console.log(`\n${title}`)
   console.log('kind            n     p50 ms   p99 ms   max ms   mean hits')
   for (const [kind, { ms, totals }] of results) {
@@ -91,11 +96,11 @@ function report(title: string, results: Map<string, Results>) {
         .padStart(8)} ${mean.toFixed(0).padStart(11)}`,
     )
   }
-  if (SLOWEST <= 0) return
+  if (slowest <= 0) return
   for (const [kind, { ms, totals, urls }] of results) {
     const slow = ms.map((_, i) => i).sort((a, b) => (ms[b] as number) - (ms[a] as number))
     console.log(`slowest ${kind}:`)
-    for (const i of slow.slice(0, SLOWEST))
+    for (const i of slow.slice(0, slowest))
       console.log(`  ${(ms[i] as number).toFixed(1).padStart(8)} ms  total ${totals[i]}  ${urls[i]}`)
   }
 }
@@ -136,36 +141,40 @@ function ilikeSql(q: Query): { text: string; params: unknown[] } {
 }
 
 /** The kinds to run: all of them, or those --kinds names. */
-function kinds(): [string, (r: Rng) => Query][] {
-  const all = Object.entries(KINDS)
-  if (ONLY === '') return all
-  const names = ONLY.split(',')
-  const unknown = names.filter((n) => !(n in KINDS))
+function selectKinds(o: SearchBenchOptions): [string, (r: Rng) => Query][] {
+  const known = kindsOf(o.stores)
+  const all = Object.entries(known)
+  if (!o.kinds) return all
+  const names = o.kinds
+  const unknown = names.filter((n) => !(n in known))
   if (unknown.length > 0)
-    throw new Error(`--kinds: unknown ${unknown.join(', ')}; known: ${Object.keys(KINDS).join(', ')}`)
+    throw new Error(`--kinds: unknown ${unknown.join(', ')}; known: ${Object.keys(known).join(', ')}`)
   return all.filter(([name]) => names.includes(name))
 }
 
-async function main() {
-  const { db, where } = await openBenchDb()
+export async function benchSearch(
+  o: SearchBenchOptions,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const selected = selectKinds(o)
+  const { db, where } = await openBenchDb(env)
   const n = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
-  console.log(`search benchmark: ${where}, ${n} listings, ${PER_KIND} queries per kind`)
+  console.log(`search benchmark: ${where}, ${n} listings, ${o.perKind} queries per kind`)
   const app = await buildApp({ config: { ...DEFAULTS, logLevel: 'silent' }, db, logger: false })
   await app.ready()
 
-  const selected = kinds()
   const fts = new Map<string, Results>()
   for (const [kind, make] of selected) {
-    const r = new Rng(SEED * 1000 + kind.length)
+    const r = new Rng(o.seed * 1000 + kind.length)
     const res: Results = { ms: [], totals: [], urls: [] }
-    for (let i = 0; i < PER_KIND + WARMUP; i++) {
+    for (let i = 0; i < o.perKind + o.warmup; i++) {
       const query = make(r)
       const url = `/search/books?${qs(query)}`
       const t0 = performance.now()
       const reply = await app.inject({ method: 'GET', url })
       const ms = performance.now() - t0
       if (reply.statusCode !== 200) throw new Error(`${url}: ${reply.statusCode} ${reply.body}`)
-      if (i < WARMUP) continue
+      if (i < o.warmup) continue
       res.ms.push(ms)
       res.totals.push((reply.json() as { total: number }).total)
       res.urls.push(shown(query))
@@ -173,14 +182,14 @@ async function main() {
     fts.set(kind, res)
     process.stderr.write(`  ${kind} done\n`)
   }
-  report('full-text search (GET /search/books):', fts)
+  report('full-text search (GET /search/books):', fts, o.slowest)
 
-  if (ILIKE_PER_KIND > 0) {
+  if (o.ilikePerKind > 0) {
     const scan = new Map<string, Results>()
     for (const [kind, make] of selected) {
-      const r = new Rng(SEED * 1000 + kind.length)
+      const r = new Rng(o.seed * 1000 + kind.length)
       const res: Results = { ms: [], totals: [], urls: [] }
-      for (let i = 0; i < ILIKE_PER_KIND + 2; i++) {
+      for (let i = 0; i < o.ilikePerKind + 2; i++) {
         const query = make(r)
         const { text, params } = ilikeSql(query)
         const t0 = performance.now()
@@ -194,10 +203,8 @@ async function main() {
       scan.set(kind, res)
       process.stderr.write(`  ${kind} (ILIKE) done\n`)
     }
-    report(`plain ILIKE scans (SQL only), ${ILIKE_PER_KIND} queries per kind:`, scan)
+    report(`plain ILIKE scans (SQL only), ${o.ilikePerKind} queries per kind:`, scan, o.slowest)
   }
   await app.close()
   await db.close()
 }
-
-await main()

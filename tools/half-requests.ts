@@ -4,21 +4,30 @@
  * of its body, then holds them, and prints the server's resident memory (RSS) before and after, and
  * how the server answered them.
  *
- *   node --import tsx scripts/half-requests.ts [--clients 1000] [--declared 4194304] [--sent 2097152]
+ *   node --import tsx tools/half-requests.ts [--clients 1000] [--declared 4194304] [--sent 2097152]
  *       [--route /seller/add_book] [--hold 5]
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
-import { startServer } from '../src/cli/bench.ts'
+import { Command } from 'commander'
+import { positiveNumber } from '../src/cli/options.ts'
 import { openPostgres } from '../src/db/postgres.ts'
-import { option } from './bench-db.ts'
+import { benchServer } from './bench/orders-command.ts'
 
-const CLIENTS = option('clients', 1000)
-const DECLARED = option('declared', 4 * 1024 * 1024)
-const SENT = option('sent', Math.floor(DECLARED / 2))
-const ROUTE = option('route', '/seller/add_book')
-const HOLD_S = option('hold', 5)
+const o = new Command()
+  .option('--clients <n>', 'clients holding a half-sent upload', positiveNumber, 1000)
+  .option('--declared <bytes>', 'Content-Length each declares', positiveNumber, 4 * 1024 * 1024)
+  .option('--sent <bytes>', 'bytes each sends (default: half of --declared)', positiveNumber)
+  .option('--route <path>', 'the route posted to', '/seller/add_book')
+  .option('--hold <s>', 'seconds to hold the uploads', positiveNumber, 5)
+  .parse(process.argv)
+  .opts()
+const CLIENTS: number = o.clients
+const DECLARED: number = o.declared
+const SENT: number = o.sent ?? Math.floor(DECLARED / 2)
+const ROUTE: string = o.route
+const HOLD_S: number = o.hold
 
 const rssMiB = (pid: number) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -40,7 +49,7 @@ if (env.DATABASE_URL) {
   }
 }
 
-const server = await startServer(env, 1)
+const server = await benchServer(env, 1)
 const { port } = new URL(server.url)
 const engine = env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
 await new Promise((r) => setTimeout(r, 1000))

@@ -5,11 +5,11 @@
  * server runs (token checked, password verified as the server verifies it), without HTTP: the ceiling
  * the HTTP numbers are compared with.
  */
-import { DomainError } from '../errors.ts'
-import { AuthService } from '../services/auth.ts'
-import { BuyerService } from '../services/buyer.ts'
-import type { Deps } from '../services/context.ts'
-import { SellerService } from '../services/seller.ts'
+import { DomainError } from '../../src/errors.ts'
+import { AuthService } from '../../src/services/auth.ts'
+import { BuyerService } from '../../src/services/buyer.ts'
+import type { Deps } from '../../src/services/context.ts'
+import { SellerService } from '../../src/services/seller.ts'
 import { HttpClient, type Reply } from './http-client.ts'
 import { Samples } from './stats.ts'
 

@@ -1,34 +1,40 @@
 /**
- * Fills a database with a synthetic catalogue for the search benchmark:
- *   npm run gen-catalog -- --n 100000 [--stores 1000] [--batch 1000] [--seed 1]
- * Listings n = 0 … N-1 are written (already present ones are skipped, so a catalogue can be grown
- * from 100 000 to 1 000 000 by running again with the larger N); a third of them get synthetic star
- * counts (rateSome). DATABASE_URL picks a PostgreSQL
+ * Fills a database with a synthetic catalogue for the search benchmark, `npm run gen-catalog -- --n 100k`
+ * (options: `npm run gen-catalog -- --help`). Listings n = 0 … N-1 are written (already present ones
+ * are skipped, so a catalogue can be grown from 100 000 to 1 000 000 by running again with the larger
+ * N); a third of them get synthetic star counts (rateSome). DATABASE_URL picks a PostgreSQL
  * database; otherwise an embedded PGlite under BENCH_DIR (default ./data/bench).
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { syntheticListing } from '../src/catalog/synthetic.ts'
-import type { Db, Queryable } from '../src/db/db.ts'
-import { analyseListings, insertListings } from '../src/repositories/listings.ts'
-import { searchColumns } from '../src/search/lexemes.ts'
-import { segmenter } from '../src/search/segmenter.ts'
-import { PasswordHasher } from '../src/security/passwords.ts'
-import { openBenchDb, option } from './bench-db.ts'
+import type { Db, Queryable } from '../../src/db/db.ts'
+import { analyseListings, insertListings } from '../../src/repositories/listings.ts'
+import { searchColumns } from '../../src/search/lexemes.ts'
+import { segmenter } from '../../src/search/segmenter.ts'
+import { PasswordHasher } from '../../src/security/passwords.ts'
+import { openBenchDb } from '../bench/db.ts'
+import { syntheticListing } from './synthetic.ts'
 
-const N = option('n', 100_000)
-const STORES = option('stores', 1000)
-const BATCH = option('batch', 1000)
-const SEED = option('seed', 1)
+export interface GenCatalogOptions {
+  /** Listings in all, numbered 0 … listings − 1. */
+  listings: number
+  stores: number
+  /** Listings per transaction. */
+  batch: number
+  seed: number
+}
+
 const OWNER = 'bench_owner'
 
-export const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => `bench_store_${i}`)
+/** The i-th store of the generated catalogue (the search benchmark picks stores by number). */
+export const benchStoreId = (i: number) => `bench_store_${i}`
+const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => benchStoreId(i))
 
 /**
  * The secondary indexes of listings and search_postings as the migrations leave them (CREATE INDEX …,
  * less those a later migration drops), by name: dropped for a bulk load, rebuilt after it.
  */
 function bulkLoadIndexes(): [string, string][] {
-  const dir = new URL('../src/db/migrations/', import.meta.url)
+  const dir = new URL('../../src/db/migrations/', import.meta.url)
   const out = new Map<string, string>()
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
@@ -83,9 +89,13 @@ async function rateSome(db: Db): Promise<void> {
   if (r.rowCount > 0) process.stderr.write(`  gave ${r.rowCount} listings synthetic star counts\n`)
 }
 
-async function main() {
-  const { db, where } = await openBenchDb()
-  const stores = storeIds(STORES)
+export async function genCatalog(
+  o: GenCatalogOptions,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const N = o.listings
+  const { db, where } = await openBenchDb(env)
+  const stores = storeIds(o.stores)
   const hash = await new PasswordHasher(1024).hash(crypto.randomUUID())
   await db.query('INSERT INTO users (user_id, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
     OWNER,
@@ -120,9 +130,9 @@ async function main() {
   let done = 0
   let inFlight: Promise<number> = Promise.resolve(0)
   const seg = segmenter()
-  for (let from = start; from < N; from += BATCH) {
-    const batch = Array.from({ length: Math.min(BATCH, N - from) }, (_, i) =>
-      syntheticListing(from + i, { storeIds: stores, seed: SEED, idPrefix: 'bench_' }),
+  for (let from = start; from < N; from += o.batch) {
+    const batch = Array.from({ length: Math.min(o.batch, N - from) }, (_, i) =>
+      syntheticListing(from + i, { storeIds: stores, seed: o.seed, idPrefix: 'bench_' }),
     )
     // One batch is written while the next one is generated and segmented.
     const columns = batch.map((l) => searchColumns(seg, l))
@@ -154,5 +164,3 @@ async function main() {
   await analyseListings(db)
   await db.close()
 }
-
-await main()

@@ -1,10 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+/** `bookstore bench`: the order benchmark (./orders.ts) run once, or raw and HTTP in rounds. */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { openDatabase } from '../app.ts'
+import { openDatabase } from '../../src/app.ts'
+import { CourseDb } from '../../src/catalog/course-db.ts'
+import { type Config, loadConfig } from '../../src/config.ts'
+import { Metrics } from '../../src/metrics.ts'
+import { PasswordHasher } from '../../src/security/passwords.ts'
+import { startServer } from '../shared/server-process.ts'
 import {
   httpTarget,
   type Prepared,
@@ -14,12 +18,8 @@ import {
   run,
   type Target,
   type Workload,
-} from '../bench/orders.ts'
-import { fmt, table } from '../bench/stats.ts'
-import { CourseDb } from '../catalog/course-db.ts'
-import { type Config, loadConfig } from '../config.ts'
-import { Metrics } from '../metrics.ts'
-import { PasswordHasher } from '../security/passwords.ts'
+} from './orders.ts'
+import { fmt, table } from './stats.ts'
 
 export interface BenchOptions {
   url?: string
@@ -36,47 +36,21 @@ export interface BenchOptions {
   compare?: number
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-const READY_TIMEOUT_S = 300
-
-/** Starts `bookstore serve` on a free port in its own process and waits until it is ready. */
-export async function startServer(env: Record<string, string | undefined>, workers: number) {
+/** `bookstore serve` in its own process, on a fresh embedded database unless DATABASE_URL is set. */
+export async function benchServer(env: Record<string, string | undefined>, workers: number) {
   const dataDir = env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
-  const port = 20000 + Math.floor(Math.random() * 20000)
-  const child: ChildProcess = spawn(process.execPath, ['bin/bookstore.js', 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      WORKERS: String(workers),
-      ...(dataDir ? { DATA_DIR: dataDir } : {}),
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const server = await startServer({
+    env: { ...env, LOG_LEVEL: 'warn', WORKERS: String(workers), ...(dataDir ? { DATA_DIR: dataDir } : {}) },
+    // warnings and errors only: the server's own word on what went wrong during a run
+    onLine: (line) => process.stderr.write(`${line}\n`),
+    // a loaded machine has taken over 60 s to start one
+    timeoutMs: 300_000,
   })
-  const url = `http://127.0.0.1:${port}`
-  // Starting takes seconds, or minutes on a machine loaded by other work: wait for it, or say why not.
-  const deadline = Date.now() + READY_TIMEOUT_S * 1000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
-    try {
-      if ((await fetch(`${url}/ready`)).ok) break
-    } catch {}
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`the server did not answer /ready within ${READY_TIMEOUT_S} s`)
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
   return {
-    url,
-    pid: child.pid as number,
+    url: server.url,
+    pid: server.child.pid as number,
     async stop() {
-      const done = new Promise((r) => child.once('exit', r))
-      child.kill('SIGTERM')
-      await done
+      await server.stop()
       if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }
@@ -168,7 +142,7 @@ async function measure(
     cleanup = () => target.close()
     mode = `HTTP to ${o.url}`
   } else {
-    const server = await startServer(env, o.workers)
+    const server = await benchServer(env, o.workers)
     target = httpTarget(server.url)
     cleanup = async () => {
       await target.close()

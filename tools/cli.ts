@@ -1,0 +1,225 @@
+/**
+ * The tools' commands of `bookstore` (benchmarks, catalogue generator, chaos and the other checks),
+ * parsed by the same commander program as the server's. Each command calls its tool's function; the
+ * tool's module is loaded only when its command runs, so `bookstore serve` does not load them.
+ */
+import type { Command } from 'commander'
+import { positiveDecimal, positiveNumber, quantity, wholeNumber } from '../src/cli/options.ts'
+
+type Env = Record<string, string | undefined>
+
+/** The PostgreSQL server a check needs, or exit code 2 with a message. */
+function requirePostgres(env: Env, tool: string): string | undefined {
+  if (env.DATABASE_URL) return env.DATABASE_URL
+  console.error(`${tool}: set DATABASE_URL to a PostgreSQL server`)
+  process.exitCode = 2
+  return undefined
+}
+
+/** Runs a tool; a failure is printed as one line and exit code 1, not a stack trace. */
+async function run(tool: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body()
+  } catch (err) {
+    console.error(`${tool}: ${err instanceof Error ? err.message : String(err)}`)
+    process.exitCode = 1
+  }
+}
+
+export function addToolCommands(program: Command, env: Env): Command {
+  program
+    .command('bench')
+    .description(
+      'load-test the order path with the course workload (new_order then payment) and print paid orders/s and latencies',
+    )
+    .option(
+      '--url <url>',
+      'measure the server at this URL (default: start one, on DATABASE_URL or a fresh embedded database)',
+    )
+    .option('--raw', 'run the same transactions in-process against the database, without HTTP: the ceiling')
+    .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
+    .option('-d, --duration <s>', 'seconds to run', positiveNumber, 10)
+    .option('--sellers <n>', 'sellers', positiveNumber, 2)
+    .option('--stores <n>', 'stores per seller', positiveNumber, 2)
+    .option('--books <n>', 'books per store', positiveNumber, 100)
+    .option('--buyers <n>', 'buyers', positiveNumber, 10)
+    .option('--book-db <file>', 'take the books from a course catalogue (e.g. ../shared/data/book.db)')
+    .option(
+      '--workers <n>',
+      'server processes when the bench starts the server (PostgreSQL only)',
+      positiveNumber,
+      1,
+    )
+    .option(
+      '--compare <rounds>',
+      'alternate raw and HTTP runs for this many rounds and print each ratio and the medians',
+      wholeNumber,
+      0,
+    )
+    .action((o) =>
+      run('bench', async () => {
+        const { BenchIncomplete, bench } = await import('./bench/orders-command.ts')
+        const out = await bench(
+          {
+            raw: Boolean(o.raw),
+            concurrency: o.concurrency,
+            durationS: o.duration,
+            sellers: o.sellers,
+            stores: o.stores,
+            books: o.books,
+            buyers: o.buyers,
+            workers: o.workers,
+            compare: o.compare,
+            ...(o.url ? { url: o.url } : {}),
+            ...(o.bookDb ? { bookDb: o.bookDb } : {}),
+          },
+          env,
+        ).catch((err: unknown) => {
+          // A server that stops mid-run ends it: print what was measured, then run() says why.
+          if (err instanceof BenchIncomplete) console.log(err.report)
+          throw err
+        })
+        console.log(out)
+      }),
+    )
+
+  program
+    .command('bench-startup')
+    .description('start-up time and memory of the server run through tsx against compiled JavaScript')
+    .option(
+      '--rounds <n>',
+      'rounds, each starting both on a fresh and an existing data directory',
+      positiveNumber,
+      5,
+    )
+    .action((o) =>
+      run('bench-startup', async () => {
+        const { benchStartup } = await import('./bench/startup.ts')
+        console.log(await benchStartup(o.rounds))
+      }),
+    )
+
+  program
+    .command('gen-catalog')
+    .description(
+      'fill a database with a synthetic Chinese catalogue for the search benchmark, with progress; ' +
+        'DATABASE_URL picks a PostgreSQL database, otherwise an embedded one under BENCH_DIR (./data/bench). ' +
+        'Listings already there are kept, so running again with a larger --n grows the catalogue',
+    )
+    .option('--n <listings>', 'listings in all (100000, 100k, 1m)', quantity, 100_000)
+    .option('--stores <n>', 'stores the listings are spread over', positiveNumber, 1000)
+    .option('--batch <n>', 'listings per transaction', positiveNumber, 1000)
+    .option('--seed <n>', 'seed of the generator', wholeNumber, 1)
+    .action((o) =>
+      run('gen-catalog', async () => {
+        const { genCatalog } = await import('./catalog/gen-catalog.ts')
+        await genCatalog({ listings: o.n, stores: o.stores, batch: o.batch, seed: o.seed }, env)
+      }),
+    )
+
+  program
+    .command('bench-search')
+    .description(
+      'search latency per query kind (p50/p99) on the generated catalogue, and the same mix as ILIKE scans',
+    )
+    .option('--per-kind <n>', 'measured queries per kind', positiveNumber, 200)
+    .option('--ilike-per-kind <n>', 'ILIKE scans per kind (0: none)', wholeNumber, 20)
+    .option('--warmup <n>', 'queries per kind run before measuring', wholeNumber, 10)
+    .option('--stores <n>', 'stores of the generated catalogue', positiveNumber, 1000)
+    .option('--seed <n>', 'seed of the query mix', wholeNumber, 2)
+    .option('--slowest <n>', "list each kind's n slowest requests", wholeNumber, 0)
+    .option('--kinds <a,b,…>', 'run these kinds only (default: all)', (raw: string) => raw.split(','))
+    .action((o) =>
+      run('bench-search', async () => {
+        const { benchSearch } = await import('./bench/search.ts')
+        await benchSearch(
+          {
+            perKind: o.perKind,
+            ilikePerKind: o.ilikePerKind,
+            warmup: o.warmup,
+            stores: o.stores,
+            seed: o.seed,
+            slowest: o.slowest,
+            ...(o.kinds ? { kinds: o.kinds } : {}),
+          },
+          env,
+        )
+      }),
+    )
+
+  program
+    .command('chaos')
+    .description(
+      'kill the server with SIGKILL under load, restart it on the same data, and check that nothing ' +
+        'acknowledged was lost and money and stock are conserved (DATABASE_URL: on that PostgreSQL)',
+    )
+    .option('--rounds <n>', 'kills and restarts', positiveNumber, 3)
+    .option('--seconds <s>', 'longest load per round before the kill', positiveDecimal, 5)
+    .option('--concurrency <n>', 'simultaneous clients', positiveNumber, 16)
+    .option('--keep', 'keep the data (directory or schema) for a look afterwards')
+    .action(async (o) => {
+      const { chaosCommand } = await import('./chaos.ts')
+      process.exitCode = await chaosCommand({
+        rounds: o.rounds,
+        seconds: o.seconds,
+        concurrency: o.concurrency,
+        keep: Boolean(o.keep),
+        databaseUrl: env.DATABASE_URL || undefined,
+      })
+    })
+
+  program
+    .command('schema')
+    .description(
+      'write schema.sql: the schema as the migrations leave a fresh database, read from its catalog',
+    )
+    .action(() =>
+      run('schema', async () => {
+        const { writeSchemaFile } = await import('./schema.ts')
+        console.log(`wrote ${await writeSchemaFile()}`)
+      }),
+    )
+
+  program
+    .command('demo')
+    .description(
+      'fill the database with a demo shop (sellers, stores, books with covers, buyers, orders in every status), ' +
+        'with progress; nothing changes if it is already there',
+    )
+    .option('--books <n>', 'books', positiveNumber, 3000)
+    .option('--orders <n>', 'orders', wholeNumber, 400)
+    .option('--buyers <n>', 'buyers', positiveNumber, 12)
+    .option('--seed <n>', 'seed of the generator', wholeNumber, 7)
+    .action((o) =>
+      run('demo', async () => {
+        const { demo } = await import('../scripts/demo.ts')
+        await demo({ books: o.books, orders: o.orders, buyers: o.buyers, seed: o.seed }, env)
+      }),
+    )
+
+  program
+    .command('two-sweepers')
+    .description(
+      'two server processes sweeping one PostgreSQL (DATABASE_URL): no order cancelled or released twice',
+    )
+    .action(async () => {
+      const url = requirePostgres(env, 'two-sweepers')
+      if (!url) return
+      const { twoSweepers } = await import('./two-sweepers.ts')
+      process.exitCode = (await twoSweepers(url, env)) ? 0 : 1
+    })
+
+  program
+    .command('explain-history')
+    .description('the query plans of the order-history queries on 500 000 orders (PostgreSQL, DATABASE_URL)')
+    .action(async () => {
+      const url = requirePostgres(env, 'explain-history')
+      if (!url) return
+      await run('explain-history', async () => {
+        const { explainHistory } = await import('./explain-history.ts')
+        await explainHistory(url)
+      })
+    })
+
+  return program
+}
