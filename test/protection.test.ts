@@ -265,9 +265,16 @@ describe('shutting down', () => {
   test('requests in flight finish; then the server takes no new connections', async () => {
     const t = await freshDb()
     // A slow database: every query takes a moment, so a request is surely in flight when close starts.
+    // The close starts once the request is surely being handled (its query has begun), not after a
+    // fixed pause: a request still on its way when close starts is rightly answered 503.
+    let queryStarted: () => void = () => {}
+    const handling = new Promise<void>((r) => {
+      queryStarted = r
+    })
     const slow: Db = {
       ...t.db,
       query: async (q, p) => {
+        if (q === 'SELECT 1') queryStarted() // the query of /ready
         await new Promise((r) => setTimeout(r, 150))
         return t.db.query(q, p)
       },
@@ -276,7 +283,7 @@ describe('shutting down', () => {
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     try {
       const inFlight = fetch(`${url}/ready`)
-      await new Promise((r) => setTimeout(r, 50))
+      await handling
       const closing = app.close()
       const res = await inFlight
       assert.equal(res.status, 200, 'the request that was in flight got its answer')
