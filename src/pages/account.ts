@@ -22,7 +22,7 @@ import {
   startSession,
   terminalOf,
 } from './context.ts'
-import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
+import { forgedPage, notFoundPage, oddParams, refusal } from './errors.ts'
 import { money, parseCount, parseYuan, when } from './format.ts'
 import { type Html, html } from './html.ts'
 import type { MessageKey } from './i18n/index.ts'
@@ -72,8 +72,7 @@ export function signedIn(request: FastifyRequest, reply: FastifyReply): string |
 export const accountPages: FastifyPluginAsyncTypebox<AccountDeps> = async (app, deps) => {
   const { auth, buyer, orders, reviews, assets, config } = deps
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
-  const forged = (request: FastifyRequest, reply: FastifyReply) =>
-    errorPage(request, reply, assets, 403, request.page.t('error.csrf'))
+  const forged = (request: FastifyRequest, reply: FastifyReply) => forgedPage(request, reply, assets)
 
   function credentialsForm(
     ctx: PageContext,

@@ -10,7 +10,7 @@ import { signedIn } from './account.ts'
 import type { Assets } from './assets.ts'
 import { bookUrl, coverUrl } from './components.ts'
 import { csrfOk, loginUrl, type PageContext } from './context.ts'
-import { errorPage, refusal } from './errors.ts'
+import { errorPage, forgedPage, refusal } from './errors.ts'
 import { money, parseCount } from './format.ts'
 import { type Html, html } from './html.ts'
 import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './layout.ts'
@@ -35,8 +35,7 @@ export interface CartDeps {
 
 /** The cart: lines with their counts, and checkout with payment (one order per store). */
 export const cartPages: FastifyPluginAsyncTypebox<CartDeps> = async (app, { auth, cart, buyer, assets }) => {
-  const forged = (request: FastifyRequest, reply: FastifyReply) =>
-    errorPage(request, reply, assets, 403, request.page.t('error.csrf'))
+  const forged = (request: FastifyRequest, reply: FastifyReply) => forgedPage(request, reply, assets)
 
   async function cartPage(ctx: PageContext, user: string, flash: PageOptions['flash']): Promise<Html> {
     const { t } = ctx

@@ -50,5 +50,10 @@ export function notFoundPage(request: FastifyRequest, reply: FastifyReply, asset
   return errorPage(request, reply, assets, 404, request.page.t('error.notFound.text'))
 }
 
+/** A state-changing form that came without this visitor's CSRF token: refused, nothing changed. */
+export function forgedPage(request: FastifyRequest, reply: FastifyReply, assets: Assets) {
+  return errorPage(request, reply, assets, 403, request.page.t('error.csrf'))
+}
+
 /** Path parameters that could name nothing stored (NUL, broken Unicode). */
 export const oddParams = (params: unknown) => findUnstorableString(params, 'params') !== undefined

@@ -17,7 +17,7 @@ import { signedIn } from './account.ts'
 import type { Assets } from './assets.ts'
 import { bookUrl, paging } from './components.ts'
 import { csrfOk, type PageContext } from './context.ts'
-import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
+import { errorPage, forgedPage, notFoundPage, oddParams, refusal } from './errors.ts'
 import { money, parseCount, parseYuan, when } from './format.ts'
 import { type Html, html } from './html.ts'
 import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './layout.ts'
@@ -77,8 +77,7 @@ export const sellPages: FastifyPluginAsyncTypebox<SellDeps> = async (
   { seller, orders, catalog, reviews, assets },
 ) => {
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
-  const forged = (request: FastifyRequest, reply: FastifyReply) =>
-    errorPage(request, reply, assets, 403, request.page.t('error.csrf'))
+  const forged = (request: FastifyRequest, reply: FastifyReply) => forgedPage(request, reply, assets)
 
   function orderRow(ctx: PageContext, o: ApiOrder): Html {
     const { t } = ctx

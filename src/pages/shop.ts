@@ -11,7 +11,7 @@ import type { Assets } from './assets.ts'
 import { bookGrid, bookUrl, coverUrl, paging, stockText } from './components.ts'
 import { csrfOk, loginUrl, type PageContext } from './context.ts'
 import { coverSvg } from './cover.ts'
-import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
+import { errorPage, forgedPage, notFoundPage, oddParams, refusal } from './errors.ts'
 import { money, parseCount, when } from './format.ts'
 import { type Html, html } from './html.ts'
 import type { MessageKey } from './i18n/index.ts'
@@ -151,8 +151,7 @@ ${paging(ctx, p.page, pages, (n) => searchUrl(p, { page: n }))}
       const ctx = request.page
       if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
       const { store_id, book_id } = request.params
-      if (!csrfOk(request, request.body._csrf))
-        return errorPage(request, reply, assets, 403, ctx.t('error.csrf'))
+      if (!csrfOk(request, request.body._csrf)) return forgedPage(request, reply, assets)
       const back = bookUrl(store_id, book_id)
       if (!ctx.user) return reply.redirect(loginUrl(back), 303)
       const listing = await catalog.listing(store_id, book_id).catch((err) => {
