@@ -9,9 +9,11 @@ import type { Db } from './db/db.ts'
 import { migrate, reportOnStderr } from './db/migrate.ts'
 import { openPgliteThread } from './db/pglite-worker.ts'
 import { openPostgres } from './db/postgres.ts'
+import { checkIntervalS, ReplicaSet } from './db/replicas.ts'
 import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
 import { WebShop } from './pages/plugin.ts'
+import { ReadYourWrites } from './read-your-writes.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer.ts'
 import { cartRoutes } from './routes/cart.ts'
@@ -54,6 +56,20 @@ export async function openDatabase(config: Config, opts: { poolSize?: number } =
   return db
 }
 
+/** Opens the replicas DATABASE_REPLICA_URLS names, of the primary `db`; undefined when it names none. */
+export async function openReplicas(
+  config: Config,
+  db: Db,
+  opts: { schema?: string } = {},
+): Promise<ReplicaSet | undefined> {
+  if (config.replicaUrls.length === 0) return undefined
+  return ReplicaSet.open(db, config.replicaUrls, {
+    maxLagS: config.replicaMaxLagS,
+    poolSize: config.dbPoolSize,
+    ...opts,
+  })
+}
+
 /**
  * The services of one app, built once from its dependencies. The JSON routes get theirs as plugin
  * options; any other plugin (the web pages) reads them from `app.services`, and calls them with the
@@ -83,6 +99,11 @@ export interface AppOptions {
   config: Config
   /** An open, migrated database; when absent the app opens (and on close, closes) its own. */
   db?: Db
+  /**
+   * Open replicas of `db` (openReplicas); when absent the app opens (and closes) those of
+   * config.replicaUrls. Either way the app runs their health check while it runs.
+   */
+  replicas?: ReplicaSet
   /** false: no logs (tests); a stream: JSON log lines go there instead of stdout. */
   logger?: false | { stream: NodeJS.WritableStream }
 }
@@ -90,6 +111,7 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts
   const db = opts.db ?? (await openDatabase(config))
+  const replicas = opts.replicas ?? (await openReplicas(config, db))
   const app = Fastify({
     logger:
       opts.logger === false
@@ -124,8 +146,24 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   )
 
   const metrics = new Metrics(db)
+  if (replicas) {
+    // A caller's reads go to the primary for a short while after its own writes (read-your-writes.ts).
+    const recentWrites = new ReadYourWrites(replicas.maxLagS + checkIntervalS(replicas.maxLagS))
+    recentWrites.install(app)
+    replicas.hooks = {
+      mustReadPrimary: recentWrites.mustReadPrimary,
+      onRead: (target) => metrics.reads.inc({ target }),
+      onFallback: (replica, reason) => metrics.replicaFallbacks.inc({ replica, reason }),
+      log: app.log,
+    }
+    metrics.replicaStatus = () => replicas.status()
+    app.addHook('onReady', async () => replicas.start())
+    app.addHook('preClose', () => replicas.stop())
+    if (!opts.replicas) app.addHook('onClose', () => replicas.close())
+  }
   const services = buildServices({
     db,
+    ...(replicas ? { reads: replicas.reads } : {}),
     config,
     hasher: new PasswordHasher(config.passwordMemoryKiB),
     metrics,
@@ -146,7 +184,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await registerDocs(app, VERSION)
   metrics.install(app)
-  await app.register(opsRoutes, { db })
+  await app.register(opsRoutes, { db, ...(replicas ? { replicas: () => replicas.status() } : {}) })
   await app.register(authRoutes, { auth })
   await app.register(buyerRoutes, { buyer: services.buyer })
   await app.register(sellerRoutes, { auth, seller: services.seller })

@@ -12,6 +12,10 @@ export interface Config {
   dataDir: string
   /** postgres://… to use a PostgreSQL server; undefined = embedded PGlite under dataDir */
   databaseUrl: string | undefined
+  /** postgres://… read-only streaming replicas of databaseUrl, for reads that may lag (src/db/replicas.ts) */
+  replicaUrls: string[]
+  /** A replica further behind than this is skipped until it catches up. */
+  replicaMaxLagS: number
   tokenTtlS: number
   orderPaymentTimeoutS: number
   orderAutoReceiveS: number
@@ -43,6 +47,8 @@ export const DEFAULTS: Config = {
   host: '127.0.0.1',
   dataDir: './data',
   databaseUrl: undefined,
+  replicaUrls: [],
+  replicaMaxLagS: 5,
   tokenTtlS: 3600,
   orderPaymentTimeoutS: 1800,
   orderAutoReceiveS: 14 * 24 * 3600,
@@ -99,21 +105,40 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
 }
 
+function postgresUrl(name: string, raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`)
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL`)
+  return raw
+}
+
+/** DATABASE_REPLICA_URLS: a comma-separated list of distinct postgres:// URLs (blank entries ignored). */
+function replicaUrls(env: Env, databaseUrl: string | undefined): string[] {
+  const name = 'DATABASE_REPLICA_URLS'
+  const urls = (env[name] ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+  if (urls.length === 0) return []
+  if (!databaseUrl)
+    throw new ConfigError(`${name} needs DATABASE_URL: replicas are copies of a PostgreSQL server`)
+  for (const u of urls) postgresUrl(name, u)
+  if (new Set(urls).size !== urls.length) throw new ConfigError(`${name} lists the same URL twice`)
+  if (urls.includes(databaseUrl)) throw new ConfigError(`${name} must not list DATABASE_URL itself`)
+  return urls
+}
+
 /** Builds the configuration from an environment (process.env in server.ts). Throws ConfigError naming the variable. */
 export function loadConfig(env: Env): Config {
   const host = env.HOST?.trim() || DEFAULTS.host
   if (/\s/.test(host)) throw new ConfigError(`HOST must be a host name or address, got "${host}"`)
   const databaseUrl = env.DATABASE_URL?.trim() || undefined
-  if (databaseUrl !== undefined) {
-    let url: URL
-    try {
-      url = new URL(databaseUrl)
-    } catch {
-      throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL')
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
-      throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL')
-  }
+  if (databaseUrl !== undefined) postgresUrl('DATABASE_URL', databaseUrl)
   const logLevel = (env.LOG_LEVEL?.trim() || DEFAULTS.logLevel) as LogLevel
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`)
@@ -125,6 +150,8 @@ export function loadConfig(env: Env): Config {
     host,
     dataDir: env.DATA_DIR?.trim() || DEFAULTS.dataDir,
     databaseUrl,
+    replicaUrls: replicaUrls(env, databaseUrl),
+    replicaMaxLagS: seconds(env, 'REPLICA_MAX_LAG_S', 0.1, 86400, DEFAULTS.replicaMaxLagS),
     tokenTtlS: integer(env, 'TOKEN_TTL_S', 1, 10 * 365 * 24 * 3600, DEFAULTS.tokenTtlS),
     orderPaymentTimeoutS: seconds(
       env,

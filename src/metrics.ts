@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Db } from './db/db.ts'
+import type { ReplicaStatus } from './db/replicas.ts'
 
 /**
  * Prometheus metrics of one app: its own registry (no process-wide state), filled by request hooks,
@@ -15,6 +16,10 @@ export class Metrics {
   readonly reviews: Counter<'action'>
   readonly checkouts: Counter<'outcome'>
   readonly checkoutOrders: Counter
+  readonly reads: Counter<'target'>
+  readonly replicaFallbacks: Counter<'replica' | 'reason'>
+  /** The replicas' state at scrape time (set when replicas are configured). */
+  replicaStatus: () => ReplicaStatus[] = () => []
 
   constructor(db: Db) {
     const registers = [this.registry]
@@ -59,6 +64,39 @@ export class Metrics {
       name: 'bookstore_checkout_orders_total',
       help: 'Orders placed by cart checkouts (one per store)',
       registers,
+    })
+    this.reads = new Counter({
+      name: 'bookstore_db_reads_total',
+      help: 'Reads that may lag (search, catalogue, pictures, review lists) by the server that answered: primary or a replica (host:port/database)',
+      labelNames: ['target'],
+      registers,
+    })
+    this.replicaFallbacks = new Counter({
+      name: 'bookstore_replica_fallbacks_total',
+      help: 'Reads meant for a replica that ran on the primary, by replica and reason (unreachable; conflict: cancelled by WAL replay)',
+      labelNames: ['replica', 'reason'],
+      registers,
+    })
+    const replicaStatus = () => this.replicaStatus()
+    new Gauge({
+      name: 'bookstore_replica_lag_seconds',
+      help: 'Seconds of data each replica may be missing, as of its last check (absent while it does not answer)',
+      labelNames: ['replica'],
+      registers,
+      collect() {
+        this.reset()
+        for (const r of replicaStatus()) if (r.lag_s !== null) this.set({ replica: r.name }, r.lag_s)
+      },
+    })
+    new Gauge({
+      name: 'bookstore_replica_healthy',
+      help: '1 when a replica takes reads (answers, and lags at most REPLICA_MAX_LAG_S), else 0',
+      labelNames: ['replica'],
+      registers,
+      collect() {
+        this.reset()
+        for (const r of replicaStatus()) this.set({ replica: r.name }, r.healthy ? 1 : 0)
+      },
     })
     new Gauge({
       name: 'bookstore_orders',

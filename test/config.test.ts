@@ -81,6 +81,30 @@ describe('loadConfig', () => {
     fails({ SWEEP_INTERVAL_S: 'fast' }, 'SWEEP_INTERVAL_S')
     fails({ SWEEP_INTERVAL_S: '7200' }, 'SWEEP_INTERVAL_S')
   })
+
+  test('DATABASE_REPLICA_URLS and REPLICA_MAX_LAG_S: read, and refused when invalid or without DATABASE_URL', () => {
+    const primary = 'postgres://u:p@db-1:5432/shop'
+    const c = loadConfig({
+      DATABASE_URL: primary,
+      DATABASE_REPLICA_URLS: ' postgres://r:p@db-2:5432/shop, postgresql://r:p@db-3/shop ,',
+      REPLICA_MAX_LAG_S: '0.5',
+    })
+    assert.deepEqual(c.replicaUrls, ['postgres://r:p@db-2:5432/shop', 'postgresql://r:p@db-3/shop'])
+    assert.equal(c.replicaMaxLagS, 0.5)
+    assert.deepEqual(loadConfig({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: ' , ' }).replicaUrls, [])
+    assert.equal(loadConfig({}).replicaMaxLagS, 5)
+    fails({ DATABASE_REPLICA_URLS: 'postgres://r:p@db-2/shop' }, 'DATABASE_REPLICA_URLS.*DATABASE_URL')
+    fails({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'mysql://db-2/shop' }, 'DATABASE_REPLICA_URLS')
+    fails({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'db-2:5432' }, 'DATABASE_REPLICA_URLS')
+    fails({ DATABASE_URL: primary, DATABASE_REPLICA_URLS: `${primary}` }, 'DATABASE_REPLICA_URLS')
+    fails(
+      { DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'postgres://db-2/shop,postgres://db-2/shop' },
+      'DATABASE_REPLICA_URLS',
+    )
+    fails({ REPLICA_MAX_LAG_S: '0' }, 'REPLICA_MAX_LAG_S')
+    fails({ REPLICA_MAX_LAG_S: 'soon' }, 'REPLICA_MAX_LAG_S')
+    fails({ REPLICA_MAX_LAG_S: '-1' }, 'REPLICA_MAX_LAG_S')
+  })
 })
 
 describe('the app and its database', () => {

@@ -15,6 +15,12 @@ export interface PostgresOptions {
   max?: number
   /** Every connection uses this schema first (tests: one fresh schema per test file). */
   schema?: string
+  /**
+   * Replicas (src/db/replicas.ts): no SELECT 1 on open (a replica that is down at start is only
+   * marked unhealthy), no retry on the same server (the read goes to the primary instead), and a
+   * short wait for a connection.
+   */
+  replica?: boolean
 }
 
 const RETRIES = 5
@@ -24,7 +30,7 @@ const RETRIES = 5
  * pass on a second try: a deadlock, a serialization failure, or a failed bookstore_assert (the
  * statement was undone). The work is a lone statement or a whole transaction, never part of one.
  */
-async function retrying<T>(work: () => Promise<T>): Promise<T> {
+async function retrying<T>(work: () => Promise<T>, retries = RETRIES): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work()
@@ -32,7 +38,7 @@ async function retrying<T>(work: () => Promise<T>): Promise<T> {
       const code = pgCode(err)
       const again =
         code === PG.deadlockDetected || code === PG.serializationFailure || code === PG.assertionFailed
-      if (!again || attempt >= RETRIES) throw err
+      if (!again || attempt >= retries) throw err
     }
   }
 }
@@ -43,7 +49,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     connectionString: url,
     max: opts.max ?? 10,
     // Waiting longer than this for a connection means the server is unreachable or saturated.
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: opts.replica ? 1000 : 5000,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID
@@ -65,11 +71,12 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     const r = await (opts?.name ? c.query({ name: opts.name, text, values }) : c.query(text, values))
     return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length } satisfies QueryResult<T>
   }
+  const retries = opts.replica ? 1 : RETRIES
   // Fail fast when the server cannot be reached.
-  await query(pool, 'SELECT 1')
+  if (!opts.replica) await query(pool, 'SELECT 1')
   return {
     engine: 'postgres',
-    query: (text, params, opts) => retrying(() => query(pool, text, params, opts)),
+    query: (text, params, opts) => retrying(() => query(pool, text, params, opts), retries),
     exec: async (script) => {
       await pool.query(script)
     },
@@ -97,7 +104,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         } finally {
           client.release(broken)
         }
-      }),
+      }, retries),
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   }

@@ -1,9 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Db } from '../db/db.ts'
+import type { ReplicaStatus } from '../db/replicas.ts'
 import { responses } from './schemas.ts'
 
-export const opsRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+const Replica = Type.Object({
+  name: Type.String({ description: 'host:port/database (no credentials)' }),
+  healthy: Type.Boolean({ description: 'takes reads: answers, and lags at most REPLICA_MAX_LAG_S' }),
+  lag_s: Type.Union([Type.Number(), Type.Null()], {
+    description: 'seconds of data it may be missing, as of its last check; null when it does not answer',
+  }),
+})
+
+export const opsRoutes: FastifyPluginAsyncTypebox<{ db: Db; replicas?: () => ReplicaStatus[] }> = async (
+  app,
+  { db, replicas },
+) => {
   app.get(
     '/health',
     { schema: { tags: ['operations'], summary: 'The process is up', response: responses() } },
@@ -11,11 +23,22 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db
   )
   app.get(
     '/ready',
-    { schema: { tags: ['operations'], summary: 'The database answers', response: responses() } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The database answers',
+        description:
+          'With DATABASE_REPLICA_URLS, also lists each replica. A replica that is down or lagging does not ' +
+          'make the server unready: its reads go to the primary.',
+        response: responses({
+          replicas: Type.Optional(Type.Array(Replica, { description: 'only with DATABASE_REPLICA_URLS' })),
+        }),
+      },
+    },
     async (_req, reply) => {
       try {
         await db.query('SELECT 1')
-        return { message: 'ok' }
+        return replicas ? { message: 'ok', replicas: replicas() } : { message: 'ok' }
       } catch {
         return reply.code(503).send({ message: 'database unavailable' })
       }

@@ -6,7 +6,7 @@ import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
-import type { Deps } from './context.ts'
+import { type Deps, laggingReads, readConfirmingMiss } from './context.ts'
 import { type ApiRating, averageOf } from './reviews.ts'
 
 export interface Listing {
@@ -42,12 +42,12 @@ export class CatalogService {
   async popularTags(limit: number): Promise<{ tag: string; listings: number }[]> {
     const now = Date.now()
     if (!this.tags || this.tags.limit < limit || now - this.tags.at > TAGS_TTL_MS)
-      this.tags = { at: now, limit, tags: await popularTags(this.deps.db, limit) }
+      this.tags = { at: now, limit, tags: await popularTags(laggingReads(this.deps), limit) }
     return this.tags.tags.slice(0, limit)
   }
 
   async search(p: SearchParams): Promise<SearchPage> {
-    const { db } = this.deps
+    const db = laggingReads(this.deps)
     const scope = parseScope(p.scope)
     if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
     if (p.min_price !== undefined && p.max_price !== undefined && p.min_price > p.max_price)
@@ -76,7 +76,7 @@ export class CatalogService {
       })
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
-    if (page.total === 0 && p.store_id !== undefined && !(await findStore(db, p.store_id)))
+    if (page.total === 0 && p.store_id !== undefined && !(await this.findStore(p.store_id)))
       throw NotFound('store', p.store_id)
     const books = page.hits.map(({ rating_sum, ...hit }) => ({
       ...hit,
@@ -85,11 +85,16 @@ export class CatalogService {
     return { books, total: page.total, page: p.page, page_size: p.page_size }
   }
 
+  /** The store, or undefined: a miss on a replica is asked again of the primary. */
+  private findStore(storeId: string) {
+    return readConfirmingMiss(this.deps, (db) => findStore(db, storeId))
+  }
+
   async listing(storeId: string, bookId: string): Promise<Listing> {
-    const { db } = this.deps
-    const row = await findListing(db, storeId, bookId)
+    const row = await readConfirmingMiss(this.deps, (db) => findListing(db, storeId, bookId))
     if (!row) {
-      if (!(await findStore(db, storeId))) throw NotFound('store', storeId)
+      // The primary has just said the listing is not there: it says whether the store is.
+      if (!(await findStore(this.deps.db, storeId))) throw NotFound('store', storeId)
       throw NotFound('book', bookId)
     }
     const book_info: Record<string, unknown> = {
@@ -122,14 +127,14 @@ export class CatalogService {
 
   /** undefined when the listing has no picture at that index. */
   async picture(storeId: string, bookId: string, index: number): Promise<Picture | undefined> {
-    const { db } = this.deps
-    const pic = await findPicture(db, storeId, bookId, index)
+    const pic = await readConfirmingMiss(this.deps, (db) => findPicture(db, storeId, bookId, index))
     if (pic) {
       const data = Buffer.from(pic.data.buffer, pic.data.byteOffset, pic.data.byteLength)
       return { mime: pic.mime, data, etag: `"${Buffer.from(pic.sha256).toString('hex')}"` }
     }
-    if (!(await findStore(db, storeId))) throw NotFound('store', storeId)
-    if (!(await listingExists(db, storeId, bookId))) throw NotFound('book', bookId)
+    // The primary has just said the picture is not there: it says whether the store and book are.
+    if (!(await findStore(this.deps.db, storeId))) throw NotFound('store', storeId)
+    if (!(await listingExists(this.deps.db, storeId, bookId))) throw NotFound('book', bookId)
     return undefined
   }
 }

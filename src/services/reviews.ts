@@ -5,7 +5,7 @@ import { LIMITS } from '../limits.ts'
 import * as orders from '../repositories/orders.ts'
 import * as reviews from '../repositories/reviews.ts'
 import { findStore } from '../repositories/stores.ts'
-import type { Deps } from './context.ts'
+import { type Deps, readConfirmingMiss } from './context.ts'
 import { loadFor } from './orders.ts'
 
 const Time = Type.String({ description: 'ISO-8601 UTC' })
@@ -165,14 +165,16 @@ export class ReviewService {
     bookId: string,
     q: Paging & { sort: reviews.ReviewSort },
   ): Promise<ApiReviewList> {
-    const { db } = this.deps
-    const r = await reviews.listReviews(db, storeId, bookId, {
-      sort: q.sort,
-      limit: q.pageSize,
-      offset: (q.page - 1) * q.pageSize,
-    })
+    const r = await readConfirmingMiss(this.deps, (db) =>
+      reviews.listReviews(db, storeId, bookId, {
+        sort: q.sort,
+        limit: q.pageSize,
+        offset: (q.page - 1) * q.pageSize,
+      }),
+    )
     if (!r) {
-      if (!(await findStore(db, storeId))) throw NotFound('store', storeId)
+      // The primary has just said the listing is not there: it says whether the store is.
+      if (!(await findStore(this.deps.db, storeId))) throw NotFound('store', storeId)
       throw NotFound('book', bookId)
     }
     const [n1, n2, n3, n4, n5] = r.counts.stars
