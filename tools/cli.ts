@@ -148,6 +148,51 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('bench-replicas')
+    .description(
+      'search throughput over HTTP with 0, 1, … read replicas of DATABASE_URL (on a generated catalogue): q/s and p50/p99 per concurrency, and which server ran the queries',
+    )
+    .option(
+      '--replicas <urls>',
+      'comma-separated replica URLs (default: DATABASE_REPLICA_URLS)',
+      (raw: string) => raw.split(',').filter((u) => u.trim() !== ''),
+    )
+    .option(
+      '-c, --concurrency <a,b,…>',
+      'concurrency levels',
+      (raw: string) => raw.split(',').map(Number),
+      [1, 2, 4, 8, 16],
+    )
+    .option('-d, --duration <s>', 'seconds per level', positiveNumber, 5)
+    .option('--workers <n>', 'server processes (WORKERS)', positiveNumber, 2)
+    .option('--p99-ms <ms>', 'latency bound of the summary', positiveDecimal, 50)
+    .option('--stores <n>', 'stores of the generated catalogue', positiveNumber, 1000)
+    .option('--seed <n>', 'seed of the query mix', wholeNumber, 3)
+    .action((o) =>
+      run('bench-replicas', async () => {
+        const url = requirePostgres(env, 'bench-replicas')
+        if (!url) return
+        const replicas: string[] = o.replicas ?? (env.DATABASE_REPLICA_URLS ?? '').split(',').filter(Boolean)
+        if (replicas.length === 0) throw new Error('name the replicas: --replicas or DATABASE_REPLICA_URLS')
+        if (o.concurrency.some((c: number) => !Number.isInteger(c) || c < 1))
+          throw new Error('--concurrency: a comma list of whole numbers of at least 1')
+        const { benchReplicas } = await import('./bench/replicas.ts')
+        await benchReplicas(
+          {
+            replicas,
+            concurrency: o.concurrency,
+            duration: o.duration,
+            workers: o.workers,
+            p99Ms: o.p99Ms,
+            stores: o.stores,
+            seed: o.seed,
+          },
+          env,
+        )
+      }),
+    )
+
+  program
     .command('chaos')
     .description(
       'kill the server with SIGKILL under load, restart it on the same data, and check that nothing ' +

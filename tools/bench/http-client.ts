@@ -151,6 +151,17 @@ export class HttpClient {
     let head = `POST ${this.prefix}${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n`
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`
     head += '\r\n'
+    return this.exchange(head, body)
+  }
+
+  async get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+    let head = `GET ${this.prefix}${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n`
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`
+    head += '\r\n'
+    return this.exchange(head, Buffer.alloc(0))
+  }
+
+  private async exchange(head: string, body: Buffer): Promise<Reply> {
     let conn = this.idle.pop()
     while (conn && !conn.reusable) {
       this.drop(conn)

@@ -24,7 +24,7 @@ export interface SearchBenchOptions {
   kinds?: string[]
 }
 
-interface Query {
+export interface Query {
   q?: string
   scope?: string
   store_id?: string
@@ -38,7 +38,7 @@ interface Query {
 }
 
 /** The kinds of query, each a generator of requests; `stores` is the catalogue's store count. */
-const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
+export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   one_word: (r) => ({ q: r.pick(VOCABULARY.nouns) }),
   two_words: (r) => ({ q: `${r.pick(VOCABULARY.nouns)} ${r.pick(VOCABULARY.tags)}` }),
   tag_scoped: (r) => ({ q: r.pick(VOCABULARY.tags), scope: 'tags' }),
@@ -63,7 +63,7 @@ const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   },
 })
 
-function qs(q: Query): string {
+export function qs(q: Query): string {
   const p = new URLSearchParams()
   for (const [k, v] of Object.entries(q)) p.append(k, String(v))
   return p.toString()

@@ -46,6 +46,10 @@ up() {
     echo "replica on port $REPLICA_PORT: running ($REPLICA_DIR)"
     return 0
   fi
+  if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$REPLICA_PORT"; then
+    echo "port $REPLICA_PORT is taken by another server: choose another REPLICA_PORT" >&2
+    exit 1
+  fi
   # The role pg_basebackup and the standby connect as, and a pg_hba rule letting it in over TCP.
   primary_sql "DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$REPLICATION_USER') THEN
