@@ -59,14 +59,23 @@ export function lsnBytes(lsn: string): number {
   return Number.parseInt(hi ?? '0', 16) * 2 ** 32 + Number.parseInt(lo ?? '0', 16)
 }
 
+/** What the pg client throws, without a code, when a connection cannot be made or is lost. */
+const CONNECTION_LOST = /connection|terminated|timeout exceeded|not queryable/i
+
 /**
  * Errors after which the read is run on the primary: the replica cannot be reached or closed the
- * connection (no SQLSTATE, a system error code, classes 08 and 57P, too many connections) — it is
- * then marked unhealthy — or the standby cancelled the query to replay WAL (40001 there).
+ * connection (a system error code such as ECONNREFUSED, the pg client's own connection errors,
+ * SQLSTATE classes 08 and 57P, too many connections) — it is then marked unhealthy — or the standby
+ * cancelled the query to replay WAL (40001 there). Anything else (a domain error thrown inside a
+ * read, a bad query) is the caller's, and is thrown as it is.
  */
-function replicaFailure(err: unknown): 'unreachable' | 'conflict' | undefined {
+export function replicaFailure(err: unknown): 'unreachable' | 'conflict' | undefined {
   const code = pgCode(err)
-  if (code === undefined || /^E[A-Z]+$/.test(code)) return 'unreachable'
+  if (code === undefined)
+    return err instanceof Error && err.name === 'Error' && CONNECTION_LOST.test(err.message)
+      ? 'unreachable'
+      : undefined
+  if (/^E[A-Z]+$/.test(code)) return 'unreachable'
   if (code.startsWith('08') || code.startsWith('57P') || code === '53300') return 'unreachable'
   if (code === '40001') return 'conflict'
   return undefined
