@@ -57,6 +57,36 @@ describe('bench HTTP client', () => {
     assert.equal(sockets.size, 1)
   })
 
+  test('gets without a body, on the same kept-alive connection as posts', async () => {
+    const seen: { method: string; url: string; length: string | undefined }[] = []
+    const sockets = new Set<unknown>()
+    const server = createServer((req, res) => {
+      sockets.add(req.socket)
+      req.resume()
+      req.on('end', () => {
+        seen.push({ method: req.method ?? '', url: req.url ?? '', length: req.headers['content-length'] })
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ n: seen.length }))
+      })
+    })
+    servers.push(server)
+    const client = new HttpClient(await listen(server))
+    const a = await client.get('/search/books?q=%E4%B9%A6')
+    const b = await client.post('/p', {})
+    const c = await client.get('/ready', { token: 't' })
+    client.close()
+    assert.deepEqual(
+      [a, b, c].map((r) => JSON.parse(r.body.toString()).n),
+      [1, 2, 3],
+    )
+    assert.deepEqual(seen, [
+      { method: 'GET', url: '/search/books?q=%E4%B9%A6', length: undefined },
+      { method: 'POST', url: '/p', length: '2' },
+      { method: 'GET', url: '/ready', length: undefined },
+    ])
+    assert.equal(sockets.size, 1)
+  })
+
   test('reads chunked bodies, however the chunks arrive', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })
