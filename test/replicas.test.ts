@@ -27,6 +27,7 @@ import {
   type TestDb,
   uid,
 } from './helpers.ts'
+import { WebClient } from './web-client.ts'
 
 const REPLICA_URL = process.env.TEST_REPLICA_URL || undefined
 const REPLICA_SCRIPT = fileURLToPath(new URL('../tools/ci/replica.sh', import.meta.url))
@@ -330,6 +331,48 @@ describe('a real streaming replica', {
         [true],
       )
       assert.equal((await searchFor(app, q)).body.total, 0)
+    } finally {
+      await ctl('resume')
+      await other.close()
+    }
+  })
+
+  test('read-your-writes in the web shop: a seller sees the book just added; other visitors may not yet', async () => {
+    const other = await appWithLag(60)
+    try {
+      const seller = new WebClient(other.app, { 'accept-language': 'en' })
+      await seller.signIn(uid('seller'), 'pw')
+      await seller.get('/sell')
+      const store = uid('shop')
+      assert.equal((await seller.post('/sell/stores', { store_id: store })).status, 303)
+      await until(
+        'replica has the store',
+        10_000,
+        async () => (await replicasOf(other.app))[0]?.lag_s ?? 99,
+        (lag) => lag < 1,
+      )
+      await ctl('pause')
+      await seller.get(`/sell/store/${store}`)
+      const bookId = uid('b')
+      const title = `Title of ${bookId}`
+      const added = await seller.postMultipart(`/sell/store/${store}/books`, {
+        id: bookId,
+        title,
+        price: '12.50',
+        stock_level: '3',
+      })
+      assert.equal(added.status, 303)
+      assert.ok(seller.cookies.has('bookstore_recent_write'), 'the form post gave the browser the cookie')
+      const page = await seller.get(`/book/${store}/${bookId}`)
+      assert.equal(page.status, 200)
+      assert.match(page.body, new RegExp(bookId))
+      const search = await seller.get(`/search?q=${encodeURIComponent(title)}`)
+      assert.match(search.body, new RegExp(`/book/${store}/${bookId}`), 'the seller finds it at once')
+      // A visitor without the cookie searches the replica, which has not replayed the book.
+      const visitor = new WebClient(other.app, { 'accept-language': 'en' })
+      const theirs = await visitor.get(`/search?q=${encodeURIComponent(title)}`)
+      assert.equal(theirs.status, 200)
+      assert.doesNotMatch(theirs.body, new RegExp(`/book/${store}/${bookId}`))
     } finally {
       await ctl('resume')
       await other.close()
