@@ -168,6 +168,12 @@ export function addToolCommands(program: Command, env: Env): Command {
     .option('--p99-ms <ms>', 'latency bound of the summary', positiveDecimal, 50)
     .option('--stores <n>', 'stores of the generated catalogue', positiveNumber, 1000)
     .option('--seed <n>', 'seed of the query mix', wholeNumber, 3)
+    .option(
+      '--rounds <n>',
+      'rounds over 0 … all replicas, alternating (the summary takes the median)',
+      positiveNumber,
+      1,
+    )
     .action((o) =>
       run('bench-replicas', async () => {
         const url = requirePostgres(env, 'bench-replicas')
@@ -186,6 +192,7 @@ export function addToolCommands(program: Command, env: Env): Command {
             p99Ms: o.p99Ms,
             stores: o.stores,
             seed: o.seed,
+            rounds: o.rounds,
           },
           env,
         )

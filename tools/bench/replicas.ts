@@ -6,8 +6,10 @@
  * runs the search mix of the search benchmark over HTTP with a closed loop of c clients for each
  * concurrency level, printing queries/s and p50/p99 per level, and which server ran the queries
  * (transactions committed per server, from pg_stat_database: the same on primary and standbys,
- * whichever server process sent them). The summary gives, per k, the highest throughput whose p99
- * stays within --p99-ms. The database must hold a generated catalogue (`gen-catalog`).
+ * whichever server process sent them). With --rounds N the configurations alternate N times, so
+ * that the machine's other load falls on each alike; the summary gives, per k, the median q/s and
+ * p99 per level and the highest median throughput whose p99 stays within --p99-ms. The database
+ * must hold a generated catalogue (`gen-catalog`).
  */
 import type { Db } from '../../src/db/db.ts'
 import { openPostgres } from '../../src/db/postgres.ts'
@@ -31,6 +33,8 @@ export interface ReplicaBenchOptions {
   /** Stores of the generated catalogue (store-scoped queries pick one of them). */
   stores: number
   seed: number
+  /** Rounds over 0 … all replicas; the summary takes the median. */
+  rounds: number
 }
 
 interface Level {
@@ -100,73 +104,111 @@ export async function benchReplicas(
     `replica benchmark: ${listings} listings, ${o.workers} server process(es), ` +
       `${o.duration} s per level, concurrency ${o.concurrency.join(', ')}`,
   )
-  const summary: (string | number)[][] = []
+  // Rounds alternate the number of replicas, so that a change in the machine's other load falls on
+  // every configuration alike; the summary takes the median of the rounds.
+  const results = new Map<number, Level[][]>()
   try {
-    for (let k = 0; k <= o.replicas.length; k++) {
-      const replicas = o.replicas.slice(0, k)
-      console.log(`\n${k} replica(s)${k ? `: ${replicas.map(replicaName).join(', ')}` : ''}`)
-      const server = await startServer({
-        env: {
-          ...env,
-          DATABASE_URL: primaryUrl,
-          DATABASE_REPLICA_URLS: replicas.join(','),
-          WORKERS: String(o.workers),
-          LOG_LEVEL: 'warn',
-        },
-      })
-      const levels: Level[] = []
-      try {
-        // Every replica in use before measuring (the server starts with a first health check).
-        for (let i = 0; ; i++) {
-          const ready = (await (await fetch(`${server.url}/ready`)).json()) as {
-            replicas?: { healthy: boolean }[]
-          }
-          if ((ready.replicas ?? []).every((r) => r.healthy)) break
-          if (i > 300) throw new Error(`replicas not healthy after 30 s: ${JSON.stringify(ready)}`)
-          await sleep(100)
-        }
-        process.stderr.write('  warm-up (3 s)\n')
-        await load(server.url, Math.max(...o.concurrency), 3, o.stores, o.seed)
-        for (const c of o.concurrency) {
-          const before = await Promise.all(servers.map(commits))
-          const { samples, seconds } = await load(server.url, c, o.duration, o.stores, o.seed + c)
-          const after = await Promise.all(servers.map(commits))
-          const level: Level = {
-            concurrency: c,
-            qps: samples.count / seconds,
-            p50: samples.quantile(0.5),
-            p99: samples.quantile(0.99),
-            errors: samples.errors,
-            xacts: after.map((n, i) => n - (before[i] ?? 0)),
-          }
-          levels.push(level)
-          const split = level.xacts
-            .slice(0, k + 1)
-            .map((n, i) => `${names[i]} ${n}`)
-            .join(', ')
-          console.log(
-            `  c=${String(c).padStart(3)}  ${level.qps.toFixed(0).padStart(5)} q/s  p50 ${fmt(level.p50)} ms  ` +
-              `p99 ${fmt(level.p99)} ms  errors ${level.errors}  transactions: ${split}`,
-          )
-        }
-      } finally {
-        await server.stop()
+    for (let round = 1; round <= o.rounds; round++) {
+      for (let k = 0; k <= o.replicas.length; k++) {
+        const replicas = o.replicas.slice(0, k)
+        console.log(
+          `\nround ${round}/${o.rounds}, ${k} replica(s)${k ? `: ${replicas.map(replicaName).join(', ')}` : ''}`,
+        )
+        const levels = await measure(o, env, primaryUrl, replicas, servers, names)
+        results.set(k, [...(results.get(k) ?? []), levels])
       }
-      const within = levels.filter((l) => l.p99 <= o.p99Ms && l.errors === 0)
-      const best = within.reduce<Level | undefined>((b, l) => (b && b.qps >= l.qps ? b : l), undefined)
-      summary.push([
-        k,
-        best ? best.qps.toFixed(0) : '-',
-        best ? best.concurrency : '-',
-        best ? fmt(best.p99) : '-',
-        Math.max(...levels.map((l) => l.qps)).toFixed(0),
-      ])
     }
   } finally {
     await Promise.all(servers.map((s) => s.close()))
   }
-  console.log(`\nsummary (queries/s with p99 ≤ ${o.p99Ms} ms, and the most at any level):`)
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b)
+    const m = Math.floor(s.length / 2)
+    return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+  }
+  const summary: (string | number)[][] = []
+  for (const [k, rounds] of results) {
+    const perLevel = o.concurrency.map((c, i) => ({
+      concurrency: c,
+      qps: median(rounds.map((levels) => levels[i]?.qps ?? 0)),
+      p99: median(rounds.map((levels) => levels[i]?.p99 ?? Number.POSITIVE_INFINITY)),
+    }))
+    const within = perLevel.filter((l) => l.p99 <= o.p99Ms)
+    const best = within.reduce<(typeof perLevel)[number] | undefined>(
+      (b, l) => (b && b.qps >= l.qps ? b : l),
+      undefined,
+    )
+    summary.push([
+      k,
+      best ? best.qps.toFixed(0) : '-',
+      best ? best.concurrency : '-',
+      ...perLevel.map((l) => `${l.qps.toFixed(0)} (${fmt(l.p99)})`),
+    ])
+  }
   console.log(
-    table(['replicas', `q/s at p99 ≤ ${o.p99Ms} ms`, 'at concurrency', 'p99 ms', 'max q/s'], summary),
+    `\nsummary, median of ${o.rounds} round(s): q/s with p99 ≤ ${o.p99Ms} ms, and q/s (p99 ms) per concurrency:`,
   )
+  console.log(
+    table(['replicas', `q/s at p99 ≤ ${o.p99Ms} ms`, 'at c', ...o.concurrency.map((c) => `c=${c}`)], summary),
+  )
+}
+
+/** One server with these replicas: waits until they are in use, warms up, measures each level. */
+async function measure(
+  o: ReplicaBenchOptions,
+  env: Record<string, string | undefined>,
+  primaryUrl: string,
+  replicas: string[],
+  servers: Db[],
+  names: string[],
+): Promise<Level[]> {
+  const server = await startServer({
+    env: {
+      ...env,
+      DATABASE_URL: primaryUrl,
+      DATABASE_REPLICA_URLS: replicas.join(','),
+      WORKERS: String(o.workers),
+      LOG_LEVEL: 'warn',
+    },
+  })
+  const levels: Level[] = []
+  try {
+    // Every replica in use before measuring (the server starts with a first health check).
+    for (let i = 0; ; i++) {
+      const ready = (await (await fetch(`${server.url}/ready`)).json()) as {
+        replicas?: { healthy: boolean }[]
+      }
+      if ((ready.replicas ?? []).every((r) => r.healthy)) break
+      if (i > 300) throw new Error(`replicas not healthy after 30 s: ${JSON.stringify(ready)}`)
+      await sleep(100)
+    }
+    process.stderr.write('  warm-up (3 s)\n')
+    await load(server.url, Math.max(...o.concurrency), 3, o.stores, o.seed)
+    for (const c of o.concurrency) {
+      const before = await Promise.all(servers.map(commits))
+      const { samples, seconds } = await load(server.url, c, o.duration, o.stores, o.seed + c)
+      const after = await Promise.all(servers.map(commits))
+      const level: Level = {
+        concurrency: c,
+        qps: samples.count / seconds,
+        p50: samples.quantile(0.5),
+        p99: samples.quantile(0.99),
+        errors: samples.errors,
+        xacts: after.map((n, i) => n - (before[i] ?? 0)),
+      }
+      if (level.errors > 0) throw new Error(`${level.errors} searches failed at concurrency ${c}`)
+      levels.push(level)
+      const split = level.xacts
+        .slice(0, replicas.length + 1)
+        .map((n, i) => `${names[i]} ${n}`)
+        .join(', ')
+      console.log(
+        `  c=${String(c).padStart(3)}  ${level.qps.toFixed(0).padStart(5)} q/s  p50 ${fmt(level.p50)} ms  ` +
+          `p99 ${fmt(level.p99)} ms  transactions: ${split}`,
+      )
+    }
+  } finally {
+    await server.stop()
+  }
+  return levels
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A streaming replica of the local PostgreSQL cluster, for the replica tests and benchmark.
 #
-#   tools/ci/replica.sh up       create it (pg_basebackup -R) if absent, and start it
+#   tools/ci/replica.sh up       create it (pg_basebackup -R) unless it is running
 #   tools/ci/replica.sh start    start it;  stop: stop it (fast shutdown)
 #   tools/ci/replica.sh pause    pause WAL replay on it;  resume: resume replay
 #   tools/ci/replica.sh status   one line: port, running or not, replay paused or not
@@ -10,7 +10,7 @@
 # Environment: PRIMARY_PORT (5432), REPLICA_PORT (5433), REPLICA_DIR (a directory of the postgres
 # user, one per port), REPLICATION_USER / REPLICATION_PASSWORD (a role created on the primary if
 # missing). Runs as root (commands go through `su postgres`) or as the postgres user. `up` is
-# idempotent: run twice, it leaves the running replica as it is.
+# idempotent: run twice, it leaves the running replica as it is; a stopped one is copied afresh.
 set -euo pipefail
 
 cmd=${1:-up}
@@ -41,11 +41,12 @@ stop() {
 primary_sql() { as_postgres "psql -X -q -v ON_ERROR_STOP=1 -p $PRIMARY_PORT -tA" <<<"$1"; }
 
 up() {
-  if [ -f "$REPLICA_DIR/standby.signal" ]; then
-    start
+  if [ -f "$REPLICA_DIR/standby.signal" ] && running; then
     echo "replica on port $REPLICA_PORT: running ($REPLICA_DIR)"
     return 0
   fi
+  # A copy left stopped may need WAL the primary has since recycled (there is no replication slot,
+  # so that a forgotten replica never makes the primary keep WAL): it is taken again from scratch.
   if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$REPLICA_PORT"; then
     echo "port $REPLICA_PORT is taken by another server: choose another REPLICA_PORT" >&2
     exit 1
