@@ -9,6 +9,7 @@ import { after, afterEach, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../src/config.ts'
 import { floorTarget, openFloor } from '../tools/bench/floor.ts'
+import { benchAccount } from '../tools/bench/order-account.ts'
 import { bench } from '../tools/bench/orders-command.ts'
 import { Samples, table } from '../tools/bench/stats.ts'
 import { DATABASE_URL, startApp, type TestApp } from './helpers.ts'
@@ -111,6 +112,25 @@ describe('bench', () => {
       const left = await t.db.query("SELECT 1 FROM pg_namespace WHERE nspname ~ '^bench_floor_[0-9a-f]{8}$'")
       assert.equal(left.rowCount, 0, 'the floor drops its schema')
     }
+  })
+
+  test('bench-account needs a PostgreSQL server', async () => {
+    await assert.rejects(benchAccount({ concurrency: 2, durationS: 1, top: 5 }, {}), /needs DATABASE_URL/)
+  })
+
+  test('bench-account on PostgreSQL: statements per paid order for floor and raw, or how to enable pg_stat_statements', async (ctx) => {
+    if (!DATABASE_URL) return ctx.skip('DATABASE_URL is not set')
+    const env = await ownEnv('bench_account')
+    let out: string
+    try {
+      out = await benchAccount({ concurrency: 2, durationS: 1, top: 5 }, env)
+    } catch (err) {
+      assert.match(String(err), /shared_preload_libraries = 'pg_stat_statements'/)
+      return
+    }
+    assert.match(out, /^floor: [1-9]\d* paid orders in/m)
+    assert.match(out, /^raw: [1-9]\d* paid orders in/m)
+    assert.match(out, /per paid order, top-level statements: [\d.]+ calls/)
   })
 
   test('the runs leave no schema behind on PostgreSQL', async (ctx) => {

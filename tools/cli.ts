@@ -89,6 +89,25 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('bench-account')
+    .description(
+      'where a paid order spends its time, statement by statement, for the floor and for the services in-process: ' +
+        'calls, execution time, buffers and WAL per paid order from pg_stat_statements, and CPU per paid order ' +
+        '(DATABASE_URL: a PostgreSQL server with pg_stat_statements)',
+    )
+    .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
+    .option('-d, --duration <s>', 'seconds to run each target', positiveNumber, 10)
+    .option('--top <n>', 'statements to list per target, most expensive first', positiveNumber, 12)
+    .action((o) =>
+      run('bench-account', async () => {
+        const { benchAccount } = await import('./bench/order-account.ts')
+        console.log(
+          await benchAccount({ concurrency: o.concurrency, durationS: o.duration, top: o.top }, env),
+        )
+      }),
+    )
+
+  program
     .command('bench-startup')
     .description('start-up time and memory of the server run through tsx against compiled JavaScript')
     .option(
