@@ -1,30 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { SearchPage, SearchQuery } from '../api/catalog.ts'
 import { LIMITS } from '../limits.ts'
 import type { CatalogService } from '../services/catalog.ts'
-import { Rating } from '../services/reviews.ts'
+import { Rating, REVIEW_SORTS, ReviewList, type ReviewService } from '../services/reviews.ts'
 import { BookId, ErrorBody, responses, StoreId } from './schemas.ts'
 
-export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService }> = async (
-  app,
-  { catalog },
-) => {
-  app.get(
-    '/search/books',
-    {
-      schema: {
-        tags: ['catalog'],
-        summary: 'Search listings by keywords and filters, ranked and paged',
-        description:
-          'Every page is full except the last; filters apply before paging; 513 for an unknown store_id.',
-        querystring: SearchQuery,
-        response: responses(SearchPage.properties),
-      },
-    },
-    async (req) => ({ message: 'ok', ...(await catalog.search(req.query)) }),
-  )
-
+/** A store's listings as anyone sees them: the listing, its pictures and its reviews. */
+export const storeRoutes: FastifyPluginAsyncTypebox<{
+  catalog: CatalogService
+  reviews: ReviewService
+}> = async (app, { catalog, reviews }) => {
   const ListingParams = Type.Object({ store_id: StoreId, book_id: BookId })
 
   app.get(
@@ -77,6 +62,34 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
       if (seen?.split(',').some((t) => ['*', pic.etag].includes(t.trim().replace(/^W\//, ''))))
         return reply.code(304).send(undefined as never) // nothing at all, not a serialised `null`
       return reply.type(pic.mime).send(pic.data)
+    },
+  )
+
+  app.get(
+    '/stores/:store_id/books/:book_id/reviews',
+    {
+      schema: {
+        tags: ['reviews'],
+        summary: 'A listing’s reviews, paged, with its average rating and histogram (no login needed)',
+        description:
+          '`sort`: newest (default), rating_desc or rating_asc (ties: newest first). `rating.average` is ' +
+          'null without reviews, else rounded to 2 decimals. 513 unknown store · 515 unknown book.',
+        params: Type.Object({ store_id: StoreId, book_id: BookId }),
+        querystring: Type.Object({
+          page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
+          page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+          sort: Type.Enum([...REVIEW_SORTS], { default: 'newest' }),
+        }),
+        response: responses(ReviewList.properties, [513, 515]),
+      },
+    },
+    async (req) => {
+      const list = await reviews.list(req.params.store_id, req.params.book_id, {
+        page: req.query.page,
+        pageSize: req.query.page_size,
+        sort: req.query.sort,
+      })
+      return { message: 'ok', ...list }
     },
   )
 }

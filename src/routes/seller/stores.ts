@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { LIMITS } from '../limits.ts'
-import type { AuthService } from '../services/auth.ts'
-import type { SellerService } from '../services/seller.ts'
-import { requireToken } from './guards.ts'
-import { BookId, BookInfo, responses, StoreId, TOKEN_SECURITY, UserId, withExample } from './schemas.ts'
+import { LIMITS } from '../../limits.ts'
+import type { AuthService } from '../../services/auth.ts'
+import type { SellerService } from '../../services/seller.ts'
+import { requireToken } from '../guards.ts'
+import { BookId, BookInfo, responses, StoreId, TOKEN_SECURITY, UserId, withExample } from '../schemas.ts'
 
-export const sellerRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; seller: SellerService }> = async (
-  app,
-  { auth, seller },
-) => {
+/** The seller's stores and their listings: open a store, list a book, add stock. */
+export const sellerStoreRoutes: FastifyPluginAsyncTypebox<{
+  auth: AuthService
+  seller: SellerService
+}> = async (app, { auth, seller }) => {
   const preHandler = requireToken(auth)
 
   app.post(

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { LIMITS } from '../limits.ts'
-import type { AuthService } from '../services/auth.ts'
-import { Cart, type CartService } from '../services/cart.ts'
-import { requireToken } from './guards.ts'
+import { LIMITS } from '../../limits.ts'
+import type { AuthService } from '../../services/auth.ts'
+import { Cart, type CartService } from '../../services/cart.ts'
+import { requireToken } from '../guards.ts'
 import {
   BookId,
   Message,
@@ -13,8 +13,9 @@ import {
   TOKEN_SECURITY,
   UserId,
   withExample,
-} from './schemas.ts'
+} from '../schemas.ts'
 
+/** The buyer's cart: read it, set a line, order it. */
 export const cartRoutes: FastifyPluginAsyncTypebox<{ auth: AuthService; cart: CartService }> = async (
   app,
   { auth, cart },
