@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { fillDemoShop } from '../scripts/demo-shop.ts'
+import { fillDemoShop } from '../tools/demo/shop.ts'
 import { assertMoneyInvariants, countRows, rowsOf, startApp, type TestApp } from './helpers.ts'
 
 let t: TestApp

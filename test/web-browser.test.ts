@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
-import { coverPng } from '../scripts/png.ts'
+import { coverPng } from '../tools/demo/png.ts'
 import {
   addFunds,
   balanceOf,

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { coverPng } from '../scripts/png.ts'
 import { CATALOGUES } from '../src/pages/i18n/index.ts'
+import { coverPng } from '../tools/demo/png.ts'
 import {
   addBook,
   addFunds,

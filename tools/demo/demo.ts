@@ -3,10 +3,10 @@
  * the database the server uses (DATA_DIR's embedded one, or DATABASE_URL) with the demo shop, with
  * progress on stderr.
  */
-import { openDatabase } from '../src/app.ts'
-import { Progress } from '../src/cli/progress.ts'
-import { loadConfig } from '../src/config.ts'
-import { DEMO_PASSWORD, DEMO_SELLERS, fillDemoShop } from './demo-shop.ts'
+import { openDatabase } from '../../src/app.ts'
+import { Progress } from '../../src/cli/progress.ts'
+import { loadConfig } from '../../src/config.ts'
+import { DEMO_PASSWORD, DEMO_SELLERS, fillDemoShop } from './shop.ts'
 
 export async function demo(
   o: { books: number; orders: number; buyers: number; seed: number },
