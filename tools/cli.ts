@@ -37,6 +37,10 @@ export function addToolCommands(program: Command, env: Env): Command {
       'measure the server at this URL (default: start one, on DATABASE_URL or a fresh embedded database)',
     )
     .option('--raw', 'run the same transactions in-process against the database, without HTTP: the ceiling')
+    .option(
+      '--floor',
+      'run the least work a paid order needs (guarded stock, order, items; guarded status, debit, ledger) on tables of its own: the floor',
+    )
     .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
     .option('-d, --duration <s>', 'seconds to run', positiveNumber, 10)
     .option('--sellers <n>', 'sellers', positiveNumber, 2)
@@ -52,7 +56,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
     .option(
       '--compare <rounds>',
-      'alternate raw and HTTP runs for this many rounds and print each ratio and the medians',
+      'rotate floor, raw and HTTP runs for this many rounds and print each ratio and the medians',
       wholeNumber,
       0,
     )
@@ -62,6 +66,7 @@ export function addToolCommands(program: Command, env: Env): Command {
         const out = await bench(
           {
             raw: Boolean(o.raw),
+            floor: Boolean(o.floor),
             concurrency: o.concurrency,
             durationS: o.duration,
             sellers: o.sellers,

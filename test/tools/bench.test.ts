@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { after, afterEach, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { loadConfig } from '../../src/config.ts'
+import { floorTarget, openFloor } from '../../tools/bench/floor.ts'
 import { bench } from '../../tools/bench/orders-command.ts'
 import { Samples, table } from '../../tools/bench/stats.ts'
 import { DATABASE_URL, startApp, type TestApp } from '../support/helpers.ts'
@@ -79,23 +81,36 @@ describe('bench', () => {
     assert.match(out, /paid orders: [1-9]\d* in/)
   })
 
-  test('compare: raw and HTTP (a server of its own) side by side, with the ratio', async () => {
+  test('compare: floor, raw and HTTP (a server of its own) side by side, with both ratios', async () => {
     const env = await ownEnv('bench_compare')
     const out = await bench({ ...small, raw: false, compare: 1 }, { ...process.env, ...env })
     assert.match(
       out,
-      /raw vs HTTP \(1 server process\), (pglite|postgres), concurrency 2, 1 s per run, 1 rounds/,
+      /floor vs raw vs HTTP \(1 server process\), (pglite|postgres), concurrency 2, 1 s per run, 1 rounds/,
     )
     const row = out.split('\n').find((l) => l.startsWith('1 '))
     assert.ok(row, out)
-    const [, raw, http, ratio] = row.trim().split(/\s+/).map(Number)
-    assert.ok((raw ?? 0) > 0 && (http ?? 0) > 0, out)
-    // The rates are printed rounded to whole orders/s, the ratio from the unrounded ones.
-    const [r, h, pct] = [raw as number, http as number, ratio as number]
-    assert.ok(pct >= (100 * (h - 0.5)) / (r + 0.5) - 0.05 && pct <= (100 * (h + 0.5)) / (r - 0.5) + 0.05, out)
+    const [, floor, raw, http, ofRaw, , ofFloor] = row.trim().split(/\s+/).map(Number)
+    assert.ok((floor ?? 0) > 0 && (raw ?? 0) > 0 && (http ?? 0) > 0, out)
+    // The rates are printed rounded to whole orders/s, the ratios from the unrounded ones.
+    const within = (pct: number, h: number, base: number) =>
+      pct >= (100 * (h - 0.5)) / (base + 0.5) - 0.05 && pct <= (100 * (h + 0.5)) / (base - 0.5) + 0.05
+    assert.ok(within(ofRaw as number, http as number, raw as number), out)
+    assert.ok(within(ofFloor as number, http as number, floor as number), out)
     const lat = row.match(/([\d.]+) \/ ([\d.]+)\s*$/)
     assert.ok(lat && Number(lat[1]) > 0 && Number(lat[1]) <= Number(lat[2]), `HTTP p50 ≤ p99: ${row}`)
-    assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\.\d %\s+[\d.]+ \/ [\d.]+/)
+    assert.match(out, /\nmedian\s+\d+\s+\d+\s+\d+\s+\d+\.\d %\s+\d+\.\d %\s+[\d.]+ \/ [\d.]+/)
+  })
+
+  test('floor: one run, on tables of its own, dropped afterwards', async () => {
+    const env = await ownEnv('bench_one_floor')
+    const out = await bench({ ...small, raw: false, floor: true }, { ...process.env, ...env })
+    assert.match(out, /floor \(minimal transactions on tables of their own\)/)
+    assert.match(out, /paid orders: [1-9]\d* in/)
+    if (DATABASE_URL) {
+      const left = await t.db.query("SELECT 1 FROM pg_namespace WHERE nspname ~ '^bench_floor_[0-9a-f]{8}$'")
+      assert.equal(left.rowCount, 0, 'the floor drops its schema')
+    }
   })
 
   test('the runs leave no schema behind on PostgreSQL', async (ctx) => {
@@ -107,9 +122,75 @@ describe('bench', () => {
     assert.deepEqual(left.rows, [])
   })
 
-  test('compare refuses --url and --raw, which it would ignore', async () => {
-    await assert.rejects(bench({ ...small, raw: false, url, compare: 2 }, {}), /drop --url and --raw/)
-    await assert.rejects(bench({ ...small, raw: true, compare: 2 }, {}), /drop --url and --raw/)
+  test('compare refuses --url, --raw and --floor, which it would ignore; one run takes one mode', async () => {
+    const refused = /drop --url, --raw and --floor/
+    await assert.rejects(bench({ ...small, raw: false, url, compare: 2 }, {}), refused)
+    await assert.rejects(bench({ ...small, raw: true, compare: 2 }, {}), refused)
+    await assert.rejects(bench({ ...small, raw: false, floor: true, compare: 2 }, {}), refused)
+    await assert.rejects(bench({ ...small, raw: true, floor: true }, {}), /pick one/)
+    await assert.rejects(bench({ ...small, raw: false, floor: true, url }, {}), /drop --raw and --floor/)
+  })
+})
+
+describe('the floor: what it does is what it claims', () => {
+  test('an order takes stock and writes its lines; payment flips the status, debits, and records it once', async () => {
+    const floor = await openFloor(loadConfig(DATABASE_URL ? { DATABASE_URL } : {}))
+    try {
+      const f = floorTarget(floor.db)
+      const read = async <T>(sql: string, params: unknown[] = []) =>
+        (await floor.db.query<T & Record<string, unknown>>(sql, params)).rows
+      await f.register('bea', 'pw')
+      await f.addFunds('bea', 'pw', 1000)
+      await f.addBook('sam', 't', 's1', { id: 'b', title: 'B', price: 30 }, 5)
+      await f.addBook('sam', 't', 's1', { id: 'a', title: 'A', price: 100 }, 2)
+
+      // short of stock: nothing is written, nothing taken
+      assert.equal(
+        await f.newOrder('bea', 't', 's1', [
+          { id: 'a', count: 3 },
+          { id: 'b', count: 1 },
+        ]),
+        undefined,
+      )
+      assert.deepEqual(await read('SELECT book_id, level FROM stock ORDER BY book_id'), [
+        { book_id: 'a', level: 2 },
+        { book_id: 'b', level: 5 },
+      ])
+      assert.equal((await read('SELECT 1 FROM orders')).length, 0)
+
+      const id = await f.newOrder('bea', 't', 's1', [
+        { id: 'b', count: 4 },
+        { id: 'a', count: 2 },
+      ])
+      assert.ok(id)
+      assert.deepEqual(await read('SELECT book_id, level FROM stock ORDER BY book_id'), [
+        { book_id: 'a', level: 0 },
+        { book_id: 'b', level: 1 },
+      ])
+      assert.deepEqual(await read('SELECT total, status FROM orders'), [{ total: 320, status: 'unpaid' }])
+      assert.deepEqual(await read('SELECT book_id, count, price FROM order_items ORDER BY book_id'), [
+        { book_id: 'a', count: 2, price: 100 },
+        { book_id: 'b', count: 4, price: 30 },
+      ])
+
+      assert.equal(await f.payment('bea', 'pw', 't', id), true)
+      assert.equal(await f.payment('bea', 'pw', 't', id), false, 'paid once only')
+      assert.deepEqual(await read('SELECT balance FROM users'), [{ balance: 680 }])
+      assert.deepEqual(await read("SELECT amount FROM ledger WHERE kind = 'payment'"), [{ amount: -320 }])
+      assert.deepEqual(await read('SELECT status FROM orders'), [{ status: 'paid' }])
+
+      // not enough money: the status flip is rolled back with the debit
+      await f.addBook('sam', 't', 's1', { id: 'c', title: 'C', price: 700 }, 1)
+      const dear = await f.newOrder('bea', 't', 's1', [{ id: 'c', count: 1 }])
+      assert.ok(dear)
+      assert.equal(await f.payment('bea', 'pw', 't', dear), false)
+      assert.deepEqual(await read('SELECT status FROM orders WHERE order_id = $1', [dear]), [
+        { status: 'unpaid' },
+      ])
+      assert.deepEqual(await read('SELECT balance FROM users'), [{ balance: 680 }])
+    } finally {
+      await floor.close()
+    }
   })
 })
 
