@@ -216,7 +216,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     .option('--seed <n>', 'seed of the generator', wholeNumber, 7)
     .action((o) =>
       run('demo', async () => {
-        const { demo } = await import('../scripts/demo.ts')
+        const { demo } = await import('./demo/demo.ts')
         await demo({ books: o.books, orders: o.orders, buyers: o.buyers, seed: o.seed }, env)
       }),
     )
