@@ -1,4 +1,4 @@
-import type { ApiHit } from '../api/catalog.ts'
+import type { ApiHit, Sort } from '../api/catalog.ts'
 import type { Queryable } from '../db/db.ts'
 import {
   type BitmapQuery,
@@ -7,16 +7,6 @@ import {
   TITLE_GRAM_BIT,
   type Word,
 } from '../search/query.ts'
-
-export const SORTS = [
-  'relevance',
-  'price_asc',
-  'price_desc',
-  'pub_year_desc',
-  'sales_desc',
-  'rating_desc',
-] as const
-export type Sort = (typeof SORTS)[number]
 
 export interface SearchFilters {
   storeId?: string | undefined

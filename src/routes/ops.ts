@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Db } from '../db/db.ts'
 import type { ReplicaStatus } from '../db/replicas.ts'
+import type { Metrics } from '../metrics.ts'
 import { responses } from './schemas.ts'
 
 const Replica = Type.Object({
@@ -12,10 +13,12 @@ const Replica = Type.Object({
   }),
 })
 
-export const opsRoutes: FastifyPluginAsyncTypebox<{ db: Db; replicas?: () => ReplicaStatus[] }> = async (
-  app,
-  { db, replicas },
-) => {
+/** For operators and their probes: liveness, readiness (with the replicas, if any) and Prometheus metrics. */
+export const opsRoutes: FastifyPluginAsyncTypebox<{
+  db: Db
+  metrics: Metrics
+  replicas?: () => ReplicaStatus[]
+}> = async (app, { db, metrics, replicas }) => {
   app.get(
     '/health',
     { schema: { tags: ['operations'], summary: 'The process is up', response: responses() } },
@@ -42,6 +45,20 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ db: Db; replicas?: () => Rep
       } catch {
         return reply.code(503).send({ message: 'database unavailable' })
       }
+    },
+  )
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text format): requests, latency, orders by status, sweeps, pool',
+        produces: ['text/plain'],
+      },
+    },
+    async (_request, reply) => {
+      const body = await metrics.registry.metrics()
+      return reply.type(metrics.registry.contentType).send(body)
     },
   )
 }
