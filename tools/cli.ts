@@ -181,6 +181,19 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('sql-snapshots')
+    .description(
+      'write src/repositories/__sql__/: the SQL each dynamic statement sends, for representative cases',
+    )
+    .action(() =>
+      run('sql-snapshots', async () => {
+        const { writeSqlSnapshots, SNAPSHOT_DIR } = await import('./sql-snapshots.ts')
+        const changed = await writeSqlSnapshots()
+        console.log(changed.length > 0 ? `wrote ${changed.join(', ')} in ${SNAPSHOT_DIR}` : 'no change')
+      }),
+    )
+
+  program
     .command('demo')
     .description(
       'fill the database with a demo shop (sellers, stores, books with covers, buyers, orders in every status), ' +

@@ -1,5 +1,6 @@
 import type { ApiOrder } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
+import { query, type Sql, sql } from '../db/sql.ts'
 
 /** The statuses and cancel reasons are the API's (and the table's CHECK constraints'). */
 export type OrderStatus = ApiOrder['status']
@@ -21,10 +22,25 @@ export interface OrderRow {
   expired: boolean
 }
 
+const ORDER_COLUMN_NAMES = [
+  'order_id',
+  'buyer_id',
+  'store_id',
+  'status',
+  'cancel_reason',
+  'total_price',
+  'created_at',
+  'expires_at',
+  'paid_at',
+  'shipped_at',
+  'received_at',
+  'cancelled_at',
+] as const
 /** The columns of an OrderRow, optionally qualified with a table alias. */
-const orderColumns = (a = '') =>
-  `${a}order_id, ${a}buyer_id, ${a}store_id, ${a}status, ${a}cancel_reason, ${a}total_price, ${a}created_at,
-  ${a}expires_at, ${a}paid_at, ${a}shipped_at, ${a}received_at, ${a}cancelled_at, now() >= ${a}expires_at AS expired`
+const orderColumns = (alias?: 'o') => {
+  const column = (name: string) => sql.ident(alias ? `${alias}.${name}` : name)
+  return sql`${sql.join(ORDER_COLUMN_NAMES.map(column))}, now() >= ${column('expires_at')} AS expired`
+}
 const ORDER_COLUMNS = orderColumns()
 
 export interface PlaceOrder {
@@ -201,10 +217,10 @@ export interface OrderWithOwner extends OrderRow {
 }
 
 export async function findOrderWithOwner(q: Queryable, orderId: string): Promise<OrderWithOwner | undefined> {
-  const r = await q.query<OrderWithOwner>(
-    `SELECT ${ORDER_COLUMNS}, (SELECT owner_id FROM stores s WHERE s.store_id = orders.store_id) AS seller_id
-       FROM orders WHERE order_id = $1`,
-    [orderId],
+  const r = await query<OrderWithOwner>(
+    q,
+    sql`SELECT ${ORDER_COLUMNS}, (SELECT owner_id FROM stores s WHERE s.store_id = orders.store_id) AS seller_id
+       FROM orders WHERE order_id = ${orderId}`,
   )
   return r.rows[0]
 }
@@ -233,11 +249,15 @@ export async function receiveOrders(
   orderIds: readonly string[],
   guard: ReceiveGuard,
 ): Promise<string[]> {
-  const condition = guard.by === 'buyer' ? 'buyer_id = $2' : 'shipped_at <= now() - make_interval(secs => $2)'
-  const r = await q.query<{ order_id: string }>(
-    `WITH o AS (
+  const condition =
+    guard.by === 'buyer'
+      ? sql`buyer_id = ${guard.buyerId}`
+      : sql`shipped_at <= now() - make_interval(secs => ${guard.afterS})`
+  const r = await query<{ order_id: string }>(
+    q,
+    sql`WITH o AS (
        UPDATE orders SET status = 'received', received_at = now()
-        WHERE order_id = ANY($1::text[]) AND status = 'shipped' AND ${condition}
+        WHERE order_id = ANY(${orderIds}::text[]) AND status = 'shipped' AND ${condition}
        RETURNING order_id, store_id, total_price
      ), p AS (
        SELECT o.order_id, s.owner_id, o.total_price FROM o JOIN stores s ON s.store_id = o.store_id
@@ -251,7 +271,6 @@ export async function receiveOrders(
        SELECT owner_id, order_id, 'release', total_price FROM p
      )
      SELECT order_id FROM o`,
-    [orderIds, guard.by === 'buyer' ? guard.buyerId : guard.afterS],
   )
   return r.rows.map((x) => x.order_id)
 }
@@ -267,12 +286,15 @@ export type CancelGuard =
   | { by: 'seller'; userId: string }
   | { by: 'timeout' }
 
-const OPEN = `(status = 'paid' OR (status = 'unpaid' AND expires_at > now()))`
-const CANCEL_CONDITION: Record<CancelGuard['by'], string> = {
-  buyer: `buyer_id = $3 AND ${OPEN}`,
-  seller: `store_id IN (SELECT store_id FROM stores WHERE owner_id = $3) AND ${OPEN}`,
-  timeout: `status = 'unpaid' AND expires_at <= now()`,
-}
+/** Not shipped yet, and an unpaid order only before its deadline. */
+const OPEN = sql`(status = 'paid' OR (status = 'unpaid' AND expires_at > now()))`
+/** The orders `guard` may cancel. */
+const cancellable = (guard: CancelGuard): Sql =>
+  guard.by === 'buyer'
+    ? sql`buyer_id = ${guard.userId} AND ${OPEN}`
+    : guard.by === 'seller'
+      ? sql`store_id IN (SELECT store_id FROM stores WHERE owner_id = ${guard.userId}) AND ${OPEN}`
+      : sql`status = 'unpaid' AND expires_at <= now()`
 
 export interface CancelledOrder {
   order_id: string
@@ -292,12 +314,11 @@ export async function cancelOrders(
   guard: CancelGuard,
 ): Promise<CancelledOrder[]> {
   const reason: CancelReason = guard.by
-  const params: unknown[] = [orderIds, reason]
-  if (guard.by !== 'timeout') params.push(guard.userId)
-  const r = await tx.query<CancelledOrder>(
-    `WITH o AS (
-       UPDATE orders SET status = 'cancelled', cancel_reason = $2, cancelled_at = now()
-        WHERE order_id = ANY($1::text[]) AND ${CANCEL_CONDITION[guard.by]}
+  const r = await query<CancelledOrder>(
+    tx,
+    sql`WITH o AS (
+       UPDATE orders SET status = 'cancelled', cancel_reason = ${reason}, cancelled_at = now()
+        WHERE order_id = ANY(${orderIds}::text[]) AND ${cancellable(guard)}
        RETURNING order_id, buyer_id, total_price, paid_at IS NOT NULL AS refunded
      ), u AS (
        UPDATE users SET balance = users.balance + t.amount
@@ -309,7 +330,6 @@ export async function cancelOrders(
        SELECT buyer_id, order_id, 'refund', total_price FROM o WHERE refunded
      )
      SELECT order_id, buyer_id, total_price, refunded FROM o`,
-    params,
   )
   return r.rows
 }
@@ -435,17 +455,15 @@ export async function listBuyerOrders(
   buyerId: string,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const filter = page.status ? 'AND status = $2' : ''
-  const params: unknown[] = page.status ? [buyerId, page.status] : [buyerId]
-  const n = params.length
-  const count = await q.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 ${filter}`,
-    params,
+  const which = sql`buyer_id = ${buyerId} ${page.status ? sql`AND status = ${page.status}` : sql.empty}`
+  const count = await query<{ total: number }>(
+    q,
+    sql`SELECT count(*)::int AS total FROM orders WHERE ${which}`,
   )
-  const rows = await q.query<OrderRow>(
-    `SELECT ${ORDER_COLUMNS} FROM orders WHERE buyer_id = $1 ${filter}
-      ORDER BY created_at DESC, order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
-    [...params, page.limit, page.offset],
+  const rows = await query<OrderRow>(
+    q,
+    sql`SELECT ${ORDER_COLUMNS} FROM orders WHERE ${which}
+      ORDER BY created_at DESC, order_id LIMIT ${page.limit} OFFSET ${page.offset}`,
   )
   return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }
@@ -461,32 +479,25 @@ export async function listSellerOrders(
   storeId: string | undefined,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const params: unknown[] = [sellerId]
-  let stores = 's.owner_id = $1'
-  if (storeId !== undefined) {
-    params.push(storeId)
-    stores += ` AND s.store_id = $${params.length}`
-  }
-  let filter = ''
-  if (page.status) {
-    params.push(page.status)
-    filter = `AND o.status = $${params.length}`
-  }
-  const n = params.length
-  const count = await q.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM orders o
-      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${filter}`,
-    params,
+  const stores = sql`s.owner_id = ${sellerId} ${storeId === undefined ? sql.empty : sql`AND s.store_id = ${storeId}`}`
+  // The status is compared in each store's list; the page's bounds cut both the lists and the merge.
+  const status = page.status ? sql`AND o.status = ${page.status}` : sql.empty
+  const limit = sql.bind(page.limit)
+  const offset = sql.bind(page.offset)
+  const count = await query<{ total: number }>(
+    q,
+    sql`SELECT count(*)::int AS total FROM orders o
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${status}`,
   )
-  const rows = await q.query<OrderRow>(
-    `SELECT ${orderColumns('o.')}
+  const rows = await query<OrderRow>(
+    q,
+    sql`SELECT ${orderColumns('o')}
        FROM stores s CROSS JOIN LATERAL (
-         SELECT * FROM orders o WHERE o.store_id = s.store_id ${filter}
-          ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1}::bigint + $${n + 2}::bigint
+         SELECT * FROM orders o WHERE o.store_id = s.store_id ${status}
+          ORDER BY o.created_at DESC, o.order_id LIMIT ${limit}::bigint + ${offset}::bigint
        ) o
       WHERE ${stores}
-      ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
-    [...params, page.limit, page.offset],
+      ORDER BY o.created_at DESC, o.order_id LIMIT ${limit} OFFSET ${offset}`,
   )
   return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }
