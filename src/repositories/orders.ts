@@ -1,6 +1,7 @@
 import type { ApiOrder } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
 import { query, type Sql, sql } from '../db/sql.ts'
+import { liveSession } from './sessions.ts'
 
 /** The statuses and cancel reasons are the API's (and the table's CHECK constraints'). */
 export type OrderStatus = ApiOrder['status']
@@ -75,10 +76,17 @@ export type PlaceResult =
  * orders over the same books queue instead of deadlocking), and only if every line has the copies
  * and the total is within bounds, takes them out of stock, counts them as sold and inserts the order
  * and its lines with titles and prices as they are now. Otherwise it writes nothing and says why.
- * Being one statement, it needs no transaction around it.
+ * Being one statement, it needs no transaction around it; its text never changes, so it is prepared
+ * once per connection (place_order). Its parameters are numbered in the order the steps use them.
  */
 export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResult> {
-  const r = await q.query<{
+  // Each of these is used by several steps: one parameter each.
+  const tokenHash = sql.bind(p.tokenHash ?? null)
+  const buyerId = sql.bind(p.buyerId)
+  const storeId = sql.bind(p.storeId)
+  const bookIds = sql.bind(p.lines.map((l) => l.bookId))
+  const maxTotal = sql.bind(p.maxTotal)
+  const r = await query<{
     authed: boolean
     buyer_open: boolean
     store_open: boolean
@@ -87,64 +95,74 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
     total: string | null
     created: boolean
   }>(
-    `WITH auth AS (
-       SELECT $8::bytea IS NULL OR EXISTS (
-         SELECT 1 FROM sessions WHERE token_hash = $8 AND user_id = $3 AND expires_at > now()) AS ok
-     ), buyer AS (
-       SELECT 1 FROM users b WHERE b.user_id = $3 AND b.closed_at IS NULL AND (SELECT ok FROM auth)
-     ), store AS (
+    q,
+    sql`WITH session_ok AS (
+       -- Without a token the caller has been checked already; with one, it must be a live session of
+       -- the buyer, or nothing else is looked at (a stranger learns nothing about buyer or store).
+       SELECT ${tokenHash}::bytea IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE ${liveSession(tokenHash, buyerId)}) AS ok
+     ), buyer_open AS (
+       -- A closed account places no orders.
+       SELECT 1 FROM users b WHERE b.user_id = ${buyerId} AND b.closed_at IS NULL AND (SELECT ok FROM session_ok)
+     ), store_open AS (
+       -- Nor does anyone buy from a store whose owner closed their account.
        SELECT s.store_id FROM stores s JOIN users owner ON owner.user_id = s.owner_id
-        WHERE s.store_id = $2 AND owner.closed_at IS NULL AND EXISTS (SELECT 1 FROM buyer)
-     ), w AS (
-       SELECT * FROM unnest($4::text[], $5::int[]) WITH ORDINALITY AS w(book_id, count, n)
-     ), locked AS MATERIALIZED (
+        WHERE s.store_id = ${storeId} AND owner.closed_at IS NULL AND EXISTS (SELECT 1 FROM buyer_open)
+     ), wanted_lines AS (
+       -- The order's lines, numbered as given (book-id order): the first missing or short book
+       -- reported is the first in that order.
+       SELECT * FROM unnest(${bookIds}::text[], ${p.lines.map((l) => l.count)}::int[]) WITH ORDINALITY
+           AS w(book_id, count, n)
+     ), locked_listings AS MATERIALIZED (
+       -- Locked in book-id order (as releaseStock locks them): concurrent orders queue, never deadlock.
        SELECT l.book_id, l.stock_level, l.title, l.price FROM listings l
-        WHERE l.store_id = (SELECT store_id FROM store) AND l.book_id = ANY ($4::text[])
+        WHERE l.store_id = (SELECT store_id FROM store_open) AND l.book_id = ANY (${bookIds}::text[])
         ORDER BY l.book_id FOR UPDATE
-     ), t AS (
+     ), order_check AS (
+       -- What the locked rows say: how many lines have their copies, the total, and the first book
+       -- the store does not list or has too few of (for the error the caller returns).
        SELECT count(k.book_id) FILTER (WHERE k.stock_level >= w.count)::int AS ready,
               coalesce(sum(k.price * w.count), 0) AS total,
               (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.book_id IS NULL))[1] AS missing,
               (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.stock_level < w.count))[1] AS short
-         FROM w LEFT JOIN locked k ON k.book_id = w.book_id
-     ), ok AS (
-       SELECT total FROM t WHERE ready = cardinality($4::text[]) AND total <= $7
-     ), taken AS (
+         FROM wanted_lines w LEFT JOIN locked_listings k ON k.book_id = w.book_id
+     ), placeable AS (
+       -- One row when every line can be served and the total is within bounds: the writes below
+       -- happen only then (all or nothing).
+       SELECT total FROM order_check WHERE ready = cardinality(${bookIds}::text[]) AND total <= ${maxTotal}
+     ), stock_taken AS (
+       -- The copies leave the shelf (the row is locked and checked above; the guard here repeats it).
        UPDATE listings l SET stock_level = l.stock_level - w.count
-         FROM w WHERE EXISTS (SELECT 1 FROM ok)
-          AND l.store_id = (SELECT store_id FROM store) AND l.book_id = ANY ($4::text[])
+         FROM wanted_lines w WHERE EXISTS (SELECT 1 FROM placeable)
+          AND l.store_id = (SELECT store_id FROM store_open) AND l.book_id = ANY (${bookIds}::text[])
           AND l.book_id = w.book_id AND l.stock_level >= w.count
        RETURNING l.book_id
-     ), sold AS (
+     ), sales_counted AS (
+       -- The sales count lives in its own table (hot rows apart from the listings, migration 005).
        UPDATE listing_sales s SET sales = s.sales + w.count
-         FROM w WHERE EXISTS (SELECT 1 FROM ok)
-          AND s.store_id = (SELECT store_id FROM store) AND s.book_id = ANY ($4::text[])
+         FROM wanted_lines w WHERE EXISTS (SELECT 1 FROM placeable)
+          AND s.store_id = (SELECT store_id FROM store_open) AND s.book_id = ANY (${bookIds}::text[])
           AND s.book_id = w.book_id
-     ), o AS (
+     ), new_order AS (
+       -- Unpaid, with the deadline by which it must be paid or it is cancelled by the sweep.
        INSERT INTO orders (order_id, buyer_id, store_id, total_price, expires_at)
-       SELECT $1, $3, $2, ok.total::bigint, now() + make_interval(secs => $6) FROM ok
+       SELECT ${p.orderId}, ${buyerId}, ${storeId}, placeable.total::bigint, now() + make_interval(secs => ${p.timeoutS})
+         FROM placeable
        RETURNING order_id
-     ), i AS (
+     ), new_items AS (
+       -- Titles and prices as they are now: the order keeps them whatever the listing later becomes.
        INSERT INTO order_items (order_id, book_id, title, count, price)
-       SELECT o.order_id, k.book_id, k.title, w.count, k.price FROM o, locked k JOIN w ON w.book_id = k.book_id
+       SELECT o.order_id, k.book_id, k.title, w.count, k.price
+         FROM new_order o, locked_listings k JOIN wanted_lines w ON w.book_id = k.book_id
      )
-     SELECT (SELECT ok FROM auth) AS authed, EXISTS (SELECT 1 FROM buyer) AS buyer_open,
-            EXISTS (SELECT 1 FROM store) AS store_open, t.missing, t.short,
-            CASE WHEN t.total <= $7 THEN t.total::text END AS total,
-            EXISTS (SELECT 1 FROM o) AS created,
-            bookstore_assert(NOT EXISTS (SELECT 1 FROM ok) OR (SELECT count(*) FROM taken) = cardinality($4::text[]),
+     SELECT (SELECT ok FROM session_ok) AS authed, EXISTS (SELECT 1 FROM buyer_open) AS buyer_open,
+            EXISTS (SELECT 1 FROM store_open) AS store_open, c.missing, c.short,
+            CASE WHEN c.total <= ${maxTotal} THEN c.total::text END AS total,
+            EXISTS (SELECT 1 FROM new_order) AS created,
+            -- The stock was taken from every line, or the statement is undone and sent again (BS001).
+            bookstore_assert(NOT EXISTS (SELECT 1 FROM placeable)
+                               OR (SELECT count(*) FROM stock_taken) = cardinality(${bookIds}::text[]),
                              'order half placed') AS whole
-       FROM t`,
-    [
-      p.orderId,
-      p.storeId,
-      p.buyerId,
-      p.lines.map((l) => l.bookId),
-      p.lines.map((l) => l.count),
-      p.timeoutS,
-      p.maxTotal,
-      p.tokenHash ?? null,
-    ],
+       FROM order_check c`,
     { name: 'place_order' },
   )
   const row = r.rows[0]
