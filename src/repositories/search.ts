@@ -1,13 +1,8 @@
 import type { ApiHit } from '../api/catalog.ts'
 import type { Queryable } from '../db/db.ts'
 import { query, type Sql, sql } from '../db/sql.ts'
-import {
-  type BitmapQuery,
-  type PostingsQuery,
-  type TextQuery,
-  TITLE_GRAM_BIT,
-  type Word,
-} from '../search/query.ts'
+import { BITMAP_BLOCK, TITLE_GRAM_BIT } from '../search/encoding.ts'
+import type { BitmapQuery, PostingsQuery, TextQuery, Word } from '../search/query.ts'
 
 export const SORTS = [
   'relevance',
@@ -224,8 +219,6 @@ async function ratingWalkPays(q: Queryable, matches: number, req: SearchRequest)
   return listings > 0 && ((req.offset + req.limit) * listings) / matches < matches
 }
 
-/** Listings a block of search_bitmaps covers (migration 007). */
-const BITMAP_BLOCK = 8192
 /**
  * What a filtered walk costs against the tsvector statement, in units of one GIN entry read (about
  * 0.1 µs), as measured at 1 000 000 listings: the walk reads a posting and tests a bit in about 4.5 µs;
