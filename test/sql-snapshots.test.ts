@@ -11,7 +11,7 @@ import { SNAPSHOT_DIR, sqlSnapshots } from '../tools/sql-snapshots.ts'
 
 test('when the code builds its dynamic statements, then they are the committed snapshots', async () => {
   const files = await sqlSnapshots()
-  assert.deepEqual([...files.keys()].sort(), ['orders.sql', 'search.sql'])
+  assert.deepEqual([...files.keys()].sort(), ['choices.sql', 'orders.sql', 'search.sql'])
   for (const [file, text] of files) {
     let committed = ''
     try {

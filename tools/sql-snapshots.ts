@@ -13,11 +13,14 @@ import { openPglite } from '../src/db/pglite.ts'
 import { analyseListings, insertListings, type NewListing } from '../src/repositories/listings.ts'
 import {
   cancelOrders,
+  claimDueOrders,
   listBuyerOrders,
   listSellerOrders,
+  lockUsersOf,
   placeOrder,
   receiveOrders,
 } from '../src/repositories/orders.ts'
+import { listReviews, unansweredReviews } from '../src/repositories/reviews.ts'
 import {
   type SearchFilters,
   type SearchRequest,
@@ -245,8 +248,31 @@ const ORDER_CASES: Case[] = [
   },
 ]
 
+/** Statements whose text is one of a few constants (fixed placeholders): each variant. */
+const CHOICE_CASES: Case[] = [
+  ...(['newest', 'rating_desc', 'rating_asc'] as const).map((sort) => ({
+    what: `a listing's reviews, sort=${sort}`,
+    run: (q: Queryable) => listReviews(q, STORE, 'book-01', { sort, limit: 10, offset: 0 }),
+  })),
+  {
+    what: 'unanswered reviews, past the end: the count statement',
+    run: (q) => unansweredReviews(q, 'seller', { limit: 10, offset: 20 }),
+  },
+  { what: 'lock the buyers of orders', run: (_, tx) => lockUsersOf(tx, ['order-1'], 'buyer') },
+  { what: 'lock the store owners of orders', run: (_, tx) => lockUsersOf(tx, ['order-1'], 'seller') },
+  { what: 'claim expired orders', run: (_, tx) => claimDueOrders(tx, { kind: 'expired' }, 200) },
+  {
+    what: 'claim orders to receive automatically',
+    run: (_, tx) => claimDueOrders(tx, { kind: 'auto_receive', afterS: 86_400 }, 200),
+  },
+]
+
 /** The snapshot files and the cases each holds. */
-const FILES: Record<string, Case[]> = { 'search.sql': SEARCH_CASES, 'orders.sql': ORDER_CASES }
+const FILES: Record<string, Case[]> = {
+  'search.sql': SEARCH_CASES,
+  'orders.sql': ORDER_CASES,
+  'choices.sql': CHOICE_CASES,
+}
 
 async function seed(db: Db): Promise<void> {
   await insertUser(db, 'seller', 'x')
