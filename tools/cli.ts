@@ -37,6 +37,10 @@ export function addToolCommands(program: Command, env: Env): Command {
       'measure the server at this URL (default: start one, on DATABASE_URL or a fresh embedded database)',
     )
     .option('--raw', 'run the same transactions in-process against the database, without HTTP: the ceiling')
+    .option(
+      '--floor',
+      'run the least work a paid order needs (guarded stock, order, items; guarded status, debit, ledger) on tables of its own: the floor',
+    )
     .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
     .option('-d, --duration <s>', 'seconds to run', positiveNumber, 10)
     .option('--sellers <n>', 'sellers', positiveNumber, 2)
@@ -52,7 +56,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
     .option(
       '--compare <rounds>',
-      'alternate raw and HTTP runs for this many rounds and print each ratio and the medians',
+      'rotate floor, raw and HTTP runs for this many rounds and print each ratio and the medians',
       wholeNumber,
       0,
     )
@@ -62,6 +66,7 @@ export function addToolCommands(program: Command, env: Env): Command {
         const out = await bench(
           {
             raw: Boolean(o.raw),
+            floor: Boolean(o.floor),
             concurrency: o.concurrency,
             durationS: o.duration,
             sellers: o.sellers,
@@ -80,6 +85,25 @@ export function addToolCommands(program: Command, env: Env): Command {
           throw err
         })
         console.log(out)
+      }),
+    )
+
+  program
+    .command('bench-account')
+    .description(
+      'where a paid order spends its time, statement by statement, for the floor and for the services in-process: ' +
+        'calls, execution time, buffers and WAL per paid order from pg_stat_statements, and CPU per paid order ' +
+        '(DATABASE_URL: a PostgreSQL server with pg_stat_statements)',
+    )
+    .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
+    .option('-d, --duration <s>', 'seconds to run each target', positiveNumber, 10)
+    .option('--top <n>', 'statements to list per target, most expensive first', positiveNumber, 12)
+    .action((o) =>
+      run('bench-account', async () => {
+        const { benchAccount } = await import('./bench/order-account.ts')
+        console.log(
+          await benchAccount({ concurrency: o.concurrency, durationS: o.duration, top: o.top }, env),
+        )
       }),
     )
 
@@ -205,7 +229,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     .option('--seed <n>', 'seed of the generator', wholeNumber, 7)
     .action((o) =>
       run('demo', async () => {
-        const { demo } = await import('../scripts/demo.ts')
+        const { demo } = await import('./demo/demo.ts')
         await demo({ books: o.books, orders: o.orders, buyers: o.buyers, seed: o.seed }, env)
       }),
     )

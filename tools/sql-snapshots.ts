@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { Sort } from '../src/api/catalog.ts'
 import type { Db, Queryable, QueryOptions, Tx } from '../src/db/db.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { openPglite } from '../src/db/pglite.ts'
@@ -21,12 +22,7 @@ import {
   receiveOrders,
 } from '../src/repositories/orders.ts'
 import { listReviews, unansweredReviews } from '../src/repositories/reviews.ts'
-import {
-  type SearchFilters,
-  type SearchRequest,
-  type Sort,
-  searchListings,
-} from '../src/repositories/search.ts'
+import { type SearchFilters, type SearchRequest, searchListings } from '../src/repositories/search.ts'
 import { insertStore } from '../src/repositories/stores.ts'
 import { insertUser } from '../src/repositories/users.ts'
 import { parseScope, textQuery } from '../src/search/query.ts'

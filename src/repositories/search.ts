@@ -1,18 +1,8 @@
-import type { ApiHit } from '../api/catalog.ts'
+import type { ApiHit, Sort } from '../api/catalog.ts'
 import type { Queryable } from '../db/db.ts'
 import { query, type Sql, sql } from '../db/sql.ts'
 import { BITMAP_BLOCK, TITLE_GRAM_BIT } from '../search/encoding.ts'
 import type { BitmapQuery, PostingsQuery, TextQuery, Word } from '../search/query.ts'
-
-export const SORTS = [
-  'relevance',
-  'price_asc',
-  'price_desc',
-  'pub_year_desc',
-  'sales_desc',
-  'rating_desc',
-] as const
-export type Sort = (typeof SORTS)[number]
 
 export interface SearchFilters {
   storeId?: string | undefined
