@@ -2,7 +2,7 @@
  * The SQL the dynamic statements send, committed under src/repositories/__sql__/ so that a reviewer
  * sees in a diff what a change does to it. Each case runs a repository function against a small
  * catalogue on a fresh in-memory database and records every statement it sends (text and values),
- * in order. `npm run sql-snapshots` writes the files; test/sql-snapshots.test.ts fails when the code
+ * in order. `npm run sql-snapshots` writes the files; test/db/sql-snapshots.test.ts fails when the code
  * and the files disagree.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'

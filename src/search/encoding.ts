@@ -1,7 +1,7 @@
 /**
  * How the search tables encode what they hold: the bits of search_postings.fields and the block size
  * of search_bitmaps. These are the definitions the code uses; the migrations that built the tables
- * (006, 007, 010) spell the same numbers in SQL, and test/search-encoding.test.ts reads them back from
+ * (006, 007, 010) spell the same numbers in SQL, and test/search/search-encoding.test.ts reads them back from
  * the database (column types, the SQL functions' results on a listing) and fails when the two disagree.
  * The SQL is not generated from here because those migrations have already run on existing databases
  * and must stay as they were; the search rebuild will derive its SQL from this module.
