@@ -44,6 +44,14 @@ interface Row {
   picture: Uint8Array | null
 }
 
+/** A row of the file that cannot be listed, and why. */
+export interface RejectedRow {
+  /** The row's place in the `book` table (SQLite rowid). */
+  row: number
+  id: string | null
+  reason: 'no id' | 'no title'
+}
+
 const str = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v))
 
 function toBook(r: Row): CourseBook | undefined {
@@ -112,9 +120,10 @@ export class CourseDb {
 
   /**
    * Batches of books in storage order (keyset paging on rowid: each batch is one index range read).
-   * `read` counts the rows read, including malformed ones (no id or title), which are left out.
+   * `read` counts the rows read, including malformed ones (no id or title), which are left out and
+   * named in `rejected`.
    */
-  *batches(size = 200): Generator<{ books: CourseBook[]; read: number }> {
+  *batches(size = 200): Generator<{ books: CourseBook[]; read: number; rejected: RejectedRow[] }> {
     const stmt = this.db.prepare(
       `SELECT rowid AS rid, id, title, author, publisher, original_title, translator, pub_year, pages, price,
               currency_unit, binding, isbn, author_intro, book_intro, content, tags, picture
@@ -126,7 +135,14 @@ export class CourseDb {
         const rows = stmt.all([after, size]) as unknown as Row[]
         if (rows.length === 0) return
         after = (rows[rows.length - 1] as Row).rid
-        yield { books: rows.map(toBook).filter((b): b is CourseBook => b !== undefined), read: rows.length }
+        const books: CourseBook[] = []
+        const rejected: RejectedRow[] = []
+        for (const r of rows) {
+          const book = toBook(r)
+          if (book) books.push(book)
+          else rejected.push({ row: r.rid, id: str(r.id), reason: r.id ? 'no title' : 'no id' })
+        }
+        yield { books, read: rows.length, rejected }
       }
     } finally {
       stmt.finalize()
