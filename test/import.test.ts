@@ -207,7 +207,9 @@ describe('the import command', () => {
     }
     assert.ok(
       logs.some((l) =>
-        /imported 25 books into store s \(0 already listed, 1 without id or title, 0 refused by the database\) on pglite/.test(l),
+        /imported 25 books into store s \(0 already listed, 1 without id or title, 0 refused by the database\) on pglite/.test(
+          l,
+        ),
       ),
       logs.join('\n'),
     )

@@ -83,7 +83,18 @@ function toBook(r: Row): CourseBook | undefined {
 /** The file named is missing, not SQLite, or SQLite without the course's `book` table. */
 export class NotACatalogue extends Error {
   override name = 'NotACatalogue'
+  constructor(
+    message: string,
+    /** What the file is instead: what a page tells the person who sent it. */
+    readonly why: 'missing' | 'not_sqlite' | 'no_book_table' | 'wrong_columns',
+  ) {
+    super(message)
+  }
 }
+
+const BATCH_SQL = `SELECT rowid AS rid, id, title, author, publisher, original_title, translator, pub_year, pages, price,
+        currency_unit, binding, isbn, author_intro, book_intro, content, tags, picture
+   FROM book WHERE rowid > ? ORDER BY rowid LIMIT ?`
 
 /**
  * Reads the course's SQLite catalogue through SQLite compiled to WebAssembly, which reads the file
@@ -94,7 +105,7 @@ export class CourseDb {
 
   /** Opens the file and checks it is a course catalogue, before anything else is touched. */
   constructor(path: string) {
-    if (!existsSync(path)) throw new NotACatalogue(`no such file: ${path}`)
+    if (!existsSync(path)) throw new NotACatalogue(`no such file: ${path}`, 'missing')
     this.db = new sqlite.Database(path, { readOnly: true, fileMustExist: true })
     let hasBookTable: boolean
     try {
@@ -105,11 +116,24 @@ export class CourseDb {
       this.db.close()
       throw new NotACatalogue(
         `${path} is not a SQLite database (${err instanceof Error ? err.message : err})`,
+        'not_sqlite',
       )
     }
     if (!hasBookTable) {
       this.db.close()
-      throw new NotACatalogue(`${path} is a SQLite database without a "book" table: not a course catalogue`)
+      throw new NotACatalogue(
+        `${path} is a SQLite database without a "book" table: not a course catalogue`,
+        'no_book_table',
+      )
+    }
+    try {
+      this.db.prepare(BATCH_SQL).finalize()
+    } catch (err) {
+      this.db.close()
+      throw new NotACatalogue(
+        `${path} has a "book" table without the course's columns (${err instanceof Error ? err.message : err})`,
+        'wrong_columns',
+      )
     }
   }
 
@@ -124,11 +148,7 @@ export class CourseDb {
    * named in `rejected`.
    */
   *batches(size = 200): Generator<{ books: CourseBook[]; read: number; rejected: RejectedRow[] }> {
-    const stmt = this.db.prepare(
-      `SELECT rowid AS rid, id, title, author, publisher, original_title, translator, pub_year, pages, price,
-              currency_unit, binding, isbn, author_intro, book_intro, content, tags, picture
-         FROM book WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-    )
+    const stmt = this.db.prepare(BATCH_SQL)
     try {
       let after = -1
       for (;;) {

@@ -128,6 +128,8 @@ export async function importCatalog(
     for (const r of rejected) fail(r)
     progress.seen += read
     report()
+    // A server importing keeps answering: the next batch waits for the requests that came meanwhile.
+    await new Promise((r) => setImmediate(r))
     if (progress.seen >= total) break
   }
   return progress
