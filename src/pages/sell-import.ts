@@ -68,10 +68,20 @@ export const sellImportPages: FastifyPluginAsyncTypebox<SellImportDeps> = async 
     return [user, store_id]
   }
 
+  /** While running: the rate and the time left; once finished: the rate and the time it took. */
+  function paceText(ctx: PageContext, s: ImportStatus): string {
+    const { rate, etaS } = pace(s)
+    if (s.finishedAt !== undefined)
+      return ctx.t('import.rateDone', {
+        rate: rate.toFixed(1),
+        secs: Math.max(1, Math.round((s.finishedAt - s.startedAt) / 1000)),
+      })
+    return etaS === undefined ? '' : ctx.t('import.rate', { rate: rate.toFixed(1), eta: etaS })
+  }
+
   function statusPanel(ctx: PageContext, storeId: string, s: ImportStatus): Html {
     const { t } = ctx
     const p = s.progress
-    const { rate, etaS } = pace(s)
     const active = s.state === 'running' || s.state === 'uploading'
     const counts = t('import.counts', { seen: p.seen, total: p.total })
     const result: [MessageKey, number][] = [
@@ -88,7 +98,7 @@ export const sellImportPages: FastifyPluginAsyncTypebox<SellImportDeps> = async 
 <h2 id="h-progress">${t('import.progress')}</h2>
 <p class="import-state" role="status" data-field="state">${stateText}</p>
 <progress id="import-bar" max="${Math.max(1, p.total)}" value="${p.seen}" aria-label="${t('import.progress')}">${counts}</progress>
-<p><span data-field="counts">${counts}</span> · <span data-field="pace">${etaS === undefined ? '' : t('import.rate', { rate: rate.toFixed(1), eta: etaS })}</span></p>
+<p><span data-field="counts">${counts}</span> · <span data-field="pace">${paceText(ctx, s)}</span></p>
 <dl class="facts">${result.map(([k, n]) => html`<dt>${t(k)}</dt><dd data-field="${k.slice('import.'.length)}">${n}</dd>`)}</dl>
 ${p.failures.length > 0 ? html`<h3>${t('import.failures')}</h3><ul class="plain">${p.failures.map((f) => html`<li>${t('import.failure', { id: f.id ?? t('import.row', { row: f.row ?? '?' }), reason: f.reason })}</li>`)}</ul>` : ''}
 ${active ? html`<p><a class="button" href="${base(storeId)}" data-refresh>${t('import.refresh')}</a></p>` : ''}
@@ -183,7 +193,7 @@ ${busy ? '' : form}`
         rate: Math.round(rate * 10) / 10,
         eta_s: etaS ?? null,
         counts_text: t('import.counts', { seen: p.seen, total: p.total }),
-        pace_text: etaS === undefined ? '' : t('import.rate', { rate: rate.toFixed(1), eta: etaS }),
+        pace_text: paceText(request.page, s),
       }
     },
   )

@@ -12,7 +12,9 @@ document.addEventListener('DOMContentLoaded', () => {
   const poll = async () => {
     try {
       const res = await fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
-      if (!res.ok) return
+      // 404: no job of this seller's any more (signed out, or a restart forgot it); the link still works.
+      if (res.status === 404) return
+      if (!res.ok) throw new Error(String(res.status))
       const s = await res.json()
       bar.max = Math.max(1, s.total)
       bar.value = s.seen

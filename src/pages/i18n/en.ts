@@ -189,6 +189,7 @@ export const en = {
   'import.progress': 'Import progress',
   'import.counts': '{seen} of {total} books',
   'import.rate': '{rate} books a second, about {eta} s left',
+  'import.rateDone': '{rate} books a second, {secs} s in all',
   'import.refresh': 'Refresh',
   'import.state.uploading': 'Receiving the file…',
   'import.state.running': 'Importing…',

@@ -191,6 +191,7 @@ export const zh: Catalogue = {
   'import.progress': '导入进度',
   'import.counts': '{seen} / {total} 本',
   'import.rate': '每秒 {rate} 本，约剩 {eta} 秒',
+  'import.rateDone': '每秒 {rate} 本，共用 {secs} 秒',
   'import.refresh': '刷新',
   'import.state.uploading': '正在接收文件…',
   'import.state.running': '正在导入…',
