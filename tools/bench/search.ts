@@ -38,8 +38,8 @@ interface Query {
   page_size?: number
 }
 
-/** The kinds of query, each a generator of requests; `stores` is the catalogue's store count. */
-const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
+/** The kinds of query, each a generator of requests; `stores` is the catalogue's store count (also the page benchmark's). */
+export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   one_word: (r) => ({ q: r.pick(VOCABULARY.nouns) }),
   two_words: (r) => ({ q: `${r.pick(VOCABULARY.nouns)} ${r.pick(VOCABULARY.tags)}` }),
   tag_scoped: (r) => ({ q: r.pick(VOCABULARY.tags), scope: 'tags' }),
