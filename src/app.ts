@@ -30,6 +30,7 @@ import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
 import { CartService } from './services/cart.ts'
 import { CatalogService } from './services/catalog.ts'
+import { CatalogueImportService } from './services/catalogue-import.ts'
 import type { Deps } from './services/context.ts'
 import { OrderService } from './services/orders.ts'
 import { ReviewService } from './services/reviews.ts'
@@ -84,6 +85,7 @@ export function buildServices(deps: Deps) {
     orders: new OrderService(deps),
     reviews: new ReviewService(deps),
     cart: new CartService(deps),
+    imports: new CatalogueImportService(deps),
   }
 }
 export type Services = ReturnType<typeof buildServices>
@@ -201,6 +203,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     app.addHook('preClose', () => sweeper.stop())
   }
 
+  // Catalogue imports stop after the batch they are writing commits, before the database closes.
+  app.addHook('preClose', () => services.imports.stop())
   if (!opts.db) app.addHook('onClose', () => db.close())
   return app
 }

@@ -224,6 +224,38 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('bench-pages')
+    .description(
+      'the web shop on the generated catalogue: server time (p50/p99) of the search results page per kind of ' +
+        'query in both languages, and the front page weight (HTML + CSS + JS, compressed); starts the server on ' +
+        'DATABASE_URL or on the embedded catalogue under BENCH_DIR (./data/bench)',
+    )
+    .option('--per-kind <n>', 'measured requests per kind and language', positiveNumber, 200)
+    .option('--warmup <n>', 'requests per kind and language run before measuring', wholeNumber, 10)
+    .option('--stores <n>', 'stores of the generated catalogue', positiveNumber, 1000)
+    .option('--seed <n>', 'seed of the query mix', wholeNumber, 2)
+    .option('--kinds <a,b,…>', 'run these kinds only (default: those a shopper makes)', (raw: string) =>
+      raw.split(','),
+    )
+    .action((o) =>
+      run('bench-pages', async () => {
+        const { benchPages } = await import('./bench/pages.ts')
+        console.log(
+          await benchPages(
+            {
+              perKind: o.perKind,
+              warmup: o.warmup,
+              stores: o.stores,
+              seed: o.seed,
+              ...(o.kinds ? { kinds: o.kinds } : {}),
+            },
+            env,
+          ),
+        )
+      }),
+    )
+
+  program
     .command('chaos')
     .description(
       'kill the server with SIGKILL under load, restart it on the same data, and check that nothing ' +
@@ -253,6 +285,19 @@ export function addToolCommands(program: Command, env: Env): Command {
       run('schema', async () => {
         const { writeSchemaFile } = await import('./schema.ts')
         console.log(`wrote ${await writeSchemaFile()}`)
+      }),
+    )
+
+  program
+    .command('sql-snapshots')
+    .description(
+      'write src/repositories/__sql__/: the SQL each dynamic statement sends, for representative cases',
+    )
+    .action(() =>
+      run('sql-snapshots', async () => {
+        const { writeSqlSnapshots, SNAPSHOT_DIR } = await import('./sql-snapshots.ts')
+        const changed = await writeSqlSnapshots()
+        console.log(changed.length > 0 ? `wrote ${changed.join(', ')} in ${SNAPSHOT_DIR}` : 'no change')
       }),
     )
 

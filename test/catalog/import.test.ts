@@ -42,7 +42,15 @@ describe('importCatalog', () => {
       onProgress: (p) => seen.push(p.seen),
     })
     source.close()
-    assert.deepEqual(r, { total: 26, seen: 26, added: 25, skipped: 0, invalid: 1 })
+    assert.deepEqual(r, {
+      total: 26,
+      seen: 26,
+      added: 25,
+      skipped: 0,
+      invalid: 1,
+      failed: 0,
+      failures: [{ row: 26, id: 'bad-no-title', reason: 'no title' }],
+    })
     assert.equal(seen[0], 0)
     assert.equal(seen.at(-1), 26)
     assert.ok(seen.length >= 7, 'progress after every batch')
@@ -75,7 +83,15 @@ describe('importCatalog', () => {
     const source = new CourseDb(file)
     const r = await importCatalog(t.db, hasher, source, { storeId: 'mini', sellerId: 'importer', stock: 99 })
     source.close()
-    assert.deepEqual(r, { total: 26, seen: 26, added: 0, skipped: 25, invalid: 1 })
+    assert.deepEqual(r, {
+      total: 26,
+      seen: 26,
+      added: 0,
+      skipped: 25,
+      invalid: 1,
+      failed: 0,
+      failures: [{ row: 26, id: 'bad-no-title', reason: 'no title' }],
+    })
     const stock = await t.db.query<{ s: number }>(
       "SELECT max(stock_level) AS s FROM listings WHERE store_id = 'mini'",
     )
@@ -92,7 +108,7 @@ describe('importCatalog', () => {
       batchSize: 2,
     })
     source.close()
-    assert.deepEqual(r, { total: 3, seen: 3, added: 3, skipped: 0, invalid: 0 })
+    assert.deepEqual(r, { total: 3, seen: 3, added: 3, skipped: 0, invalid: 0, failed: 0, failures: [] })
   })
 
   test('refuses an unknown seller without a password, and a store of someone else', async () => {
@@ -191,7 +207,9 @@ describe('the import command', () => {
     }
     assert.ok(
       logs.some((l) =>
-        /imported 25 books into store s \(0 already listed, 1 without id or title\) on pglite/.test(l),
+        /imported 25 books into store s \(0 already listed, 1 without id or title, 0 refused by the database\) on pglite/.test(
+          l,
+        ),
       ),
       logs.join('\n'),
     )

@@ -1,4 +1,5 @@
 /** A small course catalogue (the SQLite layout of book.db) for the import tests. */
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import sqlite from 'node-sqlite3-wasm'
 
@@ -54,6 +55,23 @@ export function makeCatalogue(dir: string): string {
     null,
   ])
   ins.finalize()
+  db.close()
+  return file
+}
+
+/** A catalogue of n plain books (no pictures), for imports that take many batches. */
+export function makePlainCatalogue(dir: string, n: number): string {
+  const file = join(dir, `plain-${n}.db`)
+  if (existsSync(file)) return file
+  const db = new sqlite.Database(file)
+  db.run(`CREATE TABLE book (id TEXT, title TEXT, author TEXT, publisher TEXT, original_title TEXT,
+    translator TEXT, pub_year TEXT, pages INT, price INT, currency_unit TEXT, binding TEXT, isbn TEXT,
+    author_intro TEXT, book_intro TEXT, content TEXT, tags TEXT, picture BLOB)`)
+  db.run('BEGIN')
+  const ins = db.prepare('INSERT INTO book (id, title, author, price, tags) VALUES (?,?,?,?,?)')
+  for (let i = 0; i < n; i++) ins.run([`g${i}`, `Generated book ${i}`, `Author ${i % 97}`, 100 + i, 'tag'])
+  ins.finalize()
+  db.run('COMMIT')
   db.close()
   return file
 }

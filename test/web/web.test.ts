@@ -16,6 +16,8 @@ import {
   newStore,
   newUser,
   orderStatus,
+  pay,
+  placeOrder,
   post,
   rowsOf,
   startApp,
@@ -540,5 +542,83 @@ describe('cart, checkout and reviews', () => {
     assert.equal((await s.post(`/sell/reviews/${reviewId}/reply`, { text: '' })).status, 400)
     assert.equal((await s.post(`/sell/reviews/${reviewId}/reply`, { text: 'Thank you!' })).status, 303)
     assert.ok(textOf((await b.get(`/book/${storeId}/${bookId}`)).body).includes('Thank you!'))
+  })
+
+  test('the book page pages its reviews with links, sorts them newest or by rating, and keeps the histogram', async () => {
+    const { seller, storeId, bookId } = await shopWithBook(100, 100)
+    const buyer = await newUser(t.app, 'many')
+    await addFunds(t.app, buyer, 100_000)
+    const shop = { seller, storeId, bookIds: [bookId] }
+    // 12 reviews, one per received order: ratings 1,2,3,4,5,1,2,… with the text saying which one.
+    for (let i = 0; i < 12; i++) {
+      const orderId = await placeOrder(t.app, buyer, shop)
+      assert.equal((await pay(t.app, buyer, orderId)).status, 200)
+      const act = { user_id: seller.userId, order_id: orderId }
+      assert.equal((await post(t.app, '/seller/send_books', act, seller.token)).status, 200)
+      const buyerAct = { user_id: buyer.userId, order_id: orderId }
+      assert.equal((await post(t.app, '/buyer/receive_books', buyerAct, buyer.token)).status, 200)
+      const review = {
+        user_id: buyer.userId,
+        order_id: orderId,
+        book_id: bookId,
+        rating: (i % 5) + 1,
+        text: `review-${i}`,
+      }
+      assert.equal((await post(t.app, '/buyer/review', review, buyer.token)).status, 200)
+      await new Promise((r) => setTimeout(r, 3))
+    }
+    const shown = (body: string) => [...body.matchAll(/review-(\d+)/g)].map((m) => Number(m[1]))
+    const starsOf = (i: number) => (i % 5) + 1
+    for (const lang of ['en', 'zh'] as const) {
+      const b = new WebClient(t.app, { 'accept-language': lang })
+      const first = await b.get(`/book/${storeId}/${bookId}`)
+      assert.equal(first.status, 200)
+      assert.deepEqual(shown(first.body), [11, 10, 9, 8, 7, 6, 5, 4, 3, 2], 'newest first, ten a page')
+      // The histogram: ratings 1 and 2 three times each, 3–5 twice each.
+      for (const [n, count] of [
+        [1, 3],
+        [2, 3],
+        [3, 2],
+        [4, 2],
+        [5, 2],
+      ])
+        assert.match(
+          first.body,
+          new RegExp(
+            `<meter min="0" max="12" value="${count}" aria-label="${CATALOGUES[lang]['book.reviewsWithStars'].replace('{n}', String(n)).replace('{count}', String(count))}"`,
+          ),
+        )
+      const next = /<a rel="next" href="([^"]+)"/.exec(first.body)?.[1]?.replaceAll('&amp;', '&') ?? ''
+      assert.equal(next, `/book/${storeId}/${bookId}?page=2#reviews`)
+      const second = await b.get(next.replace('#reviews', ''))
+      assert.deepEqual(shown(second.body), [1, 0], 'the last page holds the oldest two')
+      assert.ok(!/rel="next"/.test(second.body) && /rel="prev"/.test(second.body))
+      // Sorting is a link; ties on the rating show the newest first.
+      const sortLink =
+        new RegExp(`href="([^"]+)">${CATALOGUES[lang]['book.reviewsSort.rating_desc']}<`).exec(
+          first.body,
+        )?.[1] ?? ''
+      assert.equal(sortLink.replaceAll('&amp;', '&'), `/book/${storeId}/${bookId}?sort=rating_desc#reviews`)
+      const best = await b.get(`/book/${storeId}/${bookId}?sort=rating_desc`)
+      const expected = [...Array(12).keys()].sort((x, y) => starsOf(y) - starsOf(x) || y - x)
+      assert.deepEqual(shown(best.body), expected.slice(0, 10))
+      const worst2 = await b.get(`/book/${storeId}/${bookId}?sort=rating_asc&page=2`)
+      const asc = [...Array(12).keys()].sort((x, y) => starsOf(x) - starsOf(y) || y - x)
+      assert.deepEqual(shown(worst2.body), asc.slice(10))
+      assert.match(
+        worst2.body,
+        /href="[^"]*\?sort=rating_asc#reviews" rel="prev"|rel="prev" href="[^"]*\?sort=rating_asc#reviews"/,
+        'paging keeps the order',
+      )
+      const beyond = await b.get(`/book/${storeId}/${bookId}?page=9`)
+      assert.equal(beyond.status, 200)
+      assert.deepEqual(shown(beyond.body), [])
+      assert.ok(textOf(beyond.body).includes(CATALOGUES[lang]['book.reviewsPageEmpty']))
+      for (const bad of ['?page=0', '?page=x', '?sort=best', '?page=100001']) {
+        const r = await b.get(`/book/${storeId}/${bookId}${bad}`)
+        assert.equal(r.status, 400, bad)
+        assert.ok(!r.body.includes('review-'), 'no reviews on an error page')
+      }
+    }
   })
 })
