@@ -429,31 +429,41 @@ export interface Page {
   offset: number
 }
 
-/** A buyer's orders, newest first, one page, and how many there are in all (same filter). */
+/** Every status, in the order the API lists them: a history without a filter merges them all. */
+const ALL_STATUSES: readonly OrderStatus[] = ['unpaid', 'paid', 'shipped', 'received', 'cancelled']
+
+/**
+ * A buyer's orders, newest first, one page, and how many there are in all (same filter).
+ * The page is merged from one index range of orders_buyer_status per status asked for (at most
+ * offset + limit rows from each, via a LATERAL subquery), so a page with or without a status filter
+ * is read by index scans that stop after it (migration 020).
+ */
 export async function listBuyerOrders(
   q: Queryable,
   buyerId: string,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const filter = page.status ? 'AND status = $2' : ''
-  const params: unknown[] = page.status ? [buyerId, page.status] : [buyerId]
-  const n = params.length
+  const statuses = page.status ? [page.status] : ALL_STATUSES
   const count = await q.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 ${filter}`,
-    params,
+    `SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 AND status = ANY ($2::text[])`,
+    [buyerId, statuses],
   )
   const rows = await q.query<OrderRow>(
-    `SELECT ${ORDER_COLUMNS} FROM orders WHERE buyer_id = $1 ${filter}
-      ORDER BY created_at DESC, order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
-    [...params, page.limit, page.offset],
+    `SELECT ${orderColumns('o.')}
+       FROM unnest($2::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.buyer_id = $1 AND o.status = st.status
+          ORDER BY o.created_at DESC, o.order_id LIMIT $3::bigint + $4::bigint
+       ) o
+      ORDER BY o.created_at DESC, o.order_id LIMIT $3 OFFSET $4`,
+    [buyerId, statuses, page.limit, page.offset],
   )
   return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }
 
 /**
  * Orders of the stores a seller owns (or of one of them), newest first, one page, with the total.
- * Each store's list comes from its own index range, at most offset + limit rows per store, and the
- * lists are merged.
+ * Each store's list in each status asked for comes from its own range of orders_store_status, at
+ * most offset + limit rows per store and status, and the lists are merged.
  */
 export async function listSellerOrders(
   q: Queryable,
@@ -461,27 +471,22 @@ export async function listSellerOrders(
   storeId: string | undefined,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const params: unknown[] = [sellerId]
+  const params: unknown[] = [sellerId, page.status ? [page.status] : ALL_STATUSES]
   let stores = 's.owner_id = $1'
   if (storeId !== undefined) {
     params.push(storeId)
     stores += ` AND s.store_id = $${params.length}`
   }
-  let filter = ''
-  if (page.status) {
-    params.push(page.status)
-    filter = `AND o.status = $${params.length}`
-  }
   const n = params.length
   const count = await q.query<{ total: number }>(
     `SELECT count(*)::int AS total FROM orders o
-      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${filter}`,
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) AND o.status = ANY ($2::text[])`,
     params,
   )
   const rows = await q.query<OrderRow>(
     `SELECT ${orderColumns('o.')}
-       FROM stores s CROSS JOIN LATERAL (
-         SELECT * FROM orders o WHERE o.store_id = s.store_id ${filter}
+       FROM stores s CROSS JOIN unnest($2::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.store_id = s.store_id AND o.status = st.status
           ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1}::bigint + $${n + 2}::bigint
        ) o
       WHERE ${stores}
