@@ -1,4 +1,4 @@
-import type { ApiOrder } from '../api/orders.ts'
+import { type ApiOrder, OrderStatus as OrderStatusSchema } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
 
 /** The statuses and cancel reasons are the API's (and the table's CHECK constraints'). */
@@ -429,8 +429,8 @@ export interface Page {
   offset: number
 }
 
-/** Every status, in the order the API lists them: a history without a filter merges them all. */
-const ALL_STATUSES: readonly OrderStatus[] = ['unpaid', 'paid', 'shipped', 'received', 'cancelled']
+/** Every status the API knows (from its schema): a history without a filter merges them all. */
+const ALL_STATUSES: readonly OrderStatus[] = OrderStatusSchema.anyOf.map((s) => s.const)
 
 /**
  * A buyer's orders, newest first, one page, and how many there are in all (same filter).
