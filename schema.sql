@@ -283,13 +283,9 @@ CREATE INDEX listings_tags ON listings USING gin (tags);
 
 CREATE INDEX listings_title_grams ON listings USING gin (title_grams);
 
-CREATE INDEX orders_buyer ON orders USING btree (buyer_id, created_at DESC, order_id);
-
 CREATE INDEX orders_buyer_status ON orders USING btree (buyer_id, status, created_at DESC, order_id);
 
 CREATE INDEX orders_shipped_auto_receive ON orders USING btree (shipped_at) WHERE (status = 'shipped'::text);
-
-CREATE INDEX orders_store ON orders USING btree (store_id, created_at DESC, order_id);
 
 CREATE INDEX orders_store_status ON orders USING btree (store_id, status, created_at DESC, order_id);
 

@@ -1,4 +1,4 @@
-import type { ApiOrder } from '../api/orders.ts'
+import { type ApiOrder, OrderStatus as OrderStatusSchema } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
 import { query, type Sql, sql } from '../db/sql.ts'
 import { liveSession } from './sessions.ts'
@@ -467,29 +467,45 @@ export interface Page {
   offset: number
 }
 
-/** A buyer's orders, newest first, one page, and how many there are in all (same filter). */
+/** Every status the API knows (from its schema): a history without a filter merges them all. */
+const ALL_STATUSES: readonly OrderStatus[] = OrderStatusSchema.anyOf.map((s) => s.const)
+
+/**
+ * A buyer's orders, newest first, one page, and how many there are in all (same filter).
+ * The page is merged from one index range of orders_buyer_status per status asked for (at most
+ * offset + limit rows from each, via a LATERAL subquery), so a page with or without a status filter
+ * is read by index scans that stop after it (migration 013).
+ */
 export async function listBuyerOrders(
   q: Queryable,
   buyerId: string,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const which = sql`buyer_id = ${buyerId} ${page.status ? sql`AND status = ${page.status}` : sql.empty}`
+  // Each status has its own index range ((buyer_id, status, created_at DESC, order_id)): one short scan
+  // per status, each stopping after the page, merged (migration 013 dropped the index without status).
+  const statuses = sql.bind(page.status ? [page.status] : ALL_STATUSES)
+  const limit = sql.bind(page.limit)
+  const offset = sql.bind(page.offset)
   const count = await query<{ total: number }>(
     q,
-    sql`SELECT count(*)::int AS total FROM orders WHERE ${which}`,
+    sql`SELECT count(*)::int AS total FROM orders WHERE buyer_id = ${buyerId} AND status = ANY (${statuses}::text[])`,
   )
   const rows = await query<OrderRow>(
     q,
-    sql`SELECT ${ORDER_COLUMNS} FROM orders WHERE ${which}
-      ORDER BY created_at DESC, order_id LIMIT ${page.limit} OFFSET ${page.offset}`,
+    sql`SELECT ${orderColumns('o')}
+       FROM unnest(${statuses}::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.buyer_id = ${buyerId} AND o.status = st.status
+          ORDER BY o.created_at DESC, o.order_id LIMIT ${limit}::bigint + ${offset}::bigint
+       ) o
+      ORDER BY o.created_at DESC, o.order_id LIMIT ${limit} OFFSET ${offset}`,
   )
   return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }
 
 /**
  * Orders of the stores a seller owns (or of one of them), newest first, one page, with the total.
- * Each store's list comes from its own index range, at most offset + limit rows per store, and the
- * lists are merged.
+ * Each store's list in each status asked for comes from its own range of orders_store_status, at
+ * most offset + limit rows per store and status, and the lists are merged.
  */
 export async function listSellerOrders(
   q: Queryable,
@@ -498,20 +514,21 @@ export async function listSellerOrders(
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
   const stores = sql`s.owner_id = ${sellerId} ${storeId === undefined ? sql.empty : sql`AND s.store_id = ${storeId}`}`
-  // The status is compared in each store's list; the page's bounds cut both the lists and the merge.
-  const status = page.status ? sql`AND o.status = ${page.status}` : sql.empty
+  // Each store's orders of each status are one index range ((store_id, status, created_at DESC,
+  // order_id)); the page's bounds cut every range and the merge.
+  const statuses = sql.bind(page.status ? [page.status] : ALL_STATUSES)
   const limit = sql.bind(page.limit)
   const offset = sql.bind(page.offset)
   const count = await query<{ total: number }>(
     q,
     sql`SELECT count(*)::int AS total FROM orders o
-      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${status}`,
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) AND o.status = ANY (${statuses}::text[])`,
   )
   const rows = await query<OrderRow>(
     q,
     sql`SELECT ${orderColumns('o')}
-       FROM stores s CROSS JOIN LATERAL (
-         SELECT * FROM orders o WHERE o.store_id = s.store_id ${status}
+       FROM stores s CROSS JOIN unnest(${statuses}::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.store_id = s.store_id AND o.status = st.status
           ORDER BY o.created_at DESC, o.order_id LIMIT ${limit}::bigint + ${offset}::bigint
        ) o
       WHERE ${stores}

@@ -75,47 +75,55 @@ WITH session_ok AS (
 
 -- ## a buyer’s orders, every status
 
--- $1 = "buyer"
-SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1;
+-- $1 = "buyer", $2 = ["unpaid","paid","shipped","received","cancelled"]
+SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 AND status = ANY ($2::text[]);
 
--- $1 = "buyer", $2 = 10, $3 = 0
-SELECT order_id, buyer_id, store_id, status, cancel_reason, total_price, created_at, expires_at, paid_at, shipped_at, received_at, cancelled_at, now() >= expires_at AS expired FROM orders WHERE buyer_id = $1 
-      ORDER BY created_at DESC, order_id LIMIT $2 OFFSET $3;
+-- $1 = ["unpaid","paid","shipped","received","cancelled"], $2 = "buyer", $3 = 10, $4 = 0
+SELECT o.order_id, o.buyer_id, o.store_id, o.status, o.cancel_reason, o.total_price, o.created_at, o.expires_at, o.paid_at, o.shipped_at, o.received_at, o.cancelled_at, now() >= o.expires_at AS expired
+       FROM unnest($1::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.buyer_id = $2 AND o.status = st.status
+          ORDER BY o.created_at DESC, o.order_id LIMIT $3::bigint + $4::bigint
+       ) o
+      ORDER BY o.created_at DESC, o.order_id LIMIT $3 OFFSET $4;
 
 -- ## a buyer’s orders, one status
 
--- $1 = "buyer", $2 = "paid"
-SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 AND status = $2;
+-- $1 = "buyer", $2 = ["paid"]
+SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 AND status = ANY ($2::text[]);
 
--- $1 = "buyer", $2 = "paid", $3 = 10, $4 = 20
-SELECT order_id, buyer_id, store_id, status, cancel_reason, total_price, created_at, expires_at, paid_at, shipped_at, received_at, cancelled_at, now() >= expires_at AS expired FROM orders WHERE buyer_id = $1 AND status = $2
-      ORDER BY created_at DESC, order_id LIMIT $3 OFFSET $4;
+-- $1 = ["paid"], $2 = "buyer", $3 = 10, $4 = 20
+SELECT o.order_id, o.buyer_id, o.store_id, o.status, o.cancel_reason, o.total_price, o.created_at, o.expires_at, o.paid_at, o.shipped_at, o.received_at, o.cancelled_at, now() >= o.expires_at AS expired
+       FROM unnest($1::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.buyer_id = $2 AND o.status = st.status
+          ORDER BY o.created_at DESC, o.order_id LIMIT $3::bigint + $4::bigint
+       ) o
+      ORDER BY o.created_at DESC, o.order_id LIMIT $3 OFFSET $4;
 
 -- ## a seller’s orders, every store, every status
 
--- $1 = "seller"
+-- $1 = "seller", $2 = ["unpaid","paid","shipped","received","cancelled"]
 SELECT count(*)::int AS total FROM orders o
-      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE s.owner_id = $1 );
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE s.owner_id = $1 ) AND o.status = ANY ($2::text[]);
 
--- $1 = 10, $2 = 0, $3 = "seller"
+-- $1 = ["unpaid","paid","shipped","received","cancelled"], $2 = 10, $3 = 0, $4 = "seller"
 SELECT o.order_id, o.buyer_id, o.store_id, o.status, o.cancel_reason, o.total_price, o.created_at, o.expires_at, o.paid_at, o.shipped_at, o.received_at, o.cancelled_at, now() >= o.expires_at AS expired
-       FROM stores s CROSS JOIN LATERAL (
-         SELECT * FROM orders o WHERE o.store_id = s.store_id 
-          ORDER BY o.created_at DESC, o.order_id LIMIT $1::bigint + $2::bigint
+       FROM stores s CROSS JOIN unnest($1::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.store_id = s.store_id AND o.status = st.status
+          ORDER BY o.created_at DESC, o.order_id LIMIT $2::bigint + $3::bigint
        ) o
-      WHERE s.owner_id = $3 
-      ORDER BY o.created_at DESC, o.order_id LIMIT $1 OFFSET $2;
+      WHERE s.owner_id = $4 
+      ORDER BY o.created_at DESC, o.order_id LIMIT $2 OFFSET $3;
 
 -- ## a seller’s orders, one store, one status
 
--- $1 = "seller", $2 = "north-store", $3 = "shipped"
+-- $1 = "seller", $2 = "north-store", $3 = ["shipped"]
 SELECT count(*)::int AS total FROM orders o
-      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE s.owner_id = $1 AND s.store_id = $2) AND o.status = $3;
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE s.owner_id = $1 AND s.store_id = $2) AND o.status = ANY ($3::text[]);
 
--- $1 = "shipped", $2 = 5, $3 = 10, $4 = "seller", $5 = "north-store"
+-- $1 = ["shipped"], $2 = 5, $3 = 10, $4 = "seller", $5 = "north-store"
 SELECT o.order_id, o.buyer_id, o.store_id, o.status, o.cancel_reason, o.total_price, o.created_at, o.expires_at, o.paid_at, o.shipped_at, o.received_at, o.cancelled_at, now() >= o.expires_at AS expired
-       FROM stores s CROSS JOIN LATERAL (
-         SELECT * FROM orders o WHERE o.store_id = s.store_id AND o.status = $1
+       FROM stores s CROSS JOIN unnest($1::text[]) AS st(status) CROSS JOIN LATERAL (
+         SELECT * FROM orders o WHERE o.store_id = s.store_id AND o.status = st.status
           ORDER BY o.created_at DESC, o.order_id LIMIT $2::bigint + $3::bigint
        ) o
       WHERE s.owner_id = $4 AND s.store_id = $5
