@@ -6,8 +6,37 @@ import { type Static, Type } from 'typebox'
 import { LIMITS } from '../limits.ts'
 import { SORTS } from '../repositories/search.ts'
 import { StoreId } from '../routes/schemas.ts'
+import { SNIPPET_CHARS, SNIPPET_FIELDS } from '../search/highlight.ts'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+
+/** [start, end) in UTF-16 code units, as JavaScript counts string positions. */
+const Mark = Type.Array(Type.Integer({ minimum: 0 }), { minItems: 2, maxItems: 2 })
+
+export const Highlights = Type.Object(
+  {
+    title: Type.Array(Mark, { description: 'where the query’s words are in `title`, in order' }),
+    snippet: Nullable(
+      Type.Object({
+        field: Type.Enum([...SNIPPET_FIELDS], {
+          description: 'the other field holding the most query words (tags joined with ", ")',
+        }),
+        text: Type.String({ maxLength: SNIPPET_CHARS, description: 'plain text, "…" where it was cut' }),
+        marks: Type.Array(Mark, { description: 'where the query’s words are in `text`' }),
+      }),
+    ),
+  },
+  {
+    description:
+      'matched words of the query (plain text and offsets, never HTML); without q, no marks and no snippet',
+    examples: [
+      {
+        title: [[2, 4]],
+        snippet: { field: 'book_intro', text: '一部关于心灵与数学的传记。', marks: [[4, 6]] },
+      },
+    ],
+  },
+)
 
 export const Hit = Type.Object({
   store_id: Type.String(),
@@ -24,6 +53,7 @@ export const Hit = Type.Object({
   }),
   rating_average: Nullable(Type.Number({ description: 'average review rating, 2 decimals; null: unrated' })),
   rating_count: Type.Integer({ description: 'number of reviews' }),
+  highlights: Highlights,
 })
 export type ApiHit = Static<typeof Hit>
 

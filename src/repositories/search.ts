@@ -39,7 +39,7 @@ export interface SearchRequest {
 }
 
 /** A hit as the statements select it: the rating's sum and count (the service turns them into the average). */
-export type SearchHit = Omit<ApiHit, 'rating_average'> & { rating_sum: number }
+export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & { rating_sum: number }
 
 /** Collects parameters and hands out their $n placeholders. */
 class Params {

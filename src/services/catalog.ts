@@ -1,9 +1,11 @@
 import type { SearchPage, SearchParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
+import { excerptSources } from '../repositories/excerpts.ts'
 import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
 import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
+import { type Highlights, highlight } from '../search/highlight.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
 import type { Deps } from './context.ts'
@@ -28,6 +30,9 @@ export interface Picture {
 
 export const picturePath = (storeId: string, bookId: string, index: number) =>
   `/stores/${encodeURIComponent(storeId)}/books/${encodeURIComponent(bookId)}/pictures/${index}`
+
+/** A hit's highlights when there is no query. */
+const NO_HIGHLIGHTS: Highlights = { title: [], snippet: null }
 
 /** How long the front page's tag list is reused: it changes slowly, and the count reads many rows. */
 const TAGS_TTL_MS = 60_000
@@ -55,13 +60,14 @@ export class CatalogService {
     const q = p.q?.trim() ? p.q : undefined
     const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
+    const text = q === undefined ? undefined : textQuery(segmenter(), q, scope)
     const page = await db.transaction(async (tx) => {
       // The count and the page come from one snapshot (PostgreSQL; PGlite runs one thing at a time).
       // JIT compilation costs more than it saves on queries of this size (docs/search.md).
       if (db.engine === 'postgres')
         await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
-      return searchListings(tx, {
-        text: q === undefined ? undefined : textQuery(segmenter(), q, scope),
+      const found = await searchListings(tx, {
+        text,
         filters: {
           storeId: p.store_id,
           tags,
@@ -74,6 +80,9 @@ export class CatalogService {
         limit: p.page_size,
         offset: (p.page - 1) * p.page_size,
       })
+      // Excerpts need book_intro and content, which the search statements do not read.
+      const sources = text ? await excerptSources(tx, found.hits) : undefined
+      return { ...found, sources }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await findStore(db, p.store_id)))
@@ -81,6 +90,14 @@ export class CatalogService {
     const books = page.hits.map(({ rating_sum, ...hit }) => ({
       ...hit,
       rating_average: averageOf(rating_sum, hit.rating_count),
+      highlights:
+        text && page.sources
+          ? highlight(
+              { ...hit, ...page.sources(hit.store_id, hit.book_id) },
+              text.terms,
+              text.substring?.text,
+            )
+          : NO_HIGHLIGHTS,
     }))
     return { books, total: page.total, page: p.page, page_size: p.page_size }
   }
