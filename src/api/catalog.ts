@@ -6,6 +6,7 @@ import { type Static, Type } from 'typebox'
 import { LIMITS } from '../limits.ts'
 import { SORTS } from '../repositories/search.ts'
 import { StoreId } from '../routes/schemas.ts'
+import { EXACT_FACET_MATCHES, FACET_KINDS, FACET_TOP } from '../search/facets.ts'
 import { SNIPPET_CHARS, SNIPPET_FIELDS } from '../search/highlight.ts'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
@@ -89,8 +90,58 @@ export const SearchQuery = Type.Object({
   in_stock: Type.Optional(Type.Boolean({ description: 'true: only listings with stock' })),
   page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  facets: Type.Optional(
+    Type.String({
+      maxLength: 100,
+      description: `comma list of ${FACET_KINDS.join(', ')}: counts over the whole match to add as \`facets\``,
+      examples: ['tags,price,stores'],
+    }),
+  ),
 })
 export type SearchParams = Static<typeof SearchQuery>
+
+export const Facets = Type.Object(
+  {
+    tags: Type.Optional(
+      Type.Array(Type.Object({ value: Type.String(), count: Type.Integer() }), {
+        description: `the ${FACET_TOP} tags most matches carry, most first (then by tag)`,
+      }),
+    ),
+    price: Type.Optional(
+      Type.Array(Type.Object({ min: Type.Integer(), max: Nullable(Type.Integer()), count: Type.Integer() }), {
+        description:
+          'matches per price bucket in cents, min ≤ price < max (max null: no bound); always all five',
+      }),
+    ),
+    stores: Type.Optional(
+      Type.Array(Type.Object({ store_id: Type.String(), count: Type.Integer() }), {
+        description: `the ${FACET_TOP} stores with most matches, most first (then by id); only without store_id`,
+      }),
+    ),
+    in_stock: Type.Integer({ description: 'matches with stock' }),
+  },
+  {
+    description: 'counts over the whole match (all filters applied, before paging), for the kinds asked',
+    examples: [
+      {
+        tags: [
+          { value: '传记', count: 12 },
+          { value: '数学', count: 7 },
+        ],
+        price: [
+          { min: 0, max: 2000, count: 3 },
+          { min: 2000, max: 5000, count: 10 },
+          { min: 5000, max: 10000, count: 6 },
+          { min: 10000, max: 20000, count: 1 },
+          { min: 20000, max: null, count: 0 },
+        ],
+        stores: [{ store_id: 'store-1', count: 20 }],
+        in_stock: 18,
+      },
+    ],
+  },
+)
+export type Facets = Static<typeof Facets>
 
 /** One page of hits (the 200 answer has these fields and its message). */
 export const SearchPage = Type.Object({
@@ -98,5 +149,11 @@ export const SearchPage = Type.Object({
   total: Type.Integer(),
   page: Type.Integer(),
   page_size: Type.Integer(),
+  facets: Type.Optional(Facets),
+  facets_exact: Type.Optional(
+    Type.Boolean({
+      description: `with facets: true when counted exactly (up to ${EXACT_FACET_MATCHES} matches), false when estimated`,
+    }),
+  ),
 })
 export type SearchPage = Static<typeof SearchPage>

@@ -42,7 +42,7 @@ export interface SearchRequest {
 export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & { rating_sum: number }
 
 /** Collects parameters and hands out their $n placeholders. */
-class Params {
+export class Params {
   readonly values: unknown[] = []
   add(value: unknown, cast = ''): string {
     this.values.push(value)
@@ -516,6 +516,36 @@ async function countBrowse(q: Queryable, f: SearchFilters): Promise<number | nul
 }
 
 /**
+ * The listings a search matches, as conditions over listings l (all filters and the text), and the
+ * score of a match: the one definition of a match, for the page and for the facets. Parameters added
+ * after the first `whereParams` are used by the score only.
+ */
+export function matchSql(
+  text: TextQuery | undefined,
+  f: SearchFilters,
+  p: Params,
+): { where: string[]; score: string; whereParams: number } {
+  const tags = f.tags ?? []
+  const where: string[] = []
+  if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)
+  if (tags.length > 0) where.push(`l.tags @> ${p.add(tags, '::text[]')}`)
+  if (f.author !== undefined)
+    where.push(`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${p.add(f.author)}) > 0`)
+  if (f.minPrice !== undefined) where.push(`l.price >= ${p.add(f.minPrice)}`)
+  if (f.maxPrice !== undefined) where.push(`l.price <= ${p.add(f.maxPrice)}`)
+  if (f.inStock) where.push('l.stock_level > 0')
+  let score = '0::float8'
+  let whereParams = p.values.length
+  if (text) {
+    const t = textSql(text, p)
+    where.push(t.match)
+    score = t.score
+    whereParams = t.matchParams
+  }
+  return { where, score, whereParams }
+}
+
+/**
  * One page of matching listings and the exact number of matches. Filters and the text match are all
  * in the WHERE clause, so paging happens after filtering; every order ends with a unique key, so
  * pages are stable. Both statements read one snapshot.
@@ -542,22 +572,7 @@ export async function searchListings(
     else if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
   }
   const p = new Params()
-  const where: string[] = []
-  if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)
-  if (tags.length > 0) where.push(`l.tags @> ${p.add(tags, '::text[]')}`)
-  if (f.author !== undefined)
-    where.push(`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${p.add(f.author)}) > 0`)
-  if (f.minPrice !== undefined) where.push(`l.price >= ${p.add(f.minPrice)}`)
-  if (f.maxPrice !== undefined) where.push(`l.price <= ${p.add(f.maxPrice)}`)
-  if (f.inStock) where.push('l.stock_level > 0')
-  let score = '0::float8'
-  let whereParams = p.values.length
-  if (req.text) {
-    const t = textSql(req.text, p)
-    where.push(t.match)
-    score = t.score
-    whereParams = t.matchParams
-  }
+  const { where, score, whereParams } = matchSql(req.text, f, p)
   const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
   // The sales count and the ratings live in tables of their own (migrations 005 and 011); only their
   // sorts read them.

@@ -1,10 +1,12 @@
 import type { SearchPage, SearchParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
 import { excerptSources } from '../repositories/excerpts.ts'
+import { searchFacets } from '../repositories/facets.ts'
 import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
 import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
+import { FACET_KINDS, parseFacets } from '../search/facets.ts'
 import { type Highlights, highlight } from '../search/highlight.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
@@ -57,6 +59,8 @@ export class CatalogService {
     if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
     if (p.min_price !== undefined && p.max_price !== undefined && p.min_price > p.max_price)
       throw BadRequest('max_price', 'must not be below min_price')
+    const facets = parseFacets(p.facets)
+    if (!facets) throw BadRequest('facets', `must be a comma list of ${FACET_KINDS.join(', ')}`)
     const q = p.q?.trim() ? p.q : undefined
     const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
@@ -66,23 +70,25 @@ export class CatalogService {
       // JIT compilation costs more than it saves on queries of this size (docs/search.md).
       if (db.engine === 'postgres')
         await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
+      const filters = {
+        storeId: p.store_id,
+        tags,
+        author,
+        minPrice: p.min_price,
+        maxPrice: p.max_price,
+        inStock: p.in_stock,
+      }
       const found = await searchListings(tx, {
         text,
-        filters: {
-          storeId: p.store_id,
-          tags,
-          author,
-          minPrice: p.min_price,
-          maxPrice: p.max_price,
-          inStock: p.in_stock,
-        },
+        filters,
         sort: p.sort,
         limit: p.page_size,
         offset: (p.page - 1) * p.page_size,
       })
       // Excerpts need book_intro and content, which the search statements do not read.
       const sources = text ? await excerptSources(tx, found.hits) : undefined
-      return { ...found, sources }
+      const counts = facets.size > 0 ? await searchFacets(tx, text, filters, facets, found.total) : undefined
+      return { ...found, sources, counts }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await findStore(db, p.store_id)))
@@ -99,7 +105,13 @@ export class CatalogService {
             )
           : NO_HIGHLIGHTS,
     }))
-    return { books, total: page.total, page: p.page, page_size: p.page_size }
+    const out: SearchPage = { books, total: page.total, page: p.page, page_size: p.page_size }
+    if (page.counts) {
+      const { exact, ...counts } = page.counts
+      out.facets = counts
+      out.facets_exact = exact
+    }
+    return out
   }
 
   async listing(storeId: string, bookId: string): Promise<Listing> {

@@ -35,6 +35,7 @@ interface Query {
   sort?: string
   page?: number
   page_size?: number
+  facets?: string
 }
 
 /** The kinds of query, each a generator of requests; `stores` is the catalogue's store count. */
@@ -51,6 +52,14 @@ const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   rating_browse: (r) => ({ sort: 'rating_desc', page: 1 + r.int(5) }),
   rating_tag: (r) => ({ tag: r.pick(VOCABULARY.tags), sort: 'rating_desc' }),
   rating_word: (r) => ({ q: r.pick(VOCABULARY.nouns), sort: 'rating_desc' }),
+  // Facets over the whole match: a word, a tag with a price range, and the whole catalogue (every
+  // listing counted, the exact bound's worst case at 100 000).
+  facets_word: (r) => ({ q: r.pick(VOCABULARY.nouns), facets: 'tags,price,stores' }),
+  facets_filter: (r) => {
+    const min = 500 + r.int(15_000)
+    return { tag: r.pick(VOCABULARY.tags), min_price: min, max_price: min + 5000, facets: 'tags,price,stores' }
+  },
+  facets_all: () => ({ facets: 'tags,price,stores' }),
   filter_only: (r) => {
     const min = 500 + r.int(15_000)
     return {
