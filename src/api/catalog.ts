@@ -8,6 +8,7 @@ import { SORTS } from '../repositories/search.ts'
 import { StoreId } from '../routes/schemas.ts'
 import { EXACT_FACET_MATCHES, FACET_KINDS, FACET_TOP } from '../search/facets.ts'
 import { SNIPPET_CHARS, SNIPPET_FIELDS } from '../search/highlight.ts'
+import { SUGGEST_KINDS } from '../search/suggest.ts'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
 
@@ -157,3 +158,34 @@ export const SearchPage = Type.Object({
   ),
 })
 export type SearchPage = Static<typeof SearchPage>
+
+export const SuggestQuery = Type.Object({
+  q: Type.String({
+    minLength: 1,
+    maxLength: 100,
+    description: 'the start of a title, author or tag: as written, or (Latin letters) its pinyin in full',
+    examples: ['美丽', 'mei li', 'meilixin'],
+  }),
+  store_id: Type.Optional(StoreId),
+  limit: Type.Integer({ minimum: 1, maximum: 20, default: 8 }),
+})
+export type SuggestParams = Static<typeof SuggestQuery>
+
+export const Suggestion = Type.Object({
+  text: Type.String(),
+  kind: Type.Enum([...SUGGEST_KINDS]),
+  store_id: Nullable(Type.String({ description: 'a listing with this title; null for authors and tags' })),
+  book_id: Nullable(Type.String({ description: 'a listing with this title; null for authors and tags' })),
+})
+
+export const Suggestions = Type.Object({
+  suggestions: Type.Array(Suggestion, {
+    description: 'most listings first, then titles before authors before tags, then shorter, then by text',
+    examples: [
+      [
+        { text: '美丽心灵', kind: 'title', store_id: 'store-1', book_id: '1000067' },
+        { text: '美丽人生', kind: 'tag', store_id: null, book_id: null },
+      ],
+    ],
+  }),
+})

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { SearchPage, SearchQuery } from '../api/catalog.ts'
+import { SearchPage, SearchQuery, Suggestions, SuggestQuery } from '../api/catalog.ts'
 import { LIMITS } from '../limits.ts'
 import type { CatalogService } from '../services/catalog.ts'
 import { Rating } from '../services/reviews.ts'
@@ -23,6 +23,21 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService 
       },
     },
     async (req) => ({ message: 'ok', ...(await catalog.search(req.query)) }),
+  )
+
+  app.get(
+    '/search/suggest',
+    {
+      schema: {
+        tags: ['catalog'],
+        summary: 'Completions of what is typed in the search box: titles, authors and tags',
+        description:
+          'Chinese or Latin prefixes, pinyin included (tones and spaces ignored); 513 for an unknown store_id.',
+        querystring: SuggestQuery,
+        response: responses(Suggestions.properties, [513]),
+      },
+    },
+    async (req) => ({ message: 'ok', suggestions: await catalog.suggest(req.query) }),
   )
 
   const ListingParams = Type.Object({ store_id: StoreId, book_id: BookId })

@@ -1,4 +1,4 @@
-import type { SearchPage, SearchParams } from '../api/catalog.ts'
+import type { SearchPage, SearchParams, SuggestParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
 import { excerptSources } from '../repositories/excerpts.ts'
 import { searchFacets } from '../repositories/facets.ts'
@@ -6,10 +6,12 @@ import { findListing, listingExists, popularTags } from '../repositories/listing
 import { findPicture } from '../repositories/pictures.ts'
 import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
+import { findSuggestions, type Suggestion } from '../repositories/suggest.ts'
 import { FACET_KINDS, parseFacets } from '../search/facets.ts'
 import { type Highlights, highlight } from '../search/highlight.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
+import { queryPrefixes } from '../search/suggest.ts'
 import type { Deps } from './context.ts'
 import { type ApiRating, averageOf } from './reviews.ts'
 
@@ -112,6 +114,15 @@ export class CatalogService {
       out.facets_exact = exact
     }
     return out
+  }
+
+  /** Completions of a typed prefix (see src/search/suggest.ts and findSuggestions for the rule). */
+  async suggest(p: SuggestParams): Promise<Suggestion[]> {
+    const { db } = this.deps
+    const found = await findSuggestions(db, queryPrefixes(p.q), p.store_id, p.limit)
+    if (found.length === 0 && p.store_id !== undefined && !(await findStore(db, p.store_id)))
+      throw NotFound('store', p.store_id)
+    return found
   }
 
   async listing(storeId: string, bookId: string): Promise<Listing> {
