@@ -37,6 +37,8 @@ export const en = {
   'search.tag': 'Tag',
   'search.clearFilters': 'Clear filters',
   'search.removeTag': 'Remove tag {tag}',
+  'search.store': 'Store',
+  'search.removeStore': 'Remove store {store}',
   'paging.label': 'Pages',
   'paging.prev': 'Previous',
   'paging.next': 'Next',

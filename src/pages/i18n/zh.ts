@@ -39,6 +39,8 @@ export const zh: Catalogue = {
   'search.tag': '标签',
   'search.clearFilters': '清除筛选',
   'search.removeTag': '去掉标签 {tag}',
+  'search.store': '书店',
+  'search.removeStore': '去掉书店 {store}',
   'paging.label': '分页',
   'paging.prev': '上一页',
   'paging.next': '下一页',
