@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Facets } from '../src/api/catalog.ts'
-import { insertListings, type NewListing } from '../src/repositories/listings.ts'
 import { searchFacets } from '../src/repositories/facets.ts'
+import { insertListings, type NewListing } from '../src/repositories/listings.ts'
 import { FACET_TOP, PRICE_BUCKETS } from '../src/search/facets.ts'
 import { parseScope, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
@@ -127,7 +127,10 @@ describe('facets equal counts over the whole match', () => {
       false,
     )
     assert.deepEqual(got.facets, expected)
-    assert.equal((await facetsOf({ tag: '小说', min_price: 2000, in_stock: true })).facets.in_stock, match.length)
+    assert.equal(
+      (await facetsOf({ tag: '小说', min_price: 2000, in_stock: true })).facets.in_stock,
+      match.length,
+    )
     // The listing that repeats 小说 counts once.
     const repeated = await facetsOf({ tag: ['小说', '历史'] })
     assert.equal(repeated.facets.tags?.find((x) => x.value === '小说')?.count, repeated.total)
