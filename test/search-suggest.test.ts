@@ -3,6 +3,7 @@
  * pinyin, kept in the transaction that lists a book (migration 012, src/repositories/suggest.ts).
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { backfillSuggestionKeys } from '../src/repositories/suggest.ts'
 import { foldedKey, pinyinKey, queryPrefixes } from '../src/search/suggest.ts'
@@ -199,6 +200,44 @@ describe('kept with the listings', () => {
         moved.book_id,
       ])
       assert.equal(left.rowCount, 1)
+    } finally {
+      await own.close()
+    }
+  })
+
+  test('the migration gives listings that were there before it their texts and folded keys', async () => {
+    const own = await startApp()
+    try {
+      const owner = await newUser(own.app, 'seller')
+      const store = await newStore(own.app, owner)
+      for (const [id, title] of [
+        ['m1', '美丽心灵'],
+        ['m2', '美丽心灵'],
+        ['m3', 'Python Cookbook'],
+      ] as const)
+        await addBook(own.app, owner, store, { id, title, author: '某某', tags: ['传记'], price: 100 })
+      // As if the listings predated migration 012: no suggestions, then the migration's backfill.
+      await own.db.exec('DELETE FROM suggestion_keys; DELETE FROM suggestion_texts')
+      const migration = readFileSync(
+        new URL('../src/db/migrations/012_search_suggestions.sql', import.meta.url),
+        'utf8',
+      )
+      await own.db.exec(migration.slice(migration.indexOf('INSERT INTO suggestion_texts (kind, text')))
+      assert.deepEqual(texts(await suggest({ q: '美丽' }, own.app)), ['title:美丽心灵'])
+      assert.deepEqual(texts(await suggest({ q: 'PYTHON' }, own.app)), ['title:Python Cookbook'])
+      const counts = await own.db.query<{ kind: string; text: string; listings: number }>(
+        `SELECT kind::text AS kind, text, listings FROM suggestion_texts ORDER BY kind, text COLLATE "C"`,
+      )
+      assert.deepEqual(counts.rows, [
+        { kind: 'a', text: '某某', listings: 3 },
+        { kind: 'g', text: '传记', listings: 3 },
+        { kind: 't', text: 'Python Cookbook', listings: 1 },
+        { kind: 't', text: '美丽心灵', listings: 2 },
+      ])
+      // Pinyin keys come with the backfill command.
+      assert.deepEqual((await suggest({ q: 'meili' }, own.app)).suggestions, [])
+      await backfillSuggestionKeys(own.db)
+      assert.deepEqual(texts(await suggest({ q: 'meili' }, own.app)), ['title:美丽心灵'])
     } finally {
       await own.close()
     }
