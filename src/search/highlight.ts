@@ -1,3 +1,4 @@
+import type { Word } from './query.ts'
 import { normalise } from './segmenter.ts'
 
 /**
@@ -28,11 +29,8 @@ export interface Highlights {
 export const SNIPPET_CHARS = 120
 const ELLIPSIS = '…'
 
-/** A query word as the search matches it, and the parts that also match it (see query.ts Word). */
-export interface HighlightWord {
-  text: string
-  parts: readonly string[] | null
-}
+/** A query word as the search matches it, with the parts that also match it. */
+export type HighlightWord = Pick<Word, 'text'> & { parts: readonly string[] | null }
 
 /** The texts a hit is highlighted in; tags are joined with ", " into one text. */
 export interface HighlightSource {
