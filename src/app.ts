@@ -13,22 +13,22 @@ import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
 import { WebShop } from './pages/plugin.ts'
 import { authRoutes } from './routes/auth.ts'
-import { buyerRoutes } from './routes/buyer.ts'
-import { cartRoutes } from './routes/cart.ts'
-import { catalogRoutes } from './routes/catalog.ts'
+import { buyerRoutes } from './routes/buyer/index.ts'
 import { registerDocs } from './routes/docs.ts'
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './routes/errors.ts'
 import { rejectUnstorableStrings } from './routes/guards.ts'
 import { opsRoutes } from './routes/ops.ts'
 import { orderRoutes } from './routes/orders.ts'
 import { installAbuseLimits, installBodyBudget, installSecurityHeaders } from './routes/protection.ts'
-import { reviewRoutes } from './routes/reviews.ts'
-import { sellerRoutes } from './routes/seller.ts'
+import { searchRoutes } from './routes/search.ts'
+import { sellerRoutes } from './routes/seller/index.ts'
+import { storeRoutes } from './routes/stores.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
 import { CartService } from './services/cart.ts'
 import { CatalogService } from './services/catalog.ts'
+import { CatalogueImportService } from './services/catalogue-import.ts'
 import type { Deps } from './services/context.ts'
 import { OrderService } from './services/orders.ts'
 import { ReviewService } from './services/reviews.ts'
@@ -69,6 +69,7 @@ export function buildServices(deps: Deps) {
     orders: new OrderService(deps),
     reviews: new ReviewService(deps),
     cart: new CartService(deps),
+    imports: new CatalogueImportService(deps),
   }
 }
 export type Services = ReturnType<typeof buildServices>
@@ -146,14 +147,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await registerDocs(app, VERSION)
   metrics.install(app)
-  await app.register(opsRoutes, { db })
+  // The JSON API: one plugin per first URL segment (routes/<segment>.ts or routes/<segment>/index.ts).
+  await app.register(opsRoutes, { db, metrics })
   await app.register(authRoutes, { auth })
-  await app.register(buyerRoutes, { buyer: services.buyer })
-  await app.register(sellerRoutes, { auth, seller: services.seller })
-  await app.register(catalogRoutes, { catalog: services.catalog })
-  await app.register(orderRoutes, { auth, orders: services.orders })
-  await app.register(reviewRoutes, { auth, reviews: services.reviews })
-  await app.register(cartRoutes, { auth, cart: services.cart })
+  const { buyer, seller, catalog, orders, reviews, cart } = services
+  await app.register(buyerRoutes, { auth, buyer, orders, cart, reviews })
+  await app.register(sellerRoutes, { auth, seller, orders, reviews })
+  await app.register(searchRoutes, { catalog })
+  await app.register(storeRoutes, { catalog, reviews })
+  await app.register(orderRoutes, { auth, orders })
   await app.register(shop.plugin)
 
   // Expiry, auto-receive and session clean-up; stopped before the database closes.
@@ -163,6 +165,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     app.addHook('preClose', () => sweeper.stop())
   }
 
+  // Catalogue imports stop after the batch they are writing commits, before the database closes.
+  app.addHook('preClose', () => services.imports.stop())
   if (!opts.db) app.addHook('onClose', () => db.close())
   return app
 }

@@ -88,7 +88,7 @@ export class Metrics {
     })
   }
 
-  /** Counts and times every request, and serves GET /metrics. */
+  /** Counts and times every request (GET /metrics, in routes/ops.ts, serves the registry). */
   install(app: FastifyInstance): void {
     // One pair of label-bound children per method, route and status (a bounded set: routes are
     // templates, unknown paths are 'unmatched'), so a request does not hash its labels twice.
@@ -106,19 +106,5 @@ export class Metrics {
       b.time.observe(reply.elapsedTime / 1000)
       done()
     })
-    app.get(
-      '/metrics',
-      {
-        schema: {
-          tags: ['operations'],
-          summary: 'Prometheus metrics (text format): requests, latency, orders by status, sweeps, pool',
-          produces: ['text/plain'],
-        },
-      },
-      async (_request, reply) => {
-        const body = await this.registry.metrics()
-        return reply.type(this.registry.contentType).send(body)
-      },
-    )
   }
 }

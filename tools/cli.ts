@@ -37,6 +37,10 @@ export function addToolCommands(program: Command, env: Env): Command {
       'measure the server at this URL (default: start one, on DATABASE_URL or a fresh embedded database)',
     )
     .option('--raw', 'run the same transactions in-process against the database, without HTTP: the ceiling')
+    .option(
+      '--floor',
+      'run the least work a paid order needs (guarded stock, order, items; guarded status, debit, ledger) on tables of its own: the floor',
+    )
     .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
     .option('-d, --duration <s>', 'seconds to run', positiveNumber, 10)
     .option('--sellers <n>', 'sellers', positiveNumber, 2)
@@ -52,7 +56,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
     .option(
       '--compare <rounds>',
-      'alternate raw and HTTP runs for this many rounds and print each ratio and the medians',
+      'rotate floor, raw and HTTP runs for this many rounds and print each ratio and the medians',
       wholeNumber,
       0,
     )
@@ -62,6 +66,7 @@ export function addToolCommands(program: Command, env: Env): Command {
         const out = await bench(
           {
             raw: Boolean(o.raw),
+            floor: Boolean(o.floor),
             concurrency: o.concurrency,
             durationS: o.duration,
             sellers: o.sellers,
@@ -80,6 +85,25 @@ export function addToolCommands(program: Command, env: Env): Command {
           throw err
         })
         console.log(out)
+      }),
+    )
+
+  program
+    .command('bench-account')
+    .description(
+      'where a paid order spends its time, statement by statement, for the floor and for the services in-process: ' +
+        'calls, execution time, buffers and WAL per paid order from pg_stat_statements, and CPU per paid order ' +
+        '(DATABASE_URL: a PostgreSQL server with pg_stat_statements)',
+    )
+    .option('-c, --concurrency <n>', 'simultaneous buyers', positiveNumber, 16)
+    .option('-d, --duration <s>', 'seconds to run each target', positiveNumber, 10)
+    .option('--top <n>', 'statements to list per target, most expensive first', positiveNumber, 12)
+    .action((o) =>
+      run('bench-account', async () => {
+        const { benchAccount } = await import('./bench/order-account.ts')
+        console.log(
+          await benchAccount({ concurrency: o.concurrency, durationS: o.duration, top: o.top }, env),
+        )
       }),
     )
 
@@ -148,6 +172,38 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('bench-pages')
+    .description(
+      'the web shop on the generated catalogue: server time (p50/p99) of the search results page per kind of ' +
+        'query in both languages, and the front page weight (HTML + CSS + JS, compressed); starts the server on ' +
+        'DATABASE_URL or on the embedded catalogue under BENCH_DIR (./data/bench)',
+    )
+    .option('--per-kind <n>', 'measured requests per kind and language', positiveNumber, 200)
+    .option('--warmup <n>', 'requests per kind and language run before measuring', wholeNumber, 10)
+    .option('--stores <n>', 'stores of the generated catalogue', positiveNumber, 1000)
+    .option('--seed <n>', 'seed of the query mix', wholeNumber, 2)
+    .option('--kinds <a,b,…>', 'run these kinds only (default: those a shopper makes)', (raw: string) =>
+      raw.split(','),
+    )
+    .action((o) =>
+      run('bench-pages', async () => {
+        const { benchPages } = await import('./bench/pages.ts')
+        console.log(
+          await benchPages(
+            {
+              perKind: o.perKind,
+              warmup: o.warmup,
+              stores: o.stores,
+              seed: o.seed,
+              ...(o.kinds ? { kinds: o.kinds } : {}),
+            },
+            env,
+          ),
+        )
+      }),
+    )
+
+  program
     .command('chaos')
     .description(
       'kill the server with SIGKILL under load, restart it on the same data, and check that nothing ' +
@@ -181,6 +237,19 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('sql-snapshots')
+    .description(
+      'write src/repositories/__sql__/: the SQL each dynamic statement sends, for representative cases',
+    )
+    .action(() =>
+      run('sql-snapshots', async () => {
+        const { writeSqlSnapshots, SNAPSHOT_DIR } = await import('./sql-snapshots.ts')
+        const changed = await writeSqlSnapshots()
+        console.log(changed.length > 0 ? `wrote ${changed.join(', ')} in ${SNAPSHOT_DIR}` : 'no change')
+      }),
+    )
+
+  program
     .command('demo')
     .description(
       'fill the database with a demo shop (sellers, stores, books with covers, buyers, orders in every status), ' +
@@ -192,7 +261,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     .option('--seed <n>', 'seed of the generator', wholeNumber, 7)
     .action((o) =>
       run('demo', async () => {
-        const { demo } = await import('../scripts/demo.ts')
+        const { demo } = await import('./demo/demo.ts')
         await demo({ books: o.books, orders: o.orders, buyers: o.buyers, seed: o.seed }, env)
       }),
     )

@@ -2,7 +2,7 @@
  * schema.sql: the schema as a freshly migrated database has it, read from the catalog (tables with
  * their columns, constraints and storage options, indexes, functions, triggers), so that a reader sees
  * the result of all the migrations in one place and a reviewer sees what a migration changes.
- * `npm run schema` writes it; test/schema.test.ts fails when the migrations and the file disagree.
+ * `npm run schema` writes it; test/db/schema.test.ts fails when the migrations and the file disagree.
  * The output is the same on PGlite and PostgreSQL: everything is sorted by name, and the schema's
  * own name (public, or a test's scratch schema) is left out.
  */

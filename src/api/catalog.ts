@@ -4,11 +4,21 @@
  */
 import { type Static, Type } from 'typebox'
 import { LIMITS } from '../limits.ts'
-import { SORTS } from '../repositories/search.ts'
 import { StoreId } from '../routes/schemas.ts'
 import { EXACT_FACET_MATCHES, FACET_KINDS, FACET_TOP } from '../search/facets.ts'
 import { SNIPPET_CHARS, SNIPPET_FIELDS } from '../search/highlight.ts'
 import { SUGGEST_KINDS } from '../search/suggest.ts'
+
+/** The orders a search can be sorted in (the repository has one ORDER BY for each but relevance). */
+export const SORTS = [
+  'relevance',
+  'price_asc',
+  'price_desc',
+  'pub_year_desc',
+  'sales_desc',
+  'rating_desc',
+] as const
+export type Sort = (typeof SORTS)[number]
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
 

@@ -44,6 +44,14 @@ interface Row {
   picture: Uint8Array | null
 }
 
+/** A row of the file that cannot be listed, and why. */
+export interface RejectedRow {
+  /** The row's place in the `book` table (SQLite rowid). */
+  row: number
+  id: string | null
+  reason: 'no id' | 'no title'
+}
+
 const str = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v))
 
 function toBook(r: Row): CourseBook | undefined {
@@ -75,7 +83,18 @@ function toBook(r: Row): CourseBook | undefined {
 /** The file named is missing, not SQLite, or SQLite without the course's `book` table. */
 export class NotACatalogue extends Error {
   override name = 'NotACatalogue'
+  constructor(
+    message: string,
+    /** What the file is instead: what a page tells the person who sent it. */
+    readonly why: 'missing' | 'not_sqlite' | 'no_book_table' | 'wrong_columns',
+  ) {
+    super(message)
+  }
 }
+
+const BATCH_SQL = `SELECT rowid AS rid, id, title, author, publisher, original_title, translator, pub_year, pages, price,
+        currency_unit, binding, isbn, author_intro, book_intro, content, tags, picture
+   FROM book WHERE rowid > ? ORDER BY rowid LIMIT ?`
 
 /**
  * Reads the course's SQLite catalogue through SQLite compiled to WebAssembly, which reads the file
@@ -86,7 +105,7 @@ export class CourseDb {
 
   /** Opens the file and checks it is a course catalogue, before anything else is touched. */
   constructor(path: string) {
-    if (!existsSync(path)) throw new NotACatalogue(`no such file: ${path}`)
+    if (!existsSync(path)) throw new NotACatalogue(`no such file: ${path}`, 'missing')
     this.db = new sqlite.Database(path, { readOnly: true, fileMustExist: true })
     let hasBookTable: boolean
     try {
@@ -97,11 +116,24 @@ export class CourseDb {
       this.db.close()
       throw new NotACatalogue(
         `${path} is not a SQLite database (${err instanceof Error ? err.message : err})`,
+        'not_sqlite',
       )
     }
     if (!hasBookTable) {
       this.db.close()
-      throw new NotACatalogue(`${path} is a SQLite database without a "book" table: not a course catalogue`)
+      throw new NotACatalogue(
+        `${path} is a SQLite database without a "book" table: not a course catalogue`,
+        'no_book_table',
+      )
+    }
+    try {
+      this.db.prepare(BATCH_SQL).finalize()
+    } catch (err) {
+      this.db.close()
+      throw new NotACatalogue(
+        `${path} has a "book" table without the course's columns (${err instanceof Error ? err.message : err})`,
+        'wrong_columns',
+      )
     }
   }
 
@@ -112,21 +144,25 @@ export class CourseDb {
 
   /**
    * Batches of books in storage order (keyset paging on rowid: each batch is one index range read).
-   * `read` counts the rows read, including malformed ones (no id or title), which are left out.
+   * `read` counts the rows read, including malformed ones (no id or title), which are left out and
+   * named in `rejected`.
    */
-  *batches(size = 200): Generator<{ books: CourseBook[]; read: number }> {
-    const stmt = this.db.prepare(
-      `SELECT rowid AS rid, id, title, author, publisher, original_title, translator, pub_year, pages, price,
-              currency_unit, binding, isbn, author_intro, book_intro, content, tags, picture
-         FROM book WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-    )
+  *batches(size = 200): Generator<{ books: CourseBook[]; read: number; rejected: RejectedRow[] }> {
+    const stmt = this.db.prepare(BATCH_SQL)
     try {
       let after = -1
       for (;;) {
         const rows = stmt.all([after, size]) as unknown as Row[]
         if (rows.length === 0) return
         after = (rows[rows.length - 1] as Row).rid
-        yield { books: rows.map(toBook).filter((b): b is CourseBook => b !== undefined), read: rows.length }
+        const books: CourseBook[] = []
+        const rejected: RejectedRow[] = []
+        for (const r of rows) {
+          const book = toBook(r)
+          if (book) books.push(book)
+          else rejected.push({ row: r.rid, id: str(r.id), reason: r.id ? 'no title' : 'no id' })
+        }
+        yield { books, read: rows.length, rejected }
       }
     } finally {
       stmt.finalize()

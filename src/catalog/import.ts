@@ -5,7 +5,17 @@ import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import type { PasswordHasher } from '../security/passwords.ts'
 import { toNewListing } from './book-info.ts'
-import type { CourseDb } from './course-db.ts'
+import type { CourseBook, CourseDb } from './course-db.ts'
+
+/** A row that was not listed, and why (the file's or the database's reason). */
+export interface ImportFailure {
+  row: number | null
+  id: string | null
+  reason: string
+}
+
+/** The failures kept for the report: enough to find a pattern, bounded for a file of millions of rows. */
+export const MAX_FAILURES_KEPT = 100
 
 export interface ImportOptions {
   storeId: string
@@ -18,6 +28,8 @@ export interface ImportOptions {
   /** Stop after this many books (for trying out a large file). */
   limit?: number
   onProgress?: (p: ImportProgress) => void
+  /** Aborting stops the import after the batch being written (committed) — nothing half-done. */
+  signal?: AbortSignal
 }
 
 export interface ImportProgress {
@@ -28,6 +40,10 @@ export interface ImportProgress {
   skipped: number
   /** Rows without an id or a title. */
   invalid: number
+  /** Books the database refused (each tried on its own after its batch failed). */
+  failed: number
+  /** The first MAX_FAILURES_KEPT invalid or failed rows with their reasons. */
+  failures: ImportFailure[]
 }
 
 export class ImportError extends Error {
@@ -59,26 +75,61 @@ export async function importCatalog(
   if (!store) await stores.insertStore(db, opts.storeId, opts.sellerId)
 
   const total = Math.min(source.count(), opts.limit ?? Number.POSITIVE_INFINITY)
-  const progress: ImportProgress = { total, seen: 0, added: 0, skipped: 0, invalid: 0 }
-  opts.onProgress?.({ ...progress })
-  for (const batch of source.batches(opts.batchSize ?? 200)) {
-    const room = total - progress.seen
-    const books = batch.books.slice(0, room)
-    await db.transaction(async (tx) => {
+  const progress: ImportProgress = {
+    total,
+    seen: 0,
+    added: 0,
+    skipped: 0,
+    invalid: 0,
+    failed: 0,
+    failures: [],
+  }
+  const report = () => opts.onProgress?.({ ...progress, failures: [...progress.failures] })
+  const fail = (f: ImportFailure) => {
+    if (progress.failures.length < MAX_FAILURES_KEPT) progress.failures.push(f)
+  }
+  /** Lists the books in one transaction; counts are kept only once it has committed. */
+  const listAll = async (books: readonly CourseBook[]) =>
+    db.transaction(async (tx) => {
+      let added = 0
       for (const b of books) {
         const { pictures, currency_unit, ...fields } = b
         const info = currency_unit === null ? fields : { ...fields, currency_unit }
-        const inserted = await listings.insertListing(tx, toNewListing(opts.storeId, info, opts.stock))
-        if (inserted) {
+        if (await listings.insertListing(tx, toNewListing(opts.storeId, info, opts.stock))) {
           await attachPictures(tx, opts.storeId, b.id, pictures)
-          progress.added++
-        } else progress.skipped++
+          added++
+        }
       }
+      return added
     })
+  report()
+  for (const batch of source.batches(opts.batchSize ?? 200)) {
+    if (opts.signal?.aborted) break
+    const room = total - progress.seen
+    const books = batch.books.slice(0, room)
+    try {
+      const added = await listAll(books)
+      progress.added += added
+      progress.skipped += books.length - added
+    } catch {
+      // One bad book must not sink its batch: each is tried alone, and the refused ones are reported.
+      for (const b of books)
+        try {
+          if (await listAll([b])) progress.added++
+          else progress.skipped++
+        } catch (err) {
+          progress.failed++
+          fail({ row: null, id: b.id, reason: err instanceof Error ? err.message : String(err) })
+        }
+    }
     const read = Math.min(batch.read, room)
+    const rejected = batch.rejected.slice(0, Math.max(0, read - books.length))
     progress.invalid += Math.max(0, read - books.length)
+    for (const r of rejected) fail(r)
     progress.seen += read
-    opts.onProgress?.({ ...progress })
+    report()
+    // A server importing keeps answering: the next batch waits for the requests that came meanwhile.
+    await new Promise((r) => setImmediate(r))
     if (progress.seen >= total) break
   }
   return progress

@@ -87,8 +87,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
       console.log(
         `imported ${result.added} books into store ${values.store} (${result.skipped} already listed, ` +
-          `${result.invalid} without id or title) on ${db.engine}`,
+          `${result.invalid} without id or title, ${result.failed} refused by the database) on ${db.engine}`,
       )
+      for (const f of result.failures) console.error(`  not listed: ${f.id ?? `row ${f.row}`}: ${f.reason}`)
       return 0
     } finally {
       await db.close()

@@ -14,7 +14,7 @@ import type { QueryResult } from './db.ts'
  * PGlite documents execProtocol but not the shape of the messages it answers with (its copy of
  * pg-protocol's): the names and fields read below (parameterDescription.dataTypeIDs,
  * rowDescription.fields, dataRow.fields, commandComplete.text) are pinned, with the messages
- * written here, by test/pglite-contract.test.ts, so that an upgrade that changes them fails there.
+ * written here, by test/db/pglite-contract.test.ts, so that an upgrade that changes them fails there.
  */
 interface Column {
   name: string

@@ -47,7 +47,7 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
     const r = await run(text, params ? [...params] : undefined)
     // rowCount is the command tag's count, as node-postgres reports it: rows returned by a SELECT,
     // rows changed by an INSERT/UPDATE/DELETE. PGlite's rowCount is that (its affectedRows is 0 for
-    // every SELECT; test/pglite-contract.test.ts pins both); the others stand in should it go.
+    // every SELECT; test/db/pglite-contract.test.ts pins both); the others stand in should it go.
     return { rows: r.rows as T[], rowCount: r.rowCount ?? r.affectedRows ?? r.rows.length }
   }
   const named = new PgliteNamedStatements(pg)
@@ -60,7 +60,7 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
       // transaction lock, so that it waits for an open transaction instead of running inside it,
       // then the query lock. _runExclusiveTransaction is private (the public runExclusive takes the
       // query lock only); PGlite's own describeQuery nests them the same way.
-      // test/pglite-contract.test.ts fails if an upgrade changes either.
+      // test/db/pglite-contract.test.ts fails if an upgrade changes either.
       return pg._runExclusiveTransaction(() =>
         pg._runExclusiveQuery(async () => {
           const r = await named.run<never>(name, text, params ?? [])

@@ -21,6 +21,8 @@ export interface PageOptions {
   q?: string | undefined
   /** true: the page's own <h1> is the title (otherwise the title is shown as one). */
   ownHeading?: boolean
+  /** Asset files of scripts this page needs besides app.js. */
+  scripts?: readonly string[]
 }
 
 /** The flash messages a redirect may ask for (`?done=key`): known keys only, never reflected text. */
@@ -41,6 +43,8 @@ export const FLASHES = [
   'cart.added',
   'cart.unpaid',
   'review.posted',
+  'import.started',
+  'import.resumed',
 ] as const satisfies readonly MessageKey[]
 
 export function flashFrom(ctx: PageContext, done: unknown): PageOptions['flash'] {
@@ -83,6 +87,7 @@ export function layout(ctx: PageContext, assets: Assets, o: PageOptions): Html {
 <link rel="stylesheet" href="${assets.url('style.css')}">
 <link rel="icon" href="${assets.url('icon.svg')}" type="image/svg+xml">
 <script src="${assets.url('app.js')}" defer></script>
+${(o.scripts ?? []).map((name) => html`<script src="${assets.url(name)}" defer></script>`)}
 </head>
 <body>
 <a class="skip" href="#main">${t('nav.skip')}</a>

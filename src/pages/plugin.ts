@@ -7,6 +7,7 @@ import type { AuthService } from '../services/auth.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import type { CartService } from '../services/cart.ts'
 import type { CatalogService } from '../services/catalog.ts'
+import type { CatalogueImportService } from '../services/catalogue-import.ts'
 import type { OrderService } from '../services/orders.ts'
 import type { ReviewService } from '../services/reviews.ts'
 import type { SellerService } from '../services/seller.ts'
@@ -17,6 +18,7 @@ import { COOKIES, pageContextHook } from './context.ts'
 import { errorPage, notFoundPage, pageStatus } from './errors.ts'
 import { chooseLang, errorText, translator } from './i18n/index.ts'
 import { sellPages } from './sell.ts'
+import { sellImportPages } from './sell-import.ts'
 import { shopPages } from './shop.ts'
 
 export interface PagesOptions {
@@ -28,6 +30,7 @@ export interface PagesOptions {
   orders: OrderService
   cart: CartService
   reviews: ReviewService
+  imports: CatalogueImportService
 }
 
 /** Form bodies (application/x-www-form-urlencoded) as objects of strings; a repeated name gives an array. */
@@ -112,6 +115,7 @@ export class WebShop {
         reviews: o.reviews,
         assets,
       })
+      await site.register(sellImportPages, { imports: o.imports, seller: o.seller, assets })
     })
   }
 }

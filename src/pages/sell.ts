@@ -206,6 +206,7 @@ ${hiddenCsrf(ctx)}
 ${books.books.length === 0 ? html`<p class="muted">${t('sell.nothing')}</p>` : html`<div class="scroll"><table class="data"><thead><tr><th scope="col">${t('sell.bookTitle')}</th><th scope="col">${t('book.price')}</th><th scope="col">${t('sell.stock')}</th><th scope="col">${t('sell.addStock')}</th></tr></thead><tbody>${rows}</tbody></table></div>`}
 ${paging(ctx, pageNo, Math.ceil(books.total / BOOKS_PAGE), (n) => `${base}?page=${n}`)}
 </section>
+<p><a class="button" href="${base}/import">${t('import.link')}</a></p>
 <section class="panel wide" aria-labelledby="h-add"><h2 id="h-add">${t('sell.addBook')}</h2>
 <form method="post" action="${base}/books" enctype="multipart/form-data" class="stack grid2">
 ${hiddenCsrf(ctx)}

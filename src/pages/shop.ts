@@ -7,7 +7,7 @@ import { BookId, StoreId } from '../routes/schemas.ts'
 import { PRICE_BUCKETS } from '../search/facets.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import type { CatalogService, Listing } from '../services/catalog.ts'
-import type { ApiReviewList, ReviewService } from '../services/reviews.ts'
+import { type ApiReviewList, REVIEW_SORTS, type ReviewService } from '../services/reviews.ts'
 import type { Assets } from './assets.ts'
 import { bookGrid, bookUrl, coverUrl, paging, stockText } from './components.ts'
 import { csrfOk, loginUrl, type PageContext } from './context.ts'
@@ -43,6 +43,15 @@ export function searchUrl(
 }
 
 const BookParams = Type.Object({ store_id: StoreId, book_id: BookId })
+/** The book page's reviews: a page of them and their order, as `/stores/…/reviews` offers. */
+const BookQuery = Type.Object({
+  page: Type.Integer({ minimum: 1, maximum: 100_000, default: 1 }),
+  sort: Type.Enum([...REVIEW_SORTS], { default: 'newest' }),
+})
+type ReviewsView = Static<typeof BookQuery>
+/** Ten reviews fit a phone screen or two; more pages are links. */
+const REVIEWS_PAGE = 10
+const FIRST_REVIEWS: ReviewsView = { page: 1, sort: 'newest' }
 const BuyBody = Type.Object({ _csrf: Type.Optional(Type.String()), count: Type.Optional(Type.String()) })
 
 export interface ShopDeps {
@@ -57,8 +66,8 @@ export const shopPages: FastifyPluginAsyncTypebox<ShopDeps> = async (
   { catalog, buyer, reviews, assets },
 ) => {
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
-  const reviewsOf = (l: Listing) =>
-    reviews.list(l.store_id, l.book_id, { page: 1, pageSize: 20, sort: 'newest' })
+  const reviewsOf = (l: Pick<Listing, 'store_id' | 'book_id'>, v: ReviewsView = FIRST_REVIEWS) =>
+    reviews.list(l.store_id, l.book_id, { page: v.page, pageSize: REVIEWS_PAGE, sort: v.sort })
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const ctx = request.page
@@ -119,9 +128,19 @@ ${paging(ctx, p.page, pages, (n) => searchUrl(p, { page: n }))}
 
   app.get(
     '/book/:store_id/:book_id',
-    { schema: { hide: true, params: BookParams }, attachValidation: true },
+    { schema: { hide: true, params: BookParams, querystring: BookQuery }, attachValidation: true },
     async (request, reply) => {
-      if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
+      const bad = request.validationError
+      if ((bad && bad.validationContext !== 'querystring') || oddParams(request.params))
+        return notFoundPage(request, reply, assets)
+      if (bad)
+        return errorPage(
+          request,
+          reply,
+          assets,
+          400,
+          request.page.t('error.bad_request', { field: fieldOf(bad.message) }),
+        )
       const { store_id, book_id } = request.params
       let listing: Listing
       try {
@@ -131,8 +150,8 @@ ${paging(ctx, p.page, pages, (n) => searchUrl(p, { page: n }))}
         return notFoundPage(request, reply, assets)
       }
       const flash = flashFrom(request.page, (request.query as { done?: unknown }).done)
-      const revs = await reviews.list(store_id, book_id, { page: 1, pageSize: 20, sort: 'newest' })
-      return sendPage(reply, bookPage(request.page, listing, flash, revs))
+      const view = { page: request.query.page, sort: request.query.sort }
+      return sendPage(reply, bookPage(request.page, listing, flash, await reviewsOf(listing, view), view))
     },
   )
 
@@ -245,9 +264,42 @@ ${facets?.stores && facets.stores.length > 1 ? html`<h3>${t('search.store')}</h3
 ${active.length > 0 || p.store_id !== undefined || p.min_price !== undefined || p.max_price !== undefined || p.in_stock ? html`<p><a href="${searchUrl({ q: p.q })}">${t('search.clearFilters')}</a></p>` : ''}`
   }
 
+  /** How many reviews gave each rating, as meters a screen reader reads out too. */
+  function histogram(ctx: PageContext, list: ApiReviewList): Html {
+    const { t } = ctx
+    const h = list.rating.histogram
+    return html`<dl class="histogram" aria-label="${t('book.reviewsHistogram')}">${(
+      [5, 4, 3, 2, 1] as const
+    ).map(
+      (n) =>
+        html`<div><dt>${'★'.repeat(n)}<span class="sr">${t('review.stars', { n })}</span></dt><dd><meter min="0" max="${list.rating.count}" value="${h[n]}" aria-label="${t('book.reviewsWithStars', { n, count: h[n] })}"></meter> <span class="muted">${h[n]}</span></dd></div>`,
+    )}</dl>`
+  }
+
+  /** The reviews section: histogram, order links, one page of reviews and links to the others. */
+  function reviewsSection(ctx: PageContext, l: Listing, list: ApiReviewList, view: ReviewsView): Html {
+    const { t } = ctx
+    const link = (v: ReviewsView) => {
+      const qs = new URLSearchParams()
+      if (v.sort !== 'newest') qs.set('sort', v.sort)
+      if (v.page !== 1) qs.set('page', String(v.page))
+      const s = qs.toString()
+      return `${bookUrl(l.store_id, l.book_id)}${s ? `?${s}` : ''}#reviews`
+    }
+    const heading = html`<h2 id="h-reviews">${t('book.reviews')}</h2>`
+    if (list.total === 0)
+      return html`<section id="reviews" aria-labelledby="h-reviews">${heading}<p class="muted">${t('book.noReviews')}</p></section>`
+    const sorts = html`<nav class="review-sort" aria-label="${t('book.reviewsSort')}"><ul class="plain inline-list">${REVIEW_SORTS.map((s) => html`<li>${s === view.sort ? html`<span aria-current="true">${t(`book.reviewsSort.${s}` as MessageKey)}</span>` : html`<a href="${link({ sort: s, page: 1 })}">${t(`book.reviewsSort.${s}` as MessageKey)}</a>`}</li>`)}</ul></nav>`
+    return html`<section id="reviews" aria-labelledby="h-reviews">${heading}
+${histogram(ctx, list)}
+${sorts}
+${list.reviews.length === 0 ? html`<p class="muted">${t('book.reviewsPageEmpty')}</p>` : reviewList(ctx, list)}
+${paging(ctx, view.page, Math.ceil(list.total / REVIEWS_PAGE), (n) => link({ sort: view.sort, page: n }))}
+</section>`
+  }
+
   function reviewList(ctx: PageContext, list: ApiReviewList): Html {
     const { t } = ctx
-    if (list.reviews.length === 0) return html`<p class="muted">${t('book.noReviews')}</p>`
     return html`<ul class="reviews">${list.reviews.map(
       (
         r,
@@ -258,7 +310,13 @@ ${r.reply ? html`<blockquote><strong>${t('review.reply')}:</strong> ${r.reply}</
     )}</ul>`
   }
 
-  function bookPage(ctx: PageContext, l: Listing, flash: PageOptions['flash'], revs: ApiReviewList): Html {
+  function bookPage(
+    ctx: PageContext,
+    l: Listing,
+    flash: PageOptions['flash'],
+    revs: ApiReviewList,
+    view: ReviewsView = FIRST_REVIEWS,
+  ): Html {
     const { t } = ctx
     const info = l.book_info
     const text = (k: string) =>
@@ -312,7 +370,7 @@ ${tags.length > 0 ? html`<ul class="tags small" aria-label="${t('book.tags')}">$
 ${section('book.description', text('book_intro'))}
 ${section('book.aboutAuthor', text('author_intro'))}
 ${section('book.contents', text('content'))}
-<section aria-labelledby="h-reviews"><h2 id="h-reviews">${t('book.reviews')}</h2>${reviewList(ctx, revs)}</section>
+${reviewsSection(ctx, l, revs, view)}
 </div>
 </article>`
     return page(ctx, { title, body, ownHeading: true, flash })

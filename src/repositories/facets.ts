@@ -1,7 +1,8 @@
 import type { Queryable } from '../db/db.ts'
+import { query, sql } from '../db/sql.ts'
 import { EXACT_FACET_MATCHES, FACET_TOP, type FacetKind, PRICE_BUCKETS } from '../search/facets.ts'
 import type { TextQuery } from '../search/query.ts'
-import { matchSql, Params, type SearchFilters } from './search.ts'
+import { matchSql, type SearchFilters } from './search.ts'
 
 export interface FacetCounts {
   tags?: { value: string; count: number }[]
@@ -38,43 +39,43 @@ export async function searchFacets(
       ...(kinds.has('price') ? { price: PRICE_BUCKETS.map((b) => ({ ...b, count: 0 })) } : {}),
       ...(kinds.has('stores') && filters.storeId === undefined ? { stores: [] } : {}),
     }
-  const p = new Params()
-  const { where, whereParams } = matchSql(text, filters, p)
+  const { where } = matchSql(text, filters)
   const exact = total <= exactUpTo
-  const values = p.values.slice(0, whereParams)
-  const limit = exact ? '' : `LIMIT ${exactUpTo}`
-  const columns = [`(SELECT count(*) FILTER (WHERE stock_level > 0) FROM m)::int AS in_stock`]
+  const limit = exact ? sql.empty : sql`LIMIT ${sql.literal(exactUpTo)}`
+  const top = sql.literal(FACET_TOP)
+  const columns = [sql`(SELECT count(*) FILTER (WHERE stock_level > 0) FROM m)::int AS in_stock`]
   if (kinds.has('tags'))
     // A tag counts once per listing (a listing may repeat a tag): only its first position is taken.
-    columns.push(`(SELECT coalesce(json_agg(json_build_object('value', t.value, 'count', t.n)
-                                            ORDER BY t.n DESC, t.value COLLATE "C"), '[]')
-                     FROM (SELECT u.value, count(*)::int AS n
-                             FROM m CROSS JOIN LATERAL unnest(m.tags) WITH ORDINALITY AS u(value, i)
-                            WHERE array_position(m.tags, u.value) = u.i
-                            GROUP BY u.value ORDER BY n DESC, u.value COLLATE "C" LIMIT ${FACET_TOP}) t) AS tags`)
-  if (kinds.has('price'))
-    columns.push(
-      `(SELECT ARRAY[${PRICE_BUCKETS.map(
-        ({ min, max }) =>
-          `count(*) FILTER (WHERE price >= ${min}${max === null ? '' : ` AND price < ${max}`})`,
-      ).join(', ')}]::int[] FROM m) AS price`,
+    columns.push(sql`(SELECT coalesce(json_agg(json_build_object('value', t.value, 'count', t.n)
+                                               ORDER BY t.n DESC, t.value COLLATE "C"), '[]')
+                        FROM (SELECT u.value, count(*)::int AS n
+                                FROM m CROSS JOIN LATERAL unnest(m.tags) WITH ORDINALITY AS u(value, i)
+                               WHERE array_position(m.tags, u.value) = u.i
+                               GROUP BY u.value ORDER BY n DESC, u.value COLLATE "C" LIMIT ${top}) t) AS tags`)
+  if (kinds.has('price')) {
+    const buckets = PRICE_BUCKETS.map(({ min, max }) =>
+      max === null
+        ? sql`count(*) FILTER (WHERE price >= ${sql.literal(min)})`
+        : sql`count(*) FILTER (WHERE price >= ${sql.literal(min)} AND price < ${sql.literal(max)})`,
     )
+    columns.push(sql`(SELECT ARRAY[${sql.join(buckets)}]::int[] FROM m) AS price`)
+  }
   if (kinds.has('stores') && filters.storeId === undefined)
-    columns.push(`(SELECT coalesce(json_agg(json_build_object('store_id', s.store_id, 'count', s.n)
-                                            ORDER BY s.n DESC, s.store_id COLLATE "C"), '[]')
-                     FROM (SELECT store_id, count(*)::int AS n FROM m GROUP BY store_id
-                            ORDER BY n DESC, store_id COLLATE "C" LIMIT ${FACET_TOP}) s) AS stores`)
-  const r = await q.query<{
+    columns.push(sql`(SELECT coalesce(json_agg(json_build_object('store_id', s.store_id, 'count', s.n)
+                                               ORDER BY s.n DESC, s.store_id COLLATE "C"), '[]')
+                        FROM (SELECT store_id, count(*)::int AS n FROM m GROUP BY store_id
+                               ORDER BY n DESC, store_id COLLATE "C" LIMIT ${top}) s) AS stores`)
+  const r = await query<{
     in_stock: number
     tags?: { value: string; count: number }[]
     price?: number[]
     stores?: { store_id: string; count: number }[]
   }>(
-    `WITH m AS MATERIALIZED (
-       SELECT l.tags, l.price, l.store_id, l.stock_level FROM listings l
-        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ${limit})
-     SELECT ${columns.join(', ')}`,
-    values,
+    q,
+    sql`WITH m AS MATERIALIZED (
+          SELECT l.tags, l.price, l.store_id, l.stock_level FROM listings l
+           ${where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty} ${limit})
+        SELECT ${sql.join(columns)}`,
   )
   const row = r.rows[0]
   const scale = exact ? 1 : total / exactUpTo

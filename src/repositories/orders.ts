@@ -1,5 +1,7 @@
 import type { ApiOrder } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
+import { query, type Sql, sql } from '../db/sql.ts'
+import { liveSession } from './sessions.ts'
 
 /** The statuses and cancel reasons are the API's (and the table's CHECK constraints'). */
 export type OrderStatus = ApiOrder['status']
@@ -21,10 +23,25 @@ export interface OrderRow {
   expired: boolean
 }
 
+const ORDER_COLUMN_NAMES = [
+  'order_id',
+  'buyer_id',
+  'store_id',
+  'status',
+  'cancel_reason',
+  'total_price',
+  'created_at',
+  'expires_at',
+  'paid_at',
+  'shipped_at',
+  'received_at',
+  'cancelled_at',
+] as const
 /** The columns of an OrderRow, optionally qualified with a table alias. */
-const orderColumns = (a = '') =>
-  `${a}order_id, ${a}buyer_id, ${a}store_id, ${a}status, ${a}cancel_reason, ${a}total_price, ${a}created_at,
-  ${a}expires_at, ${a}paid_at, ${a}shipped_at, ${a}received_at, ${a}cancelled_at, now() >= ${a}expires_at AS expired`
+const orderColumns = (alias?: 'o') => {
+  const column = (name: string) => sql.ident(alias ? `${alias}.${name}` : name)
+  return sql`${sql.join(ORDER_COLUMN_NAMES.map(column))}, now() >= ${column('expires_at')} AS expired`
+}
 const ORDER_COLUMNS = orderColumns()
 
 export interface PlaceOrder {
@@ -59,10 +76,17 @@ export type PlaceResult =
  * orders over the same books queue instead of deadlocking), and only if every line has the copies
  * and the total is within bounds, takes them out of stock, counts them as sold and inserts the order
  * and its lines with titles and prices as they are now. Otherwise it writes nothing and says why.
- * Being one statement, it needs no transaction around it.
+ * Being one statement, it needs no transaction around it; its text never changes, so it is prepared
+ * once per connection (place_order). Its parameters are numbered in the order the steps use them.
  */
 export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResult> {
-  const r = await q.query<{
+  // Each of these is used by several steps: one parameter each.
+  const tokenHash = sql.bind(p.tokenHash ?? null)
+  const buyerId = sql.bind(p.buyerId)
+  const storeId = sql.bind(p.storeId)
+  const bookIds = sql.bind(p.lines.map((l) => l.bookId))
+  const maxTotal = sql.bind(p.maxTotal)
+  const r = await query<{
     authed: boolean
     buyer_open: boolean
     store_open: boolean
@@ -71,64 +95,74 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
     total: string | null
     created: boolean
   }>(
-    `WITH auth AS (
-       SELECT $8::bytea IS NULL OR EXISTS (
-         SELECT 1 FROM sessions WHERE token_hash = $8 AND user_id = $3 AND expires_at > now()) AS ok
-     ), buyer AS (
-       SELECT 1 FROM users b WHERE b.user_id = $3 AND b.closed_at IS NULL AND (SELECT ok FROM auth)
-     ), store AS (
+    q,
+    sql`WITH session_ok AS (
+       -- Without a token the caller has been checked already; with one, it must be a live session of
+       -- the buyer, or nothing else is looked at (a stranger learns nothing about buyer or store).
+       SELECT ${tokenHash}::bytea IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE ${liveSession(tokenHash, buyerId)}) AS ok
+     ), buyer_open AS (
+       -- A closed account places no orders.
+       SELECT 1 FROM users b WHERE b.user_id = ${buyerId} AND b.closed_at IS NULL AND (SELECT ok FROM session_ok)
+     ), store_open AS (
+       -- Nor does anyone buy from a store whose owner closed their account.
        SELECT s.store_id FROM stores s JOIN users owner ON owner.user_id = s.owner_id
-        WHERE s.store_id = $2 AND owner.closed_at IS NULL AND EXISTS (SELECT 1 FROM buyer)
-     ), w AS (
-       SELECT * FROM unnest($4::text[], $5::int[]) WITH ORDINALITY AS w(book_id, count, n)
-     ), locked AS MATERIALIZED (
+        WHERE s.store_id = ${storeId} AND owner.closed_at IS NULL AND EXISTS (SELECT 1 FROM buyer_open)
+     ), wanted_lines AS (
+       -- The order's lines, numbered as given (book-id order): the first missing or short book
+       -- reported is the first in that order.
+       SELECT * FROM unnest(${bookIds}::text[], ${p.lines.map((l) => l.count)}::int[]) WITH ORDINALITY
+           AS w(book_id, count, n)
+     ), locked_listings AS MATERIALIZED (
+       -- Locked in book-id order (as releaseStock locks them): concurrent orders queue, never deadlock.
        SELECT l.book_id, l.stock_level, l.title, l.price FROM listings l
-        WHERE l.store_id = (SELECT store_id FROM store) AND l.book_id = ANY ($4::text[])
+        WHERE l.store_id = (SELECT store_id FROM store_open) AND l.book_id = ANY (${bookIds}::text[])
         ORDER BY l.book_id FOR UPDATE
-     ), t AS (
+     ), order_check AS (
+       -- What the locked rows say: how many lines have their copies, the total, and the first book
+       -- the store does not list or has too few of (for the error the caller returns).
        SELECT count(k.book_id) FILTER (WHERE k.stock_level >= w.count)::int AS ready,
               coalesce(sum(k.price * w.count), 0) AS total,
               (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.book_id IS NULL))[1] AS missing,
               (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.stock_level < w.count))[1] AS short
-         FROM w LEFT JOIN locked k ON k.book_id = w.book_id
-     ), ok AS (
-       SELECT total FROM t WHERE ready = cardinality($4::text[]) AND total <= $7
-     ), taken AS (
+         FROM wanted_lines w LEFT JOIN locked_listings k ON k.book_id = w.book_id
+     ), placeable AS (
+       -- One row when every line can be served and the total is within bounds: the writes below
+       -- happen only then (all or nothing).
+       SELECT total FROM order_check WHERE ready = cardinality(${bookIds}::text[]) AND total <= ${maxTotal}
+     ), stock_taken AS (
+       -- The copies leave the shelf (the row is locked and checked above; the guard here repeats it).
        UPDATE listings l SET stock_level = l.stock_level - w.count
-         FROM w WHERE EXISTS (SELECT 1 FROM ok)
-          AND l.store_id = (SELECT store_id FROM store) AND l.book_id = ANY ($4::text[])
+         FROM wanted_lines w WHERE EXISTS (SELECT 1 FROM placeable)
+          AND l.store_id = (SELECT store_id FROM store_open) AND l.book_id = ANY (${bookIds}::text[])
           AND l.book_id = w.book_id AND l.stock_level >= w.count
        RETURNING l.book_id
-     ), sold AS (
+     ), sales_counted AS (
+       -- The sales count lives in its own table (hot rows apart from the listings, migration 005).
        UPDATE listing_sales s SET sales = s.sales + w.count
-         FROM w WHERE EXISTS (SELECT 1 FROM ok)
-          AND s.store_id = (SELECT store_id FROM store) AND s.book_id = ANY ($4::text[])
+         FROM wanted_lines w WHERE EXISTS (SELECT 1 FROM placeable)
+          AND s.store_id = (SELECT store_id FROM store_open) AND s.book_id = ANY (${bookIds}::text[])
           AND s.book_id = w.book_id
-     ), o AS (
+     ), new_order AS (
+       -- Unpaid, with the deadline by which it must be paid or it is cancelled by the sweep.
        INSERT INTO orders (order_id, buyer_id, store_id, total_price, expires_at)
-       SELECT $1, $3, $2, ok.total::bigint, now() + make_interval(secs => $6) FROM ok
+       SELECT ${p.orderId}, ${buyerId}, ${storeId}, placeable.total::bigint, now() + make_interval(secs => ${p.timeoutS})
+         FROM placeable
        RETURNING order_id
-     ), i AS (
+     ), new_items AS (
+       -- Titles and prices as they are now: the order keeps them whatever the listing later becomes.
        INSERT INTO order_items (order_id, book_id, title, count, price)
-       SELECT o.order_id, k.book_id, k.title, w.count, k.price FROM o, locked k JOIN w ON w.book_id = k.book_id
+       SELECT o.order_id, k.book_id, k.title, w.count, k.price
+         FROM new_order o, locked_listings k JOIN wanted_lines w ON w.book_id = k.book_id
      )
-     SELECT (SELECT ok FROM auth) AS authed, EXISTS (SELECT 1 FROM buyer) AS buyer_open,
-            EXISTS (SELECT 1 FROM store) AS store_open, t.missing, t.short,
-            CASE WHEN t.total <= $7 THEN t.total::text END AS total,
-            EXISTS (SELECT 1 FROM o) AS created,
-            bookstore_assert(NOT EXISTS (SELECT 1 FROM ok) OR (SELECT count(*) FROM taken) = cardinality($4::text[]),
+     SELECT (SELECT ok FROM session_ok) AS authed, EXISTS (SELECT 1 FROM buyer_open) AS buyer_open,
+            EXISTS (SELECT 1 FROM store_open) AS store_open, c.missing, c.short,
+            CASE WHEN c.total <= ${maxTotal} THEN c.total::text END AS total,
+            EXISTS (SELECT 1 FROM new_order) AS created,
+            -- The stock was taken from every line, or the statement is undone and sent again (BS001).
+            bookstore_assert(NOT EXISTS (SELECT 1 FROM placeable)
+                               OR (SELECT count(*) FROM stock_taken) = cardinality(${bookIds}::text[]),
                              'order half placed') AS whole
-       FROM t`,
-    [
-      p.orderId,
-      p.storeId,
-      p.buyerId,
-      p.lines.map((l) => l.bookId),
-      p.lines.map((l) => l.count),
-      p.timeoutS,
-      p.maxTotal,
-      p.tokenHash ?? null,
-    ],
+       FROM order_check c`,
     { name: 'place_order' },
   )
   const row = r.rows[0]
@@ -201,10 +235,10 @@ export interface OrderWithOwner extends OrderRow {
 }
 
 export async function findOrderWithOwner(q: Queryable, orderId: string): Promise<OrderWithOwner | undefined> {
-  const r = await q.query<OrderWithOwner>(
-    `SELECT ${ORDER_COLUMNS}, (SELECT owner_id FROM stores s WHERE s.store_id = orders.store_id) AS seller_id
-       FROM orders WHERE order_id = $1`,
-    [orderId],
+  const r = await query<OrderWithOwner>(
+    q,
+    sql`SELECT ${ORDER_COLUMNS}, (SELECT owner_id FROM stores s WHERE s.store_id = orders.store_id) AS seller_id
+       FROM orders WHERE order_id = ${orderId}`,
   )
   return r.rows[0]
 }
@@ -233,11 +267,15 @@ export async function receiveOrders(
   orderIds: readonly string[],
   guard: ReceiveGuard,
 ): Promise<string[]> {
-  const condition = guard.by === 'buyer' ? 'buyer_id = $2' : 'shipped_at <= now() - make_interval(secs => $2)'
-  const r = await q.query<{ order_id: string }>(
-    `WITH o AS (
+  const condition =
+    guard.by === 'buyer'
+      ? sql`buyer_id = ${guard.buyerId}`
+      : sql`shipped_at <= now() - make_interval(secs => ${guard.afterS})`
+  const r = await query<{ order_id: string }>(
+    q,
+    sql`WITH o AS (
        UPDATE orders SET status = 'received', received_at = now()
-        WHERE order_id = ANY($1::text[]) AND status = 'shipped' AND ${condition}
+        WHERE order_id = ANY(${orderIds}::text[]) AND status = 'shipped' AND ${condition}
        RETURNING order_id, store_id, total_price
      ), p AS (
        SELECT o.order_id, s.owner_id, o.total_price FROM o JOIN stores s ON s.store_id = o.store_id
@@ -251,7 +289,6 @@ export async function receiveOrders(
        SELECT owner_id, order_id, 'release', total_price FROM p
      )
      SELECT order_id FROM o`,
-    [orderIds, guard.by === 'buyer' ? guard.buyerId : guard.afterS],
   )
   return r.rows.map((x) => x.order_id)
 }
@@ -267,12 +304,15 @@ export type CancelGuard =
   | { by: 'seller'; userId: string }
   | { by: 'timeout' }
 
-const OPEN = `(status = 'paid' OR (status = 'unpaid' AND expires_at > now()))`
-const CANCEL_CONDITION: Record<CancelGuard['by'], string> = {
-  buyer: `buyer_id = $3 AND ${OPEN}`,
-  seller: `store_id IN (SELECT store_id FROM stores WHERE owner_id = $3) AND ${OPEN}`,
-  timeout: `status = 'unpaid' AND expires_at <= now()`,
-}
+/** Not shipped yet, and an unpaid order only before its deadline. */
+const OPEN = sql`(status = 'paid' OR (status = 'unpaid' AND expires_at > now()))`
+/** The orders `guard` may cancel. */
+const cancellable = (guard: CancelGuard): Sql =>
+  guard.by === 'buyer'
+    ? sql`buyer_id = ${guard.userId} AND ${OPEN}`
+    : guard.by === 'seller'
+      ? sql`store_id IN (SELECT store_id FROM stores WHERE owner_id = ${guard.userId}) AND ${OPEN}`
+      : sql`status = 'unpaid' AND expires_at <= now()`
 
 export interface CancelledOrder {
   order_id: string
@@ -292,12 +332,11 @@ export async function cancelOrders(
   guard: CancelGuard,
 ): Promise<CancelledOrder[]> {
   const reason: CancelReason = guard.by
-  const params: unknown[] = [orderIds, reason]
-  if (guard.by !== 'timeout') params.push(guard.userId)
-  const r = await tx.query<CancelledOrder>(
-    `WITH o AS (
-       UPDATE orders SET status = 'cancelled', cancel_reason = $2, cancelled_at = now()
-        WHERE order_id = ANY($1::text[]) AND ${CANCEL_CONDITION[guard.by]}
+  const r = await query<CancelledOrder>(
+    tx,
+    sql`WITH o AS (
+       UPDATE orders SET status = 'cancelled', cancel_reason = ${reason}, cancelled_at = now()
+        WHERE order_id = ANY(${orderIds}::text[]) AND ${cancellable(guard)}
        RETURNING order_id, buyer_id, total_price, paid_at IS NOT NULL AS refunded
      ), u AS (
        UPDATE users SET balance = users.balance + t.amount
@@ -309,7 +348,6 @@ export async function cancelOrders(
        SELECT buyer_id, order_id, 'refund', total_price FROM o WHERE refunded
      )
      SELECT order_id, buyer_id, total_price, refunded FROM o`,
-    params,
   )
   return r.rows
 }
@@ -435,17 +473,15 @@ export async function listBuyerOrders(
   buyerId: string,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const filter = page.status ? 'AND status = $2' : ''
-  const params: unknown[] = page.status ? [buyerId, page.status] : [buyerId]
-  const n = params.length
-  const count = await q.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM orders WHERE buyer_id = $1 ${filter}`,
-    params,
+  const which = sql`buyer_id = ${buyerId} ${page.status ? sql`AND status = ${page.status}` : sql.empty}`
+  const count = await query<{ total: number }>(
+    q,
+    sql`SELECT count(*)::int AS total FROM orders WHERE ${which}`,
   )
-  const rows = await q.query<OrderRow>(
-    `SELECT ${ORDER_COLUMNS} FROM orders WHERE buyer_id = $1 ${filter}
-      ORDER BY created_at DESC, order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
-    [...params, page.limit, page.offset],
+  const rows = await query<OrderRow>(
+    q,
+    sql`SELECT ${ORDER_COLUMNS} FROM orders WHERE ${which}
+      ORDER BY created_at DESC, order_id LIMIT ${page.limit} OFFSET ${page.offset}`,
   )
   return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }
@@ -461,32 +497,25 @@ export async function listSellerOrders(
   storeId: string | undefined,
   page: Page,
 ): Promise<{ rows: OrderRow[]; total: number }> {
-  const params: unknown[] = [sellerId]
-  let stores = 's.owner_id = $1'
-  if (storeId !== undefined) {
-    params.push(storeId)
-    stores += ` AND s.store_id = $${params.length}`
-  }
-  let filter = ''
-  if (page.status) {
-    params.push(page.status)
-    filter = `AND o.status = $${params.length}`
-  }
-  const n = params.length
-  const count = await q.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM orders o
-      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${filter}`,
-    params,
+  const stores = sql`s.owner_id = ${sellerId} ${storeId === undefined ? sql.empty : sql`AND s.store_id = ${storeId}`}`
+  // The status is compared in each store's list; the page's bounds cut both the lists and the merge.
+  const status = page.status ? sql`AND o.status = ${page.status}` : sql.empty
+  const limit = sql.bind(page.limit)
+  const offset = sql.bind(page.offset)
+  const count = await query<{ total: number }>(
+    q,
+    sql`SELECT count(*)::int AS total FROM orders o
+      WHERE o.store_id IN (SELECT s.store_id FROM stores s WHERE ${stores}) ${status}`,
   )
-  const rows = await q.query<OrderRow>(
-    `SELECT ${orderColumns('o.')}
+  const rows = await query<OrderRow>(
+    q,
+    sql`SELECT ${orderColumns('o')}
        FROM stores s CROSS JOIN LATERAL (
-         SELECT * FROM orders o WHERE o.store_id = s.store_id ${filter}
-          ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1}::bigint + $${n + 2}::bigint
+         SELECT * FROM orders o WHERE o.store_id = s.store_id ${status}
+          ORDER BY o.created_at DESC, o.order_id LIMIT ${limit}::bigint + ${offset}::bigint
        ) o
       WHERE ${stores}
-      ORDER BY o.created_at DESC, o.order_id LIMIT $${n + 1} OFFSET $${n + 2}`,
-    [...params, page.limit, page.offset],
+      ORDER BY o.created_at DESC, o.order_id LIMIT ${limit} OFFSET ${offset}`,
   )
   return { rows: rows.rows, total: count.rows[0]?.total ?? 0 }
 }

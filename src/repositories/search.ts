@@ -1,22 +1,8 @@
-import type { ApiHit } from '../api/catalog.ts'
+import type { ApiHit, Sort } from '../api/catalog.ts'
 import type { Queryable } from '../db/db.ts'
-import {
-  type BitmapQuery,
-  type PostingsQuery,
-  type TextQuery,
-  TITLE_GRAM_BIT,
-  type Word,
-} from '../search/query.ts'
-
-export const SORTS = [
-  'relevance',
-  'price_asc',
-  'price_desc',
-  'pub_year_desc',
-  'sales_desc',
-  'rating_desc',
-] as const
-export type Sort = (typeof SORTS)[number]
+import { query, type Sql, sql } from '../db/sql.ts'
+import { BITMAP_BLOCK, TITLE_GRAM_BIT } from '../search/encoding.ts'
+import type { BitmapQuery, PostingsQuery, TextQuery, Word } from '../search/query.ts'
 
 export interface SearchFilters {
   storeId?: string | undefined
@@ -41,97 +27,90 @@ export interface SearchRequest {
 /** A hit as the statements select it: the rating's sum and count (the service turns them into the average). */
 export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & { rating_sum: number }
 
-/** Collects parameters and hands out their $n placeholders. */
-export class Params {
-  readonly values: unknown[] = []
-  add(value: unknown, cast = ''): string {
-    this.values.push(value)
-    return `$${this.values.length}${cast}`
-  }
-}
-
 /**
  * The rank within a tier of a query other than one word over every field: each word adds 2 when the
  * title holds it, else 1 when author or tags do, out of 2 per word (so the rank stays below 1). The
  * bitmap search (searchBitmaps) computes the same sums from bitmaps.
  */
-function levelRank(levels: NonNullable<TextQuery['levels']>, p: Params): string {
+function levelRank(levels: NonNullable<TextQuery['levels']>): Sql {
   const level = ({ title, authorTags }: (typeof levels)[number]) => {
     const when = [
-      ...(title ? [`WHEN l.search_vec @@ ${p.add(title, '::tsquery')} THEN 2`] : []),
-      ...(authorTags ? [`WHEN l.search_vec @@ ${p.add(authorTags, '::tsquery')} THEN 1`] : []),
+      ...(title ? [sql`WHEN l.search_vec @@ ${title}::tsquery THEN 2`] : []),
+      ...(authorTags ? [sql`WHEN l.search_vec @@ ${authorTags}::tsquery THEN 1`] : []),
     ]
-    return when.length > 0 ? `CASE ${when.join(' ')} ELSE 0 END` : '0'
+    return when.length > 0 ? sql`CASE ${sql.join(when, sql` `)} ELSE 0 END` : sql`0`
   }
-  return `(${['0', ...levels.map(level)].join(' + ')})::float8 / ${2 * levels.length + 1}`
+  return sql`(${sql.join([sql`0`, ...levels.map(level)], sql` + `)})::float8 / ${sql.literal(2 * levels.length + 1)}`
 }
 
 /** Each row's text match, as SQL: conditions (for WHERE) and the score expression. */
-function textSql(t: TextQuery, p: Params): { match: string; score: string; matchParams: number } {
-  const alternatives: string[] = []
-  let words: string | null = null
-  let titleHit = 'false'
-  let substringHit = 'false'
-  if (t.words) {
-    words = p.add(t.words, '::tsquery')
-    let cond = `l.search_vec @@ ${words}`
+function textSql(t: TextQuery): { match: Sql; score: Sql } {
+  const alternatives: Sql[] = []
+  // The words are matched and ranked by: one parameter for both.
+  const words = t.words ? sql.bind(t.words) : null
+  let substringHit = sql`false`
+  if (words) {
+    let cond = sql`l.search_vec @@ ${words}::tsquery`
     if (t.split) {
-      const parts = [`ts_filter(l.author_tags_vec, ${p.add(`{${t.split.authorOrTags}}`, '::"char"[]')})`]
+      const parts = [sql`ts_filter(l.author_tags_vec, ${`{${t.split.authorOrTags}}`}::"char"[])`]
       if (t.split.others.length > 0)
-        parts.unshift(`ts_filter(l.search_vec, ${p.add(`{${t.split.others.join(',')}}`, '::"char"[]')})`)
-      cond += ` AND (${parts.join(' || ')}) @@ ${p.add(t.split.plain, '::tsquery')}`
+        parts.unshift(sql`ts_filter(l.search_vec, ${`{${t.split.others.join(',')}}`}::"char"[])`)
+      cond = sql`${cond} AND (${sql.join(parts, sql` || `)}) @@ ${t.split.plain}::tsquery`
     }
-    alternatives.push(`(${cond})`)
+    alternatives.push(sql`(${cond})`)
   }
   if (t.substring) {
-    substringHit = `(l.title_grams @@ ${p.add(t.substring.grams, '::tsquery')}
-      AND strpos(lower(normalize(l.title, NFKC)), ${p.add(t.substring.text)}) > 0)`
+    // The same parameters in the match and in the score.
+    substringHit = sql`(l.title_grams @@ ${sql.bind(t.substring.grams)}::tsquery
+      AND strpos(lower(normalize(l.title, NFKC)), ${sql.bind(t.substring.text)}) > 0)`
     alternatives.push(substringHit)
   }
-  // Parameters added from here on are used by the score only (the count statement leaves them out).
-  const matchParams = p.values.length
   // ts_rank_cd normalisation 32 maps the rank into [0, 1), below the tiers added to it.
-  const rank = t.levels ? levelRank(t.levels, p) : words ? `ts_rank_cd(l.search_vec, ${words}, 32)` : '0'
-  if (t.inTitle) titleHit = `l.search_vec @@ ${p.add(t.inTitle, '::tsquery')}`
-  const authorTagsHit = t.inAuthorTags ? `l.search_vec @@ ${p.add(t.inAuthorTags, '::tsquery')}` : 'false'
+  const rank = t.levels
+    ? levelRank(t.levels)
+    : words
+      ? sql`ts_rank_cd(l.search_vec, ${words}::tsquery, 32)`
+      : sql`0`
+  const titleHit = t.inTitle ? sql`l.search_vec @@ ${t.inTitle}::tsquery` : sql`false`
+  const authorTagsHit = t.inAuthorTags ? sql`l.search_vec @@ ${t.inAuthorTags}::tsquery` : sql`false`
   return {
-    matchParams,
-    match: alternatives.length > 0 ? `(${alternatives.join(' OR ')})` : 'false',
+    match: alternatives.length > 0 ? sql`(${sql.join(alternatives, sql` OR `)})` : sql`false`,
     // Title matches (whole words or, for short queries, a substring) rank above author/tag matches,
     // which rank above intro/content matches; within a tier, by cover density for one word over every
     // field, else by the words' levels (then newest first, by the caller's order).
-    score: `(CASE WHEN ${titleHit} OR ${substringHit} THEN 2 WHEN ${authorTagsHit} THEN 1 ELSE 0 END + ${rank})`,
+    score: sql`(CASE WHEN ${titleHit} OR ${substringHit} THEN 2 WHEN ${authorTagsHit} THEN 1 ELSE 0 END + ${rank})`,
   }
 }
 
 /** A column of the listing's ratings (migration 011), looked up for one hit of a page. */
-const rating = (column: string) =>
-  `coalesce((SELECT hr.${column} FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS ${column}`
+const rating = (column: 'rating_sum' | 'rating_count') =>
+  sql`coalesce((SELECT hr.${sql.ident(column)} FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS ${sql.ident(column)}`
 /** The columns of a hit, from listings l (the score comes from the caller). */
-const HIT_COLUMNS = `l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+const HIT_COLUMNS = sql`l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   ${rating('rating_sum')}, ${rating('rating_count')}`
 
 /** ts_rank_cd's default weights of A, B, C, D, as the float4 values it computes with. */
-const RANK_WEIGHT: Record<string, string> = {
-  A: '1::real::float8',
-  B: '0.4::real::float8',
-  C: '0.2::real::float8',
-  D: '0.1::real::float8',
+const RANK_WEIGHT: Record<string, Sql> = {
+  A: sql`1::real::float8`,
+  B: sql`0.4::real::float8`,
+  C: sql`0.2::real::float8`,
+  D: sql`0.1::real::float8`,
 }
 
+const BY_SCORE = sql`p.score DESC, p.doc DESC`
 /** The page's rows (doc, score[, total]) in order, then their listings by key. */
-const page = (rows: string, extra = '', order = 'p.score DESC, p.doc DESC') =>
-  `SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc ORDER BY ${order}`
+const page = (rows: Sql, extra = sql.empty, order = BY_SCORE) =>
+  sql`SELECT ${HIT_COLUMNS}, p.score${extra} FROM (${rows}) p JOIN listings l ON l.doc = p.doc ORDER BY ${order}`
 
 /**
  * sort=rating_desc over postings: each posting joined to its listing's ratings by doc (index
  * listing_ratings_doc, migration 011), in the order of SORT_KEYS.rating_desc.
  */
-const RATED_POSTINGS = 'JOIN listing_ratings r ON r.doc = p.doc'
-const RATING_COLUMNS = ', r.average, r.rating_count'
-const ratingOrder = (alias: string) =>
-  `${alias}.average DESC NULLS LAST, ${alias}.rating_count DESC, p.doc DESC`
+const RATED_POSTINGS = sql`JOIN listing_ratings r ON r.doc = p.doc`
+const RATING_COLUMNS = sql`, r.average, r.rating_count`
+const ratingOrder = (alias: 'p' | 'r') =>
+  sql`${sql.ident(alias)}.average DESC NULLS LAST, ${sql.ident(alias)}.rating_count DESC, p.doc DESC`
 
 /**
  * One term, no filter but perhaps a store, by relevance (or by rating, below): read from search_postings (migration 006)
@@ -152,63 +131,63 @@ async function searchPostings(
   storeId: string | undefined,
 ): Promise<{ total: number; hits: SearchHit[] }> {
   const byRating = req.sort === 'rating_desc'
+  const term = sql.bind(pq.term)
   if (pq.allFields && storeId === undefined) {
     const total =
-      (await q.query<{ n: number }>('SELECT listings AS n FROM search_terms WHERE term = $1', [pq.term]))
+      (await query<{ n: number }>(q, sql`SELECT listings AS n FROM search_terms WHERE term = ${term}`))
         .rows[0]?.n ?? 0
     if (total <= req.offset) return { total, hits: [] }
     const rows = byRating
       ? (await ratingWalkPays(q, total, req))
         ? // The ratings in order (index listing_ratings_rank), each looked up in the word's postings
           // (OFFSET 0 keeps the planner from turning the lookup into a join it would start from the postings).
-          `SELECT r.doc, p.score${RATING_COLUMNS} FROM listing_ratings r
-             CROSS JOIN LATERAL (SELECT p.score FROM search_postings p WHERE p.term = $1 AND p.doc = r.doc OFFSET 0) p
-            ORDER BY r.average DESC NULLS LAST, r.rating_count DESC, r.doc DESC LIMIT $2 OFFSET $3`
+          sql`SELECT r.doc, p.score${RATING_COLUMNS} FROM listing_ratings r
+             CROSS JOIN LATERAL (SELECT p.score FROM search_postings p WHERE p.term = ${term} AND p.doc = r.doc OFFSET 0) p
+            ORDER BY r.average DESC NULLS LAST, r.rating_count DESC, r.doc DESC LIMIT ${req.limit} OFFSET ${req.offset}`
         : // The word's postings, each looked up in the ratings, then sorted.
-          `SELECT p.doc, p.score${RATING_COLUMNS} FROM search_postings p ${RATED_POSTINGS} WHERE p.term = $1
-            ORDER BY ${ratingOrder('r')} LIMIT $2 OFFSET $3`
-      : `SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC LIMIT $2 OFFSET $3`
-    const r = await q.query<SearchHit>(page(rows, '', byRating ? ratingOrder('p') : undefined), [
-      pq.term,
-      req.limit,
-      req.offset,
-    ])
+          sql`SELECT p.doc, p.score${RATING_COLUMNS} FROM search_postings p ${RATED_POSTINGS} WHERE p.term = ${term}
+            ORDER BY ${ratingOrder('r')} LIMIT ${req.limit} OFFSET ${req.offset}`
+      : sql`SELECT doc, score FROM search_postings WHERE term = ${term} ORDER BY score DESC, doc DESC LIMIT ${req.limit} OFFSET ${req.offset}`
+    const r = await query<SearchHit>(q, page(rows, sql.empty, byRating ? ratingOrder('p') : undefined))
     return { total, hits: r.rows }
   }
   // 2 in the title (as `inTitle` says it), else 1 in author or tags, each when in scope; else 0.
-  const byField = (inTitle: string) =>
-    `CASE WHEN ${pq.title ? inTitle : 'false'} THEN 2 WHEN ${pq.authorTags ? 'p.b > 0' : 'false'} THEN 1 ELSE 0 END`
+  const byField = (inTitle: Sql) =>
+    sql`CASE WHEN ${pq.title ? inTitle : sql`false`} THEN 2 WHEN ${pq.authorTags ? sql`p.b > 0` : sql`false`} THEN 1 ELSE 0 END`
   // The tier counts a title substring too; the word's level counts the word alone.
   const tier = byField(
-    pq.fields & TITLE_GRAM_BIT ? `(p.a > 0 OR p.fields & ${TITLE_GRAM_BIT} <> 0)` : 'p.a > 0',
+    pq.fields & TITLE_GRAM_BIT
+      ? sql`(p.a > 0 OR p.fields & ${sql.literal(TITLE_GRAM_BIT)} <> 0)`
+      : sql`p.a > 0`,
   )
   // From the primary key's columns (not the stored score), so that the postings are read from the index
   // alone: over every field the weighted count of positions, else the word's level (see levelRank).
-  const s = Object.entries(RANK_WEIGHT)
-    .map(([w, weight]) => `p.${w.toLowerCase()} * ${weight}`)
-    .join(' + ')
-  const rank = pq.allFields ? `((${s}) / (${s} + 1))::real` : `(${byField('p.a > 0')})::float8 / 3`
-  const score = `(${tier} + ${rank})`
-  const params: unknown[] = [pq.term, pq.fields]
-  const rated = byRating ? RATED_POSTINGS : ''
+  const s = sql.join(
+    Object.entries(RANK_WEIGHT).map(([w, weight]) => sql`p.${sql.ident(w.toLowerCase())} * ${weight}`),
+    sql` + `,
+  )
+  const rank = pq.allFields ? sql`((${s}) / (${s} + 1))::real` : sql`(${byField(sql`p.a > 0`)})::float8 / 3`
+  const score = sql`(${tier} + ${rank})`
+  const fields = sql.bind(pq.fields)
+  const rated = byRating ? RATED_POSTINGS : sql.empty
   const rows =
     storeId === undefined
-      ? `search_postings p ${rated} WHERE p.term = $1 AND p.fields & $2 <> 0`
-      : `listings s JOIN search_postings p ON p.term = $1 AND p.doc = s.doc ${rated}
-          WHERE s.store_id = $${params.push(storeId)} AND p.fields & $2 <> 0`
-  const r = await q.query<SearchHit & { total: number }>(
+      ? sql`search_postings p ${rated} WHERE p.term = ${term} AND p.fields & ${fields} <> 0`
+      : sql`listings s JOIN search_postings p ON p.term = ${term} AND p.doc = s.doc ${rated}
+          WHERE s.store_id = ${storeId} AND p.fields & ${fields} <> 0`
+  const r = await query<SearchHit & { total: number }>(
+    q,
     page(
-      `SELECT p.doc, ${score} AS score${byRating ? RATING_COLUMNS : ''}, count(*) OVER ()::int AS total FROM ${rows}
-        ORDER BY ${byRating ? ratingOrder('r') : 'score DESC, p.doc DESC'}
-        LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-      ', p.total',
+      sql`SELECT p.doc, ${score} AS score${byRating ? RATING_COLUMNS : sql.empty}, count(*) OVER ()::int AS total FROM ${rows}
+        ORDER BY ${byRating ? ratingOrder('r') : sql`score DESC, p.doc DESC`}
+        LIMIT ${req.limit} OFFSET ${req.offset}`,
+      sql`, p.total`,
       byRating ? ratingOrder('p') : undefined,
     ),
-    [...params, req.limit, req.offset],
   )
   if (r.rows.length === 0) {
     if (req.offset === 0) return { total: 0, hits: [] }
-    const c = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${rows}`, params)
+    const c = await query<{ n: number }>(q, sql`SELECT count(*)::int AS n FROM ${rows}`)
     return { total: c.rows[0]?.n ?? 0, hits: [] }
   }
   return { total: r.rows[0]?.total ?? 0, hits: r.rows.map(({ total: _, ...hit }) => hit) }
@@ -230,8 +209,6 @@ async function ratingWalkPays(q: Queryable, matches: number, req: SearchRequest)
   return listings > 0 && ((req.offset + req.limit) * listings) / matches < matches
 }
 
-/** Listings a block of search_bitmaps covers (migration 007). */
-const BITMAP_BLOCK = 8192
 /**
  * What a filtered walk costs against the tsvector statement, in units of one GIN entry read (about
  * 0.1 µs), as measured at 1 000 000 listings: the walk reads a posting and tests a bit in about 4.5 µs;
@@ -257,25 +234,26 @@ export async function searchTagged(
 ): Promise<{ total: number; hits: SearchHit[] } | null> {
   // A word of one character also matches the titles holding it, which no bitmap records (migration 010).
   if (pq.fields & TITLE_GRAM_BIT && [...pq.term].length < 2) return null
-  const p = new Params()
-  const term = p.add(pq.term)
-  const keys = tags.map((tag) => p.add(tag))
-  const joins = keys
-    .map(
-      (key, i) =>
-        `JOIN search_bitmaps t${i} ON t${i}.kind = 't' AND t${i}.key = ${key} AND t${i}.block = w.block`,
-    )
-    .join(' ')
-  const and = ['w.bits', ...keys.map((_, i) => `t${i}.bits`)].join(' & ')
+  const term = sql.bind(pq.term)
+  // Each tag is looked up in both statements: one parameter per tag.
+  const keys = tags.map((tag) => sql.bind(tag))
+  const joins = sql.join(
+    keys.map((key, i) => {
+      const t = sql.ident(`t${i}`)
+      return sql`JOIN search_bitmaps ${t} ON ${t}.kind = 't' AND ${t}.key = ${key} AND ${t}.block = w.block`
+    }),
+    sql` `,
+  )
+  const and = sql.join([sql`w.bits`, ...keys.map((_, i) => sql`${sql.ident(`t${i}`)}.bits`)], sql` & `)
   // A word of two characters also matches the titles holding it as a pair (kind 'g', migration 010).
-  const kinds = pq.fields & TITLE_GRAM_BIT ? `('w', 'g')` : `('w')`
+  const kinds = pq.fields & TITLE_GRAM_BIT ? sql`('w', 'g')` : sql`('w')`
   const counts = (
-    await q.query<{ total: number; word: number | null }>(
-      `SELECT (SELECT coalesce(sum(bit_count(${and})), 0)::int
+    await query<{ total: number; word: number | null }>(
+      q,
+      sql`SELECT (SELECT coalesce(sum(bit_count(${and})), 0)::int
                  FROM (SELECT block, bit_or(bits) AS bits FROM search_bitmaps
                         WHERE kind IN ${kinds} AND key = ${term} GROUP BY block) w ${joins}) AS total,
               (SELECT listings FROM search_terms WHERE term = ${term}) AS word`,
-      p.values,
     )
   ).rows[0]
   const total = counts?.total ?? 0
@@ -284,21 +262,22 @@ export async function searchTagged(
   const word = counts?.word ?? 0
   const walk = ((req.offset + req.limit) * word) / total
   if (walk > SHORT_WALK && walk * walkCost > word + MATCH_COST * total) return null
+  const block = sql.literal(BITMAP_BLOCK)
   const kept = keys.map(
-    (key) => `get_bit((SELECT b.bits FROM search_bitmaps b
-                        WHERE b.kind = 't' AND b.key = ${key} AND b.block = (p.doc / ${BITMAP_BLOCK})::int),
-                      (p.doc % ${BITMAP_BLOCK})::int) = 1`,
+    (key) => sql`get_bit((SELECT b.bits FROM search_bitmaps b
+                        WHERE b.kind = 't' AND b.key = ${key} AND b.block = (p.doc / ${block})::int),
+                      (p.doc % ${block})::int) = 1`,
   )
-  const r = await q.query<SearchHit>(
-    page(`SELECT p.doc, p.score FROM search_postings p WHERE p.term = ${term} AND ${kept.join(' AND ')}
-           ORDER BY p.score DESC, p.doc DESC LIMIT ${p.add(req.limit)} OFFSET ${p.add(req.offset)}`),
-    p.values,
+  const r = await query<SearchHit>(
+    q,
+    page(sql`SELECT p.doc, p.score FROM search_postings p WHERE p.term = ${term} AND ${sql.join(kept, sql` AND `)}
+           ORDER BY p.score DESC, p.doc DESC LIMIT ${req.limit} OFFSET ${req.offset}`),
   )
   return { total, hits: r.rows }
 }
 
 /** An empty bitmap block. */
-const NO_BITS = `B'0'::bit(${BITMAP_BLOCK})`
+const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
 
 /**
  * A query other than one word over every field, by relevance, with tag filters at most, from
@@ -314,39 +293,50 @@ export async function searchBitmaps(
   tags: readonly string[],
   req: SearchRequest,
 ): Promise<{ total: number; hits: SearchHit[] }> {
-  const p = new Params()
-  const columns: string[] = []
-  const named = new Map<string, string>()
+  const columns: Sql[] = []
+  const named = new Map<string, Sql>()
+  /** A name the statement gives a column of its own: a letter and a number (x3: the sum 3 so far). */
+  const id = (letter: string, n: number) => sql.ident(`${letter}${n}`)
   /** The column holding a block of the bitmap of this kind and key (a fixed kind letter). */
   const col = (kind: string, key: string) => {
-    const id = `${kind}\u0000${key}`
-    let name = named.get(id)
+    const ref = `${kind}\u0000${key}`
+    let name = named.get(ref)
     if (name === undefined) {
-      name = `c${named.size}`
-      named.set(id, name)
+      name = id('c', named.size)
+      named.set(ref, name)
       columns.push(
-        `coalesce(bit_or(b.bits) FILTER (WHERE b.kind = '${kind}' AND b.key = ${p.add(key)}), ${NO_BITS}) AS ${name}`,
+        sql`coalesce(bit_or(b.bits) FILTER (WHERE b.kind = ${sql.literal(kind)} AND b.key = ${key}), ${NO_BITS}) AS ${name}`,
       )
     }
     return name
   }
   /** The listings holding the word, itself or all its parts, in a bitmap of one of the kinds. */
   const holds = (kinds: readonly string[], w: Word) => {
-    const any = (lexeme: string) => `(${kinds.map((k) => col(k, lexeme)).join(' | ')})`
-    return w.parts ? `(${any(w.text)} | (${w.parts.map(any).join(' & ')}))` : any(w.text)
+    const any = (lexeme: string) =>
+      sql`(${sql.join(
+        kinds.map((k) => col(k, lexeme)),
+        sql` | `,
+      )})`
+    return w.parts ? sql`(${any(w.text)} | (${sql.join(w.parts.map(any), sql` & `)}))` : any(w.text)
   }
   const n = bq.words.length
-  const all = (exprs: string[]) => (exprs.length > 0 ? `(${exprs.join(' & ')})` : NO_BITS)
+  const all = (exprs: Sql[]) => (exprs.length > 0 ? sql`(${sql.join(exprs, sql` & `)})` : NO_BITS)
   const gram = bq.gram === null ? NO_BITS : col('g', bq.gram)
   const tagBits = [...new Set(tags)].map((tag) => col('t', tag))
-  const match = `((${all(bq.words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${gram})
-                  ${tagBits.map((t) => `& ${t}`).join(' ')})`
-  const inTitle = bq.title ? `(${all(bq.words.map((w) => holds(['A'], w)))} | ${gram})` : NO_BITS
+  const match = sql`((${all(bq.words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${gram})
+                  ${sql.join(
+                    tagBits.map((t) => sql`& ${t}`),
+                    sql` `,
+                  )})`
+  const inTitle = bq.title ? sql`(${all(bq.words.map((w) => holds(['A'], w)))} | ${gram})` : NO_BITS
   const inAuthorTags = bq.authorTags ? all(bq.words.map((w) => holds(['B'], w))) : NO_BITS
   // Each word's level: u (2, the title holds it) or v (1, author or tags do and the title does not).
   const levels = bq.words.flatMap((w, i) => {
     const a = bq.title ? holds(['A'], w) : NO_BITS
-    return [`${a} AS u${i}`, `${bq.authorTags ? `(${holds(['B'], w)} & ~${a})` : NO_BITS} AS v${i}`]
+    return [
+      sql`${a} AS ${id('u', i)}`,
+      sql`${bq.authorTags ? sql`(${holds(['B'], w)} & ~${a})` : NO_BITS} AS ${id('v', i)}`,
+    ]
   })
   // The sums of levels a tier can hold, from high to low. A word's level is at most `top`; all words
   // at the top make tier 2 (title) or tier 1 (author and tags); in tier 1 every word has a level; tier 2
@@ -361,57 +351,63 @@ export async function searchBitmaps(
         : top === 0 || sum < n * top)
   // Each tier's listings, from every word in the title (t2) and every word in author or tags (t1).
   const tiers = [
-    [2, 't2'],
-    [1, 't1 & ~t2'],
-    [0, '~(t2 | t1)'],
+    [2, sql`t2`],
+    [1, sql`t1 & ~t2`],
+    [0, sql`~(t2 | t1)`],
   ] as const
   // The sets in the order of the search: tier, then sum of levels, both from high to low. The last
   // step below holds each tier as a column z<tier>; without words, sum0 is that step.
-  const sets: { bits: string; score: number }[] = []
+  const sets: { bits: Sql; score: number }[] = []
   for (const [tier, bits] of tiers)
     for (let sum = 2 * n; sum >= 0; sum--)
       if (possible(tier, sum))
-        sets.push({ bits: `(x${sum} & ${n > 0 ? `z${tier}` : bits})`, score: tier + sum / (2 * n + 1) })
+        sets.push({
+          bits: sql`(${id('x', sum)} & ${n > 0 ? id('z', tier) : bits})`,
+          score: tier + sum / (2 * n + 1),
+        })
   // x0…x{2i} after the first i words: the matches whose levels add up to each sum, one word at a time.
   const steps = bq.words.map((_, i) => {
-    const rest = bq.words.flatMap((_, j) => (j > i ? [`, u${j}, v${j}`] : [])).join('')
+    const rest = bq.words.flatMap((_, j) => (j > i ? [sql`, ${id('u', j)}, ${id('v', j)}`] : []))
     const x = Array.from({ length: 2 * i + 3 }, (_, k) => {
       const terms = [
-        ...(k <= 2 * i ? [`(x${k} & ~(u${i} | v${i}))`] : []),
-        ...(k >= 1 && k - 1 <= 2 * i ? [`(x${k - 1} & v${i})`] : []),
-        ...(k >= 2 ? [`(x${k - 2} & u${i})`] : []),
+        ...(k <= 2 * i ? [sql`(${id('x', k)} & ~(${id('u', i)} | ${id('v', i)}))`] : []),
+        ...(k >= 1 && k - 1 <= 2 * i ? [sql`(${id('x', k - 1)} & ${id('v', i)})`] : []),
+        ...(k >= 2 ? [sql`(${id('x', k - 2)} & ${id('u', i)})`] : []),
       ]
-      return `, ${terms.join(' | ')} AS x${k}`
+      return sql`, ${sql.join(terms, sql` | `)} AS ${id('x', k)}`
     })
     // The last step also splits the tiers apart, once per block.
-    const carried = i === n - 1 ? tiers.map(([tier, bits]) => `, ${bits} AS z${tier}`).join('') : ', t2, t1'
-    return `, sum${i + 1} AS MATERIALIZED (SELECT block${carried}${rest}${x.join('')} FROM sum${i})`
+    const carried =
+      i === n - 1
+        ? sql.join(
+            tiers.map(([tier, bits]) => sql`, ${bits} AS ${id('z', tier)}`),
+            sql.empty,
+          )
+        : sql`, t2, t1`
+    return sql`, ${id('sum', i + 1)} AS MATERIALIZED (SELECT block${carried}${sql.join(rest, sql.empty)}${sql.join(x, sql.empty)} FROM ${id('sum', i)})`
   })
-  const ids = [...named.keys()].map((id) => id.split('\u0000'))
-  const kinds = p.add(
-    ids.map(([kind]) => kind),
-    '::"char"[]',
-  )
-  const keys = p.add(
-    ids.map(([, key]) => key),
-    '::text[]',
-  )
+  const refs = [...named.keys()].map((ref) => ref.split('\u0000'))
+  const kinds = refs.map(([kind]) => kind)
+  const keys = refs.map(([, key]) => key)
   /** Per block (of the blocks `where` keeps): the words' bitmaps, the tiers and the sums, then `output`. */
-  const statement = (output: string, where: string) => `
+  const statement = (output: Sql, where: Sql) => sql`
     WITH raw AS (
-      SELECT b.block, ${columns.join(', ')}
-        FROM unnest(${kinds}, ${keys}) AS k(kind, key)
+      SELECT b.block, ${sql.join(columns)}
+        FROM unnest(${kinds}::"char"[], ${keys}::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key ${where}
        GROUP BY b.block
     ), sum0 AS MATERIALIZED (
-      SELECT block, ${inTitle} AS t2, ${inAuthorTags} AS t1${levels.map((l) => `, ${l}`).join('')}, ${match} AS x0
+      SELECT block, ${inTitle} AS t2, ${inAuthorTags} AS t1${sql.join(
+        levels.map((l) => sql`, ${l}`),
+        sql.empty,
+      )}, ${match} AS x0
         FROM raw
-    )${steps.join('')}
-    SELECT block, ${output} FROM sum${n}`
+    )${sql.join(steps, sql.empty)}
+    SELECT block, ${output} FROM ${id('sum', n)}`
   const byBlock = (
-    await q.query<{ block: number; n: number[] }>(
-      statement(`ARRAY[${sets.map((x) => `bit_count(${x.bits})::int`).join(', ')}] AS n`, ''),
-      p.values,
+    await query<{ block: number; n: number[] }>(
+      q,
+      statement(sql`ARRAY[${sql.join(sets.map((x) => sql`bit_count(${x.bits})::int`))}] AS n`, sql.empty),
     )
   ).rows.sort((a, b) => b.block - a.block)
   let total = 0
@@ -436,12 +432,12 @@ export async function searchBitmaps(
     }
   // Then the bitmaps of those blocks of those sets.
   const used = [...new Set(parts.map((x) => x.set))]
-  const bitmaps = await q.query<{ block: number; bits: string[] }>(
+  const bitmaps = await query<{ block: number; bits: string[] }>(
+    q,
     statement(
-      `ARRAY[${used.map((set) => `${sets[set]?.bits}::text`).join(', ')}] AS bits`,
-      `AND b.block = ANY(${p.add([...new Set(parts.map((x) => x.block))], '::int[]')})`,
+      sql`ARRAY[${sql.join(used.map((set) => sql`${sets[set]?.bits ?? NO_BITS}::text`))}] AS bits`,
+      sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
     ),
-    p.values,
   )
   const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r.bits]))
   const docs: number[] = []
@@ -456,42 +452,42 @@ export async function searchBitmaps(
       scores.push(sets[part.set]?.score ?? 0)
     }
   }
-  const r = await q.query<SearchHit>(
-    page('SELECT * FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)'),
-    [docs, scores],
+  const r = await query<SearchHit>(
+    q,
+    page(sql`SELECT * FROM unnest(${docs}::bigint[], ${scores}::float8[]) AS p(doc, score)`),
     { name: 'search_listings_by_doc' },
   )
   return { total, hits: r.rows }
 }
 
 /** Sort keys (column, direction) of each sort; every order ends with the primary key. */
-const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
+const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [Sql, Sql][]> = {
   price_asc: [
-    ['l.price', ''],
-    ['l.store_id', ''],
-    ['l.book_id', ''],
+    [sql`l.price`, sql``],
+    [sql`l.store_id`, sql``],
+    [sql`l.book_id`, sql``],
   ],
   price_desc: [
-    ['l.price', ' DESC'],
-    ['l.store_id', ' DESC'],
-    ['l.book_id', ' DESC'],
+    [sql`l.price`, sql` DESC`],
+    [sql`l.store_id`, sql` DESC`],
+    [sql`l.book_id`, sql` DESC`],
   ],
   pub_year_desc: [
-    ['l.pub_year_key', ' DESC NULLS LAST'],
-    ['l.store_id', ''],
-    ['l.book_id', ''],
+    [sql`l.pub_year_key`, sql` DESC NULLS LAST`],
+    [sql`l.store_id`, sql``],
+    [sql`l.book_id`, sql``],
   ],
   sales_desc: [
-    ['ls.sales', ' DESC'],
-    ['ls.store_id', ''],
-    ['ls.book_id', ''],
+    [sql`ls.sales`, sql` DESC`],
+    [sql`ls.store_id`, sql``],
+    [sql`ls.book_id`, sql``],
   ],
   // Highest average first, then more ratings, then newest; unrated listings (no average) last. The
   // index listing_ratings_rank holds this order.
   rating_desc: [
-    ['lr.average', ' DESC NULLS LAST'],
-    ['lr.rating_count', ' DESC'],
-    ['lr.doc', ' DESC'],
+    [sql`lr.average`, sql` DESC NULLS LAST`],
+    [sql`lr.rating_count`, sql` DESC`],
+    [sql`lr.doc`, sql` DESC`],
   ],
 }
 
@@ -503,46 +499,38 @@ const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [string, string][]> = {
 async function countBrowse(q: Queryable, f: SearchFilters): Promise<number | null> {
   const tags = f.tags ?? []
   if (f.storeId !== undefined || f.author !== undefined || tags.length > 1) return null
-  const p = new Params()
-  const where = [tags[0] === undefined ? `kind = 'a' AND tag = ''` : `kind = 't' AND tag = ${p.add(tags[0])}`]
-  if (f.minPrice !== undefined) where.push(`price >= ${p.add(f.minPrice)}`)
-  if (f.maxPrice !== undefined) where.push(`price <= ${p.add(f.maxPrice)}`)
-  const r = await q.query<{ n: number }>(
-    `SELECT coalesce(sum(${f.inStock ? 'in_stock' : 'listings'}), 0)::int AS n FROM listing_counts
-      WHERE ${where.join(' AND ')}`,
-    p.values,
+  const where = [tags[0] === undefined ? sql`kind = 'a' AND tag = ''` : sql`kind = 't' AND tag = ${tags[0]}`]
+  if (f.minPrice !== undefined) where.push(sql`price >= ${f.minPrice}`)
+  if (f.maxPrice !== undefined) where.push(sql`price <= ${f.maxPrice}`)
+  const r = await query<{ n: number }>(
+    q,
+    sql`SELECT coalesce(sum(${f.inStock ? sql`in_stock` : sql`listings`}), 0)::int AS n FROM listing_counts
+      WHERE ${sql.join(where, sql` AND `)}`,
   )
   return r.rows[0]?.n ?? 0
 }
 
 /**
  * The listings a search matches, as conditions over listings l (all filters and the text), and the
- * score of a match: the one definition of a match, for the page and for the facets. Parameters added
- * after the first `whereParams` are used by the score only.
+ * score of a match: the one definition of a match, for the page and for the facets.
  */
-export function matchSql(
-  text: TextQuery | undefined,
-  f: SearchFilters,
-  p: Params,
-): { where: string[]; score: string; whereParams: number } {
+export function matchSql(text: TextQuery | undefined, f: SearchFilters): { where: Sql[]; score: Sql } {
   const tags = f.tags ?? []
-  const where: string[] = []
-  if (f.storeId !== undefined) where.push(`l.store_id = ${p.add(f.storeId)}`)
-  if (tags.length > 0) where.push(`l.tags @> ${p.add(tags, '::text[]')}`)
+  const where: Sql[] = []
+  if (f.storeId !== undefined) where.push(sql`l.store_id = ${f.storeId}`)
+  if (tags.length > 0) where.push(sql`l.tags @> ${tags}::text[]`)
   if (f.author !== undefined)
-    where.push(`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${p.add(f.author)}) > 0`)
-  if (f.minPrice !== undefined) where.push(`l.price >= ${p.add(f.minPrice)}`)
-  if (f.maxPrice !== undefined) where.push(`l.price <= ${p.add(f.maxPrice)}`)
-  if (f.inStock) where.push('l.stock_level > 0')
-  let score = '0::float8'
-  let whereParams = p.values.length
+    where.push(sql`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${f.author}) > 0`)
+  if (f.minPrice !== undefined) where.push(sql`l.price >= ${f.minPrice}`)
+  if (f.maxPrice !== undefined) where.push(sql`l.price <= ${f.maxPrice}`)
+  if (f.inStock) where.push(sql`l.stock_level > 0`)
+  let score = sql`0::float8`
   if (text) {
-    const t = textSql(text, p)
+    const t = textSql(text)
     where.push(t.match)
     score = t.score
-    whereParams = t.matchParams
   }
-  return { where, score, whereParams }
+  return { where, score }
 }
 
 /**
@@ -571,46 +559,42 @@ export async function searchListings(
     } else if (bq && f.storeId === undefined) return searchBitmaps(q, bq, tags, req)
     else if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
   }
-  const p = new Params()
-  const { where, score, whereParams } = matchSql(req.text, f, p)
-  const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+  const { where, score } = matchSql(req.text, f)
+  const whereSql = where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty
   // The sales count and the ratings live in tables of their own (migrations 005 and 011); only their
   // sorts read them.
   const from =
     req.sort === 'sales_desc'
-      ? 'listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id'
+      ? sql`listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id`
       : req.sort === 'rating_desc'
-        ? 'listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id'
-        : 'listings l'
+        ? sql`listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id`
+        : sql`listings l`
   const countAll = async () =>
-    (
-      await q.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM listings l ${whereSql}`,
-        p.values.slice(0, whereParams),
-      )
-    ).rows[0]?.n ?? 0
+    (await query<{ n: number }>(q, sql`SELECT count(*)::int AS n FROM listings l ${whereSql}`)).rows[0]?.n ??
+    0
   if (req.text) {
     // A keyword search visits every match anyway (to rank them, or to filter the text), so the total
     // is counted in the same pass; only a page past the end needs a separate count. The matches are
     // first cut down to their key, score and sort keys, so that the window counting them buffers
     // those and not whole rows with their vectors (which spills to disk on common words); the page's
     // rows are then read by key.
-    const keys: [string, string][] = req.sort === 'relevance' ? [] : SORT_KEYS[req.sort]
-    const keyCols = keys.map(([col], i) => `, ${col} AS k${i}`).join('')
-    const by = (alias: string) =>
+    const keys = req.sort === 'relevance' ? [] : SORT_KEYS[req.sort]
+    const keyCols = sql.join(
+      keys.map(([col], i) => sql`, ${col} AS ${sql.ident(`k${i}`)}`),
+      sql.empty,
+    )
+    const by = (alias: 'm' | 'p') =>
       req.sort === 'relevance'
-        ? `${alias}.score DESC, ${alias}.doc DESC`
-        : keys.map(([, dir], i) => `${alias}.k${i}${dir}`).join(', ')
-    const limit = p.add(req.limit)
-    const offset = p.add(req.offset)
-    const r = await q.query<SearchHit & { total: number }>(
-      `SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
+        ? sql`${sql.ident(alias)}.score DESC, ${sql.ident(alias)}.doc DESC`
+        : sql.join(keys.map(([, dir], i) => sql`${sql.ident(`${alias}.k${i}`)}${dir}`))
+    const r = await query<SearchHit & { total: number }>(
+      q,
+      sql`SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${from} ${whereSql} OFFSET 0) m
-          ORDER BY ${by('m')} LIMIT ${limit} OFFSET ${offset}) p
+          ORDER BY ${by('m')} LIMIT ${req.limit} OFFSET ${req.offset}) p
          JOIN listings l ON l.doc = p.doc
         ORDER BY ${by('p')}`,
-      p.values,
     )
     if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countAll(), hits: [] }
     const total = r.rows[0]?.total ?? 0
@@ -619,16 +603,13 @@ export async function searchListings(
   // Browsing follows an index in sort order and stops after the page: the total is a separate count.
   const order =
     req.sort === 'relevance'
-      ? 'l.created_at DESC, l.store_id, l.book_id'
-      : SORT_KEYS[req.sort].map(([col, dir]) => `${col}${dir}`).join(', ')
-  const columns = `${HIT_COLUMNS}, ${score}::float8 AS score`
+      ? sql`l.created_at DESC, l.store_id, l.book_id`
+      : sql.join(SORT_KEYS[req.sort].map(([col, dir]) => sql`${col}${dir}`))
   const total = (await countBrowse(q, f)) ?? (await countAll())
   if (total <= req.offset) return { total, hits: [] }
-  const limit = p.add(req.limit)
-  const offset = p.add(req.offset)
-  const r = await q.query<SearchHit>(
-    `SELECT ${columns} FROM ${from} ${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
-    p.values,
+  const r = await query<SearchHit>(
+    q,
+    sql`SELECT ${HIT_COLUMNS}, ${score}::float8 AS score FROM ${from} ${whereSql} ORDER BY ${order} LIMIT ${req.limit} OFFSET ${req.offset}`,
   )
   return { total, hits: r.rows }
 }

@@ -1,4 +1,5 @@
 import { type TSchema, Type } from 'typebox'
+import { OrderPage, OrderStatus } from '../api/orders.ts'
 import { LIMITS } from '../limits.ts'
 
 /** Shared pieces of the request and response schemas. */
@@ -9,6 +10,18 @@ export const StoreId = Id('store id')
 export const BookId = Id('book id (unique within its store)')
 export const OrderId = Id('order id')
 export const Password = Type.String({ minLength: 1, maxLength: LIMITS.passwordLength })
+export const ReviewId = Type.String({ minLength: 1, maxLength: LIMITS.idLength, description: 'review id' })
+export const EXAMPLE_REVIEW_ID = '5b0e9d8e-7f0c-4c53-9d2c-1f7a3c2b9e41'
+
+/** The body of an order action by its buyer or its store's owner (ship, receive, cancel). */
+export const OrderAction = Type.Object({ user_id: UserId, order_id: OrderId })
+
+/** The query of an order list (buyer's or seller's): a status filter, then paging. */
+export const OrderPaging = {
+  status: Type.Optional(OrderStatus),
+  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
+  page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+}
 
 /** Every response body has a message: "ok", or why the request failed. */
 export const Message = Type.String({ description: '"ok" on success, otherwise the reason' })
@@ -70,6 +83,9 @@ export function responses<P extends Record<string, TSchema>>(
 
 /** OpenAPI security of routes that take a session token. */
 export const TOKEN_SECURITY: { [scheme: string]: string[] }[] = [{ token: [] }, { bearer: [] }]
+
+/** The answer of an order list: one page of orders. */
+export const OrderList = responses(OrderPage.properties, [401])
 
 const Nullable = <T extends TSchema>(t: T) => Type.Optional(Type.Union([t, Type.Null()]))
 const ShortText = Type.String({ maxLength: 4096 })

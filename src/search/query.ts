@@ -1,3 +1,4 @@
+import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
 import { queryGrams, quote, type Weight } from './lexemes.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
@@ -64,17 +65,6 @@ export interface BitmapQuery {
 
 /** The most words a query answered from bitmaps has (its levels add up in 3^words ways). */
 export const MAX_BITMAP_WORDS = 3
-
-/** Bits of search_postings.fields (see migration 006_search_postings.sql). */
-export const FIELD_BITS: Record<ScopeField, number> = {
-  title: 1,
-  author: 2,
-  tags: 4,
-  book_intro: 8,
-  content: 16,
-}
-/** The term is a character or a pair of neighbouring characters of the title. */
-export const TITLE_GRAM_BIT = 32
 
 /**
  * A one-term query in the terms of search_postings: a listing matches when its row for the term has a

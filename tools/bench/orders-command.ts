@@ -1,4 +1,4 @@
-/** `bookstore bench`: the order benchmark (./orders.ts) run once, or raw and HTTP in rounds. */
+/** `bookstore bench`: the order benchmark (./orders.ts) run once, or floor, raw and HTTP in rounds. */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { type Config, loadConfig } from '../../src/config.ts'
 import { Metrics } from '../../src/metrics.ts'
 import { PasswordHasher } from '../../src/security/passwords.ts'
 import { startServer } from '../shared/server-process.ts'
+import { floorTarget, openFloor } from './floor.ts'
 import {
   httpTarget,
   type Prepared,
@@ -23,7 +24,9 @@ import { fmt, table } from './stats.ts'
 
 export interface BenchOptions {
   url?: string
+  /** Which target one run measures (HTTP when neither): the services in-process, or the floor. */
   raw: boolean
+  floor?: boolean
   concurrency: number
   durationS: number
   sellers: number
@@ -32,7 +35,7 @@ export interface BenchOptions {
   buyers: number
   bookDb?: string
   workers: number
-  /** Rounds of raw and HTTP side by side (0: one run of the chosen mode). */
+  /** Rounds of floor, raw and HTTP side by side (0: one run of the chosen mode). */
   compare?: number
 }
 
@@ -112,16 +115,25 @@ interface Session {
 
 const processes = (n: number, kind: string) => `${n} ${kind} process${n > 1 ? 'es' : ''}`
 
-/** One measurement: sets up the target (raw, a URL, or a server of its own), prepares, runs, cleans up. */
+/** What one run measures: the server over HTTP, its services in-process, or the floor. */
+type Mode = 'http' | 'raw' | 'floor'
+
+/** One measurement: sets up the target (floor, raw, a URL, or a server of its own), prepares, runs, cleans up. */
 async function measure(
   { o, workload, env, config, engine, log }: Session,
-  raw: boolean,
+  kind: Mode,
 ): Promise<{ mode: string; results: Results }> {
   const runId = randomBytes(4).toString('hex')
   let target: Target
   let cleanup: () => Promise<void>
   let mode: string
-  if (raw) {
+  if (kind === 'floor') {
+    // the server's pool size (DB_POOL_SIZE) here too: the floor differs from raw only by the work
+    const floor = await openFloor(config)
+    target = floorTarget(floor.db)
+    cleanup = () => floor.close()
+    mode = `floor (minimal transactions on tables of their own), ${engine}`
+  } else if (kind === 'raw') {
     const dataDir = config.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'bookstore-bench-'))
     // the server's pool size (DB_POOL_SIZE), so that raw and HTTP differ only by HTTP
     const db = await openDatabase({ ...config, ...(dataDir ? { dataDir } : {}) })
@@ -179,53 +191,79 @@ const median = (xs: number[]) => {
 const slower = (r: Results, q: number) => Math.max(r.newOrder.quantile(q), r.payment.quantile(q))
 
 /**
- * Raw and HTTP in alternating rounds (raw first in odd rounds, HTTP first in even ones), so that a
- * machine whose speed drifts affects both alike; prints each round's ratio and the medians.
+ * Floor, raw and HTTP in rotating rounds (round 1 runs floor, raw, HTTP; round 2 raw, HTTP, floor;
+ * round 3 HTTP, floor, raw; and so on), so that a machine whose speed drifts affects all three alike;
+ * prints each round's rates and ratios, and the medians.
  */
 async function compare(session: Session, rounds: number): Promise<string> {
   const { o, engine, log } = session
-  const once = async (raw: boolean) => {
-    const { mode, results } = await measure(session, raw)
+  const once = async (kind: Mode) => {
+    const { mode, results } = await measure(session, kind)
     if (results.stoppedBy) throw new Error(`${mode} stopped early: ${results.stoppedBy}`)
     return results
   }
   const rate = (r: Results) => r.paid / r.elapsedS
-  type Round = { raw: number; http: number; ratio: number; p50: number; p99: number }
+  const order: Mode[] = ['floor', 'raw', 'http']
+  type Round = {
+    floor: number
+    raw: number
+    http: number
+    ofRaw: number
+    ofFloor: number
+    p50: number
+    p99: number
+  }
   const measured: Round[] = []
   for (let round = 1; round <= rounds; round++) {
     log(`bench: round ${round}/${rounds}`)
-    let raw: Results
-    let http: Results
-    if (round % 2 === 1) {
-      raw = await once(true)
-      http = await once(false)
-    } else {
-      http = await once(false)
-      raw = await once(true)
+    const results = {} as Record<Mode, Results>
+    for (let i = 0; i < order.length; i++) {
+      const kind = order[(round - 1 + i) % order.length] as Mode
+      results[kind] = await once(kind)
     }
-    const r = rate(raw)
-    const h = rate(http)
-    measured.push({ raw: r, http: h, ratio: h / r, p50: slower(http, 0.5), p99: slower(http, 0.99) })
+    const [floor, raw, http] = [rate(results.floor), rate(results.raw), rate(results.http)]
+    measured.push({
+      floor,
+      raw,
+      http,
+      ofRaw: http / raw,
+      ofFloor: http / floor,
+      p50: slower(results.http, 0.5),
+      p99: slower(results.http, 0.99),
+    })
   }
   const mid = (k: keyof Round) => median(measured.map((m) => m[k]))
   const medians: Round = {
+    floor: mid('floor'),
     raw: mid('raw'),
     http: mid('http'),
-    ratio: mid('ratio'),
+    ofRaw: mid('ofRaw'),
+    ofFloor: mid('ofFloor'),
     p50: mid('p50'),
     p99: mid('p99'),
   }
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`
   const row = (label: string | number, m: Round) => [
     label,
+    m.floor.toFixed(0),
     m.raw.toFixed(0),
     m.http.toFixed(0),
-    `${(100 * m.ratio).toFixed(1)} %`,
+    pct(m.ofRaw),
+    pct(m.ofFloor),
     `${fmt(m.p50)} / ${fmt(m.p99)}`,
   ]
   return [
-    `bench: raw vs HTTP (${processes(o.workers, 'server')}), ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
+    `bench: floor vs raw vs HTTP (${processes(o.workers, 'server')}), ${engine}, concurrency ${o.concurrency}, ${o.durationS} s per run, ${rounds} rounds`,
     table(
-      ['round', 'raw paid/s', 'HTTP paid/s', 'HTTP / raw', 'HTTP p50 / p99 ms (slower call)'],
+      [
+        'round',
+        'floor paid/s',
+        'raw paid/s',
+        'HTTP paid/s',
+        'HTTP / raw',
+        'HTTP / floor',
+        'HTTP p50 / p99 ms (slower call)',
+      ],
       [...measured.map((m, i) => row(i + 1, m)), row('median', medians)],
     ),
   ].join('\n')
@@ -249,11 +287,16 @@ export async function bench(o: BenchOptions, env: Record<string, string | undefi
     log: (m: string) => process.stderr.write(`${m}\n`),
   }
   if (o.compare) {
-    if (o.url || o.raw)
-      throw new Error('--compare starts its own server and runs raw itself: drop --url and --raw')
+    if (o.url || o.raw || o.floor)
+      throw new Error(
+        '--compare starts its own server and runs floor and raw itself: drop --url, --raw and --floor',
+      )
     return compare(session, o.compare)
   }
-  const { mode, results } = await measure(session, o.raw)
+  if (o.raw && o.floor) throw new Error('--raw and --floor are two different runs: pick one')
+  if (o.url && (o.raw || o.floor))
+    throw new Error('--url measures a server over HTTP: drop --raw and --floor')
+  const { mode, results } = await measure(session, o.floor ? 'floor' : o.raw ? 'raw' : 'http')
   const text = report(`bench: ${mode}, concurrency ${o.concurrency}, ${o.durationS} s`, results)
   if (results.stoppedBy) throw new BenchIncomplete(text, results.stoppedBy)
   return text

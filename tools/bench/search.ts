@@ -7,6 +7,7 @@
  */
 import { buildApp } from '../../src/app.ts'
 import { DEFAULTS } from '../../src/config.ts'
+import { type Sql, sql } from '../../src/db/sql.ts'
 import { pinyinKey } from '../../src/search/suggest.ts'
 import { benchStoreId } from '../catalog/gen-catalog.ts'
 import { Rng, VOCABULARY } from '../catalog/synthetic.ts'
@@ -42,8 +43,8 @@ interface Query {
   limit?: number
 }
 
-/** The kinds of query, each a generator of requests; `stores` is the catalogue's store count. */
-const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
+/** The kinds of query, each a generator of requests; `stores` is the catalogue's store count (also the page benchmark's). */
+export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   one_word: (r) => ({ q: r.pick(VOCABULARY.nouns) }),
   two_words: (r) => ({ q: `${r.pick(VOCABULARY.nouns)} ${r.pick(VOCABULARY.tags)}` }),
   tag_scoped: (r) => ({ q: r.pick(VOCABULARY.tags), scope: 'tags' }),
@@ -134,38 +135,32 @@ function report(title: string, results: Map<string, Results>, slowest: number) {
 }
 
 /** The same request as plain SQL with ILIKE on every text field (no full-text index). */
-function ilikeSql(q: Query): { text: string; params: unknown[] } {
-  const params: unknown[] = []
-  const add = (v: unknown) => {
-    params.push(v)
-    return `$${params.length}`
-  }
-  const where: string[] = []
+function ilikeSql(q: Query): Sql {
+  const where: Sql[] = []
   for (const w of (q.q ?? '').split(' ').filter(Boolean)) {
-    const p = add(`%${w}%`)
+    // One parameter for the word in every field it is looked for in.
+    const p = sql.bind(`%${w}%`)
     const fields =
       q.scope === 'tags'
-        ? [`array_to_string(tags, ' ') ILIKE ${p}`]
+        ? [sql`array_to_string(tags, ' ') ILIKE ${p}`]
         : q.scope === 'title'
-          ? [`title ILIKE ${p}`]
-          : ['title', 'author', "array_to_string(tags, ' ')", 'book_intro', 'content'].map(
-              (f) => `${f} ILIKE ${p}`,
+          ? [sql`title ILIKE ${p}`]
+          : [sql`title`, sql`author`, sql`array_to_string(tags, ' ')`, sql`book_intro`, sql`content`].map(
+              (f) => sql`${f} ILIKE ${p}`,
             )
-    where.push(`(${fields.join(' OR ')})`)
+    where.push(sql`(${sql.join(fields, sql` OR `)})`)
   }
-  if (q.store_id) where.push(`store_id = ${add(q.store_id)}`)
-  if (q.tag) where.push(`tags @> ARRAY[${add(q.tag)}::text]`)
-  if (q.min_price !== undefined) where.push(`price >= ${add(q.min_price)}`)
-  if (q.max_price !== undefined) where.push(`price <= ${add(q.max_price)}`)
-  if (q.in_stock) where.push('stock_level > 0')
+  if (q.store_id) where.push(sql`store_id = ${q.store_id}`)
+  if (q.tag) where.push(sql`tags @> ARRAY[${q.tag}::text]`)
+  if (q.min_price !== undefined) where.push(sql`price >= ${q.min_price}`)
+  if (q.max_price !== undefined) where.push(sql`price <= ${q.max_price}`)
+  if (q.in_stock) where.push(sql`stock_level > 0`)
   const size = q.page_size ?? 20
   const offset = ((q.page ?? 1) - 1) * size
-  const order = q.sort === 'price_asc' ? 'price, store_id, book_id' : 'created_at DESC, store_id, book_id'
-  return {
-    text: `SELECT store_id, book_id, title, price, count(*) OVER () AS total FROM listings
-            ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${size} OFFSET ${offset}`,
-    params,
-  }
+  const order =
+    q.sort === 'price_asc' ? sql`price, store_id, book_id` : sql`created_at DESC, store_id, book_id`
+  return sql`SELECT store_id, book_id, title, price, count(*) OVER () AS total FROM listings
+            ${where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty} ORDER BY ${order} LIMIT ${sql.literal(size)} OFFSET ${sql.literal(offset)}`
 }
 
 /** The kinds to run: all of them, or those --kinds names. */
@@ -223,9 +218,9 @@ export async function benchSearch(
       const res: Results = { ms: [], totals: [], urls: [] }
       for (let i = 0; i < o.ilikePerKind + 2; i++) {
         const query = make(r)
-        const { text, params } = ilikeSql(query)
+        const { text, values } = ilikeSql(query).compile()
         const t0 = performance.now()
-        const rows = await db.query<{ total: number }>(text, params)
+        const rows = await db.query<{ total: number }>(text, values)
         const ms = performance.now() - t0
         if (i < 2) continue
         res.ms.push(ms)

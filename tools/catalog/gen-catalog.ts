@@ -5,8 +5,9 @@
  * N); a third of them get synthetic star counts (rateSome). DATABASE_URL picks a PostgreSQL
  * database; otherwise an embedded PGlite under BENCH_DIR (default ./data/bench).
  */
-import { readdirSync, readFileSync } from 'node:fs'
 import type { Db, Queryable } from '../../src/db/db.ts'
+import { migrate } from '../../src/db/migrate.ts'
+import { openPglite } from '../../src/db/pglite.ts'
 import { analyseListings, insertListings } from '../../src/repositories/listings.ts'
 import { searchColumns } from '../../src/search/lexemes.ts'
 import { segmenter } from '../../src/search/segmenter.ts'
@@ -30,24 +31,29 @@ export const benchStoreId = (i: number) => `bench_store_${i}`
 const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => benchStoreId(i))
 
 /**
- * The secondary indexes of listings and search_postings as the migrations leave them (CREATE INDEX …,
- * less those a later migration drops), by name: dropped for a bulk load, rebuilt after it.
+ * The secondary indexes of listings and search_postings (not those of a key or unique constraint), by
+ * name, as a freshly migrated database has them: read from its catalog (pg_indexes), then dropped for a
+ * bulk load and rebuilt after it. A fresh database rather than the one being loaded, so that a load
+ * stopped after the drop still rebuilds them all when it is run again.
  */
-function bulkLoadIndexes(): [string, string][] {
-  const dir = new URL('../../src/db/migrations/', import.meta.url)
-  const out = new Map<string, string>()
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
-    .sort()) {
-    const sql = readFileSync(new URL(file, dir), 'utf8')
-    for (const m of sql.matchAll(
-      /CREATE INDEX (\w+) ON (?:listings|search_postings) [^;]+;|DROP INDEX (\w+);/g,
-    )) {
-      if (m[1]) out.set(m[1], m[0])
-      else if (m[2]) out.delete(m[2])
-    }
+export async function bulkLoadIndexes(): Promise<[string, string][]> {
+  const fresh = await openPglite()
+  try {
+    await migrate(fresh)
+    const r = await fresh.query<{ name: string; def: string }>(
+      `SELECT i.indexname AS name, pg_get_indexdef(x.indexrelid) AS def
+         FROM pg_indexes i
+         JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = current_schema()::regnamespace
+         JOIN pg_index x ON x.indexrelid = c.oid
+        WHERE i.schemaname = current_schema() AND i.tablename IN ('listings', 'search_postings')
+          AND NOT x.indisunique AND NOT x.indisprimary
+        ORDER BY i.indexname`,
+    )
+    // The catalog names the fresh database's schema; the index belongs in the loaded database's own.
+    return r.rows.map((x) => [x.name, x.def.replace(' ON public.', ' ON ')])
+  } finally {
+    await fresh.close()
   }
-  return [...out]
 }
 
 /**
@@ -119,7 +125,7 @@ export async function genCatalog(
   process.stderr.write(`${where}: ${before} listings; writing ${N - start} more (up to ${N})\n`)
   // Bulk loads are faster with the search indexes built once at the end, when many rows arrive.
   const rebuild = N - start > before
-  const indexes = bulkLoadIndexes()
+  const indexes = await bulkLoadIndexes()
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
     // The bitmaps (migration 007) and price counts (009) are built in one pass at the end, too.

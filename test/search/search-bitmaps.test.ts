@@ -1,0 +1,306 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { Db } from '../../src/db/db.ts'
+import { insertListings } from '../../src/repositories/listings.ts'
+import {
+  type SearchRequest,
+  searchBitmaps,
+  searchListings,
+  searchTagged,
+} from '../../src/repositories/search.ts'
+import { parseScope, type TextQuery, textQuery } from '../../src/search/query.ts'
+import { segmenter } from '../../src/search/segmenter.ts'
+import { syntheticListing, VOCABULARY } from '../../tools/catalog/synthetic.ts'
+import {
+  addBook,
+  bookInfo,
+  newStore,
+  newUser,
+  startApp,
+  type TestApp,
+  type User,
+} from '../support/helpers.ts'
+import { byStatement, search } from '../support/search-fixtures.ts'
+
+// One word with tag filters is answered from search_bitmaps (migration 007) and the ranked postings:
+// it must answer exactly what the tsvector statement answers, and the bitmaps must follow every change.
+let t: TestApp
+let seller: User
+let stores: string[]
+
+before(async () => {
+  t = await startApp()
+  seller = await newUser(t.app, 'seller')
+  stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
+  const books = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: stores, seed: 7 }))
+  await t.db.transaction((tx) => insertListings(tx, books(0, 150)))
+  // The next listings straddle the first block boundary (8192 listings a block).
+  await t.db.query('ALTER TABLE listings ALTER COLUMN doc RESTART WITH 8120')
+  await t.db.transaction((tx) => insertListings(tx, books(150, 150)))
+})
+after(() => t.close())
+
+const one = async (db: Db, sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n
+
+/**
+ * Each bitmap has exactly the bits of its word's postings or its tag's listings: as many bits as
+ * there are listings (counted without the bitmaps), and every one of those listings' bits set.
+ */
+async function assertBitmapsExact(db: Db) {
+  const popcount = (kind: string) =>
+    `SELECT key, sum(bit_count(bits))::int AS n FROM search_bitmaps WHERE kind = '${kind}'
+      GROUP BY key HAVING sum(bit_count(bits)) > 0`
+  const postings = (where: string) =>
+    `SELECT term, count(*)::int FROM search_postings WHERE ${where} GROUP BY term`
+  const tagged = 'SELECT tag, count(DISTINCT doc)::int FROM listings, unnest(tags) tag GROUP BY tag'
+  for (const [kind, truth] of [
+    ['w', postings('a + b + c + d > 0')],
+    ['A', postings('a > 0')],
+    ['B', postings('b > 0')],
+    ['k', postings('fields & 4 <> 0')],
+    ['g', postings('fields & 32 <> 0 AND char_length(term) = 2')],
+    ['t', tagged],
+  ] as const) {
+    assert.equal(
+      await one(db, `SELECT count(*)::int AS n FROM (${popcount(kind)} EXCEPT ${truth}) x`),
+      0,
+      kind,
+    )
+    assert.equal(
+      await one(db, `SELECT count(*)::int AS n FROM (${truth} EXCEPT ${popcount(kind)}) x`),
+      0,
+      kind,
+    )
+  }
+  // kind, key and doc are SQL expressions.
+  const bit = (kind: string, key: string, doc: string) =>
+    `get_bit((SELECT b.bits FROM search_bitmaps b WHERE b.kind = ${kind} AND b.key = ${key}
+               AND b.block = (${doc} / 8192)::int), (${doc} % 8192)::int)`
+  assert.equal(
+    await one(
+      db,
+      `SELECT count(*)::int AS n FROM search_postings p, search_bitmap_kinds(p.term, p.fields, p.a, p.b, p.c, p.d) k
+        WHERE ${bit('k', 'p.term', 'p.doc')} IS DISTINCT FROM 1`,
+    ),
+    0,
+    'every posting has its bits',
+  )
+  assert.ok(
+    (await one(db, `SELECT count(DISTINCT kind)::int AS n FROM search_bitmaps`)) === 6,
+    'all six kinds',
+  )
+  assert.equal(
+    await one(
+      db,
+      `SELECT count(*)::int AS n FROM listings l, unnest(l.tags) tag WHERE ${bit("'t'", 'tag', 'l.doc')} IS DISTINCT FROM 1`,
+    ),
+    0,
+    'every tag of a listing has its bit',
+  )
+}
+
+test('the bitmaps hold exactly the postings and tags after bulk loads across two blocks', async () => {
+  assert.equal(await one(t.db, 'SELECT count(DISTINCT doc / 8192)::int AS n FROM listings'), 2)
+  await assertBitmapsExact(t.db)
+})
+
+test('one word with tag filters from the bitmaps equals the tsvector search, on every page', async () => {
+  const seg = segmenter()
+  const all = parseScope(undefined) as Set<never>
+  const words = [
+    ...VOCABULARY.nouns.slice(0, 24),
+    ...VOCABULARY.tags.slice(0, 8),
+    '的',
+    'python',
+    '不存在的词',
+  ]
+  const tagSets = [['小说'], ['历史'], ['文学', '中国'], [VOCABULARY.tags[20] as string], ['不存在的标签']]
+  const pages = [
+    { limit: 20, offset: 0 },
+    { limit: 7, offset: 14 },
+    { limit: 3, offset: 40 },
+    { limit: 10, offset: 100_000 },
+  ]
+  let answered = 0
+  let nonEmpty = 0
+  for (const word of words) {
+    const text = textQuery(seg, word, all)
+    if (!text.postings?.allFields) continue
+    for (const tags of tagSets) {
+      for (const page of pages) {
+        const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
+        const slow = await searchListings(t.db, byStatement(req))
+        // Whichever way the search takes, and the walk even where it would not be taken (cost 0).
+        assert.deepEqual(await searchListings(t.db, req), slow, `${word} with ${tags} at ${page.offset}`)
+        const walked = await searchTagged(t.db, text.postings, tags, req, 0)
+        // One character also matches titles holding it, which no bitmap records: the statement answers.
+        const oneChar = [...word].length === 1
+        assert.deepEqual(walked, oneChar ? null : slow, `${word} with ${tags} at ${page.offset}: walked`)
+        answered++
+        if (slow.hits.length > 0) nonEmpty++
+      }
+    }
+  }
+  assert.ok(answered >= 600, `${answered} searches walked`)
+  assert.ok(nonEmpty >= 150, `${nonEmpty} of them found something`)
+})
+
+test('several words, or one word in a scope, from the bitmaps equal the tsvector statement, on every page', async () => {
+  const seg = segmenter()
+  const n = VOCABULARY.nouns
+  const g = VOCABULARY.tags
+  const queries = [
+    ...Array.from({ length: 10 }, (_, i) => `${n[i]} ${g[i]}`),
+    ...Array.from({ length: 4 }, (_, i) => `${n[i]} ${n[i + 10]}`),
+    `${n[0]} ${n[1]} ${g[2]}`,
+    `${g[0]} ${g[1]} ${g[3]} ${g[4]}`, // four words: too many for the bitmaps
+    ...g.slice(0, 6),
+    '外国文学',
+    '历史小说',
+    '中国历史',
+    ...n.slice(0, 3).map((w) => `的${w.slice(0, 1)}`),
+    '心',
+    'python 编程',
+    '不存在的词 小说',
+  ]
+  const scopes = [undefined, 'title', 'tags', 'title,tags', 'author,tags', 'title,author,tags', 'author']
+  const tagSets = [[], ['小说'], ['文学', '中国']]
+  const pages = [
+    { limit: 20, offset: 0 },
+    { limit: 7, offset: 13 },
+    { limit: 50, offset: 60 },
+    { limit: 10, offset: 100_000 },
+  ]
+  let answered = 0
+  let nonEmpty = 0
+  let deep = 0
+  let withinTier = 0
+  for (const q of queries)
+    for (const scopeName of scopes) {
+      const text = textQuery(seg, q, parseScope(scopeName) as Set<never>)
+      if (!text.bitmaps) continue
+      for (const tags of tagSets)
+        for (const page of pages) {
+          const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
+          const slow = await searchListings(t.db, byStatement(req))
+          const what = `${q} in ${scopeName ?? 'all'} with [${tags}] at ${page.offset}`
+          assert.deepEqual(await searchBitmaps(t.db, text.bitmaps, tags, req), slow, what)
+          assert.deepEqual(await searchListings(t.db, req), slow, `${what}: searchListings`)
+          answered++
+          if (slow.hits.length > 0) nonEmpty++
+          if (page.offset > 0 && slow.hits.length > 0) deep++
+          const scores = slow.hits.map((h) => h.score)
+          if (
+            scores.some(
+              (x, i) => i > 0 && Math.floor(x) === Math.floor(scores[i - 1] as number) && x !== scores[i - 1],
+            )
+          )
+            withinTier++
+        }
+    }
+  assert.ok(answered >= 1000, `${answered} searches from bitmaps`)
+  assert.ok(withinTier >= 30, `${withinTier} pages ordered by the sum of levels within a tier`)
+  assert.ok(nonEmpty >= 300, `${nonEmpty} of them found something`)
+  assert.ok(deep >= 50, `${deep} of them past the first page`)
+})
+
+test('queries the bitmaps cannot decide exactly keep to the tsvector statement', () => {
+  const seg = segmenter()
+  const cases: [string, string | undefined][] = [
+    ['小说 历史 文学 中国', undefined], // more than three words
+    ['小说 历史', 'book_intro'], // intro and content have no bitmaps
+    ['小说 历史', 'title,content'],
+    ['的心灵', 'title'], // a substring of three characters needs the title text
+    ['心', 'title'], // single characters of titles have no bitmaps
+  ]
+  for (const [q, scope] of cases)
+    assert.equal(textQuery(seg, q, parseScope(scope) as Set<never>).bitmaps, null, `${q} in ${scope}`)
+  // One word over every field keeps its ts_rank_cd order from the postings.
+  const one = textQuery(seg, '小说', parseScope(undefined) as Set<never>)
+  assert.equal(one.bitmaps, null)
+  assert.equal(one.levels, null)
+})
+
+test('a walk expected to cost more than the tsvector statement is left to it', async () => {
+  const text = textQuery(segmenter(), '作者', parseScope(undefined) as Set<never>) as TextQuery
+  assert.ok(text.postings)
+  const req: SearchRequest = { text, filters: { tags: ['小说'] }, sort: 'relevance', limit: 20, offset: 0 }
+  const slow = await searchListings(t.db, byStatement(req))
+  assert.ok(slow.total > 20)
+  // The walk reads about 20 · (listings with the word) / total postings: few here, so it is taken.
+  assert.deepEqual(await searchTagged(t.db, text.postings, ['小说'], req), slow)
+  // One match among the many listings with the word: a page of 100 would mean reading all of the
+  // word's postings about 100 times over, so the statement answers.
+  await addBook(t.app, seller, stores[0] as string, {
+    ...bookInfo('lone'),
+    title: '作者的孤本',
+    tags: ['孤本标签'],
+  })
+  const lone: SearchRequest = { ...req, filters: { tags: ['孤本标签'] }, limit: 100 }
+  assert.equal(await searchTagged(t.db, text.postings, ['孤本标签'], lone), null)
+  const answer = await searchListings(t.db, lone)
+  assert.equal(answer.total, 1)
+  assert.deepEqual(
+    answer.hits.map((h) => h.book_id),
+    ['lone'],
+  )
+})
+
+test('the bitmaps follow added, retagged, reworded and deleted listings in the same statement', async () => {
+  const storeId = stores[1] as string
+  const find = async (q: string, tag: string) => (await search(t.app, { q, tag })).total
+  await addBook(t.app, seller, storeId, {
+    ...bookInfo('retag'),
+    title: '青铜时代札记',
+    tags: ['考古', '新标签'],
+  })
+  assert.equal(await find('青铜', '新标签'), 1)
+  await t.db.query(
+    `UPDATE listings SET tags = ARRAY['另一个标签'] WHERE store_id = $1 AND book_id = 'retag'`,
+    [storeId],
+  )
+  assert.equal(await find('青铜', '新标签'), 0)
+  assert.equal(await find('青铜', '另一个标签'), 1)
+  await assertBitmapsExact(t.db)
+
+  // A stock change names no tags: the row trigger does not fire, and nothing changes.
+  const before = await t.db.query('SELECT kind, key, block, bits::text FROM search_bitmaps ORDER BY 1, 2, 3')
+  await t.db.query(`UPDATE listings SET stock_level = stock_level + 1 WHERE store_id = $1`, [storeId])
+  const afterStock = await t.db.query(
+    'SELECT kind, key, block, bits::text FROM search_bitmaps ORDER BY 1, 2, 3',
+  )
+  assert.deepEqual(afterStock.rows, before.rows)
+
+  await t.db.query(
+    `UPDATE listings SET title = '白银时代', search_vec = $2::tsvector, title_grams = ''::tsvector
+      WHERE store_id = $1 AND book_id = 'retag'`,
+    [storeId, `'白银':1A '时代':2A`],
+  )
+  assert.equal(await find('青铜', '另一个标签'), 0)
+  assert.equal(await find('白银', '另一个标签'), 1)
+  await assertBitmapsExact(t.db)
+
+  await t.db.query(`DELETE FROM listings WHERE store_id = $1 AND book_id = 'retag'`, [storeId])
+  assert.equal(await find('白银', '另一个标签'), 0)
+  await assertBitmapsExact(t.db)
+})
+
+test('books added concurrently with shared words and tags keep every total exact', async () => {
+  const storeId = stores[0] as string
+  const before = (await search(t.app, { q: '星云', tag: '天文' })).total
+  await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      addBook(t.app, seller, storeId, {
+        ...bookInfo(`nebula-${i}`),
+        title: `星云 第${i}卷`,
+        tags: ['天文', '科普', `卷${i}`],
+      }),
+    ),
+  )
+  const r = await search(t.app, { q: '星云', tag: '天文', page_size: 100 })
+  assert.equal(r.total, before + 16)
+  assert.equal(r.books.length, before + 16)
+  assert.equal((await search(t.app, { q: '星云', tag: ['天文', '卷3'] })).total, 1)
+  await assertBitmapsExact(t.db)
+})

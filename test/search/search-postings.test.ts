@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { Db } from '../../src/db/db.ts'
+import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
+import { type SearchRequest, searchListings } from '../../src/repositories/search.ts'
+import { quote } from '../../src/search/lexemes.ts'
+import { parseScope, textQuery } from '../../src/search/query.ts'
+import { segmenter } from '../../src/search/segmenter.ts'
+import { syntheticListing, VOCABULARY } from '../../tools/catalog/synthetic.ts'
+import {
+  addBook,
+  bookInfo,
+  newStore,
+  newUser,
+  startApp,
+  type TestApp,
+  type User,
+} from '../support/helpers.ts'
+import { byStatement, search } from '../support/search-fixtures.ts'
+
+// One-term searches answered from search_postings (migration 006) must answer exactly what the
+// tsvector statement answers: same total, same listings in the same order, same scores.
+const N = 300
+let t: TestApp
+let seller: User
+let stores: string[]
+
+const extra = (id: string, storeId: string, over: Partial<NewListing>): NewListing => ({
+  ...syntheticListing(0, { storeIds: [storeId] }),
+  bookId: id,
+  ...over,
+})
+
+before(async () => {
+  t = await startApp()
+  seller = await newUser(t.app, 'seller')
+  stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
+  const books = Array.from({ length: N }, (_, i) => syntheticListing(i, { storeIds: stores, seed: 11 }))
+  const s = stores[0] as string
+  // Corner cases: a word only as a title substring, quotes and backslashes, author-only and tag-only words.
+  books.push(
+    extra('gram', s, { title: '女生日记', author: null, tags: [], bookIntro: null, content: null }),
+    extra('quote', s, { title: "O'Neil back\\slash", author: "o'neil", tags: ['back\\slash'] }),
+    extra('author-only', s, {
+      title: '无题',
+      author: '鲁迅',
+      tags: ['杂文'],
+      bookIntro: '鲁迅的杂文',
+      content: null,
+    }),
+    extra('tag-only', s, { title: '无题', author: null, tags: ['鲁迅'], bookIntro: null, content: '鲁迅' }),
+  )
+  await t.db.transaction((tx) => insertListings(tx, books))
+})
+after(() => t.close())
+
+/** search_terms agrees with the postings, and the postings with the listings' search columns. */
+async function assertPostingsConsistent(db: Db) {
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (
+       SELECT term, listings FROM search_terms WHERE listings > 0
+       EXCEPT SELECT term, count(*)::int FROM search_postings GROUP BY term) x`,
+  )
+  assert.equal(r.rows[0]?.n, 0, 'search_terms counts the postings of each term')
+  const stray = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (
+       SELECT term, count(*)::int FROM search_postings GROUP BY term
+       EXCEPT SELECT term, listings FROM search_terms) x`,
+  )
+  assert.equal(stray.rows[0]?.n, 0, 'every term of the postings is counted')
+  const missing = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM listings l,
+       LATERAL (SELECT lexeme FROM unnest(l.search_vec) UNION SELECT lexeme FROM unnest(l.author_tags_vec)
+                UNION SELECT lexeme FROM unnest(l.title_grams)) u
+      WHERE NOT EXISTS (SELECT 1 FROM search_postings p WHERE p.term = u.lexeme AND p.doc = l.doc)`,
+  )
+  assert.equal(missing.rows[0]?.n, 0, 'every lexeme of a listing has its posting')
+  const extraRows = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM search_postings p JOIN listings l ON l.doc = p.doc
+      WHERE NOT EXISTS (SELECT 1 FROM unnest(l.search_vec) u WHERE u.lexeme = p.term)
+        AND NOT EXISTS (SELECT 1 FROM unnest(l.author_tags_vec) u WHERE u.lexeme = p.term)
+        AND NOT EXISTS (SELECT 1 FROM unnest(l.title_grams) u WHERE u.lexeme = p.term)`,
+  )
+  assert.equal(extraRows.rows[0]?.n, 0, 'no posting without its lexeme')
+}
+
+test('postings and term counts agree with the listings after a bulk load', async () => {
+  await assertPostingsConsistent(t.db)
+  const r = await t.db.query<{ fields: number; a: number; b: number; c: number; d: number }>(
+    `SELECT p.fields, p.a, p.b, p.c, p.d FROM search_postings p JOIN listings l ON l.doc = p.doc
+      WHERE l.book_id = 'author-only' AND p.term = '鲁迅'`,
+  )
+  // Author (2), book_intro (8); weight B once (author), C once (intro).
+  assert.deepEqual(r.rows[0], { fields: 2 | 8, a: 0, b: 1, c: 1, d: 0 })
+  const g = await t.db.query<{ fields: number }>(
+    `SELECT p.fields FROM search_postings p JOIN listings l ON l.doc = p.doc
+      WHERE l.book_id = 'gram' AND p.term = '生日'`,
+  )
+  assert.deepEqual(g.rows[0], { fields: 32 }, '生日 is only a pair of characters of 女生日记')
+})
+
+test('one-term searches from the postings equal the tsvector search, on every scope and page, site-wide or in a store, by relevance and by rating', async () => {
+  const seg = segmenter()
+  const terms = [
+    ...VOCABULARY.nouns.slice(0, 30),
+    ...VOCABULARY.tags.slice(0, 30),
+    '生日',
+    '红',
+    '心',
+    '鲁迅',
+    'python',
+    "o'neil",
+    'back\\slash',
+    '不存在的词',
+  ]
+  const scopes = [
+    undefined,
+    'title',
+    'tags',
+    'author',
+    'title,tags',
+    'author,tags',
+    'book_intro,content',
+    'title,author,tags,book_intro',
+  ]
+  const pages = [
+    { limit: 20, offset: 0 },
+    { limit: 7, offset: 14 },
+    { limit: 10, offset: 100_000 },
+  ]
+  // Ratings with many ties of average and count (set straight in the table), so that the rating order
+  // has to be followed to the doc.
+  await t.db.query(
+    `UPDATE listing_ratings SET n1 = (doc * 7) % 3, n3 = (doc * 5) % 2, n5 = (doc * 11) % 4 WHERE doc % 2 = 0`,
+  )
+  // With statistics, a common word site-wide walks the ratings in order and a rare one sorts its
+  // matches (ratingWalkPays): both must give the statement's answer.
+  await t.db.exec('ANALYZE listing_ratings')
+  let byRating = 0
+  let byIndex = 0
+  let byScope = 0
+  let nonEmpty = 0
+  let inStore = 0
+  for (const term of terms) {
+    for (const scopeText of scopes) {
+      const scope = parseScope(scopeText)
+      assert.ok(scope)
+      const text = textQuery(seg, term, scope)
+      if (!text.postings) continue
+      if (text.postings.allFields) byIndex++
+      else byScope++
+      for (const storeId of [undefined, stores[0], 'no-such-store']) {
+        for (const page of pages) {
+          for (const sort of ['relevance', 'rating_desc'] as const) {
+            const req: SearchRequest = { text, filters: { storeId }, sort, ...page }
+            const fast = await searchListings(t.db, req)
+            const slow = await searchListings(t.db, byStatement(req))
+            assert.deepEqual(
+              fast,
+              slow,
+              `${term} in ${scopeText ?? 'every field'}, ${storeId}, at ${page.offset}, by ${sort}`,
+            )
+            if (sort === 'rating_desc') {
+              if (fast.hits.length > 0) byRating++
+              continue
+            }
+            if (fast.hits.length > 0) nonEmpty++
+            if (storeId === stores[0] && fast.hits.length > 0) inStore++
+          }
+        }
+      }
+    }
+  }
+  assert.ok(byIndex >= 50, `the ranked index answered ${byIndex} searches`)
+  assert.ok(byScope >= 300, `the scoped postings answered ${byScope} searches`)
+  assert.ok(nonEmpty >= 600, `${nonEmpty} of them found something`)
+  assert.ok(inStore >= 250, `${inStore} of them in one store`)
+  assert.ok(byRating >= 600, `${byRating} found something by rating`)
+  await t.db.query('UPDATE listing_ratings SET n1 = 0, n3 = 0, n5 = 0')
+})
+
+test('searches the postings cannot answer alone keep to the tsvector statement', () => {
+  const seg = segmenter()
+  const all = parseScope(undefined) as Set<never>
+  // Two words; a word widened to its parts; a 3-character substring; filters are decided by the caller.
+  assert.equal(textQuery(seg, '心灵 城市', all).postings, null)
+  assert.equal(textQuery(seg, '外国文学', all).postings, null)
+  assert.equal(textQuery(seg, '的心灵', all).postings, null)
+  assert.equal(textQuery(seg, 'c++', all).postings, null)
+  assert.ok(textQuery(seg, '心灵', all).postings?.allFields)
+  // Without the title in scope, a row made only by a title gram must not match: fields leave bit 32 out.
+  const p = textQuery(seg, '心灵', parseScope('book_intro') as Set<never>).postings
+  assert.deepEqual(p && { fields: p.fields, allFields: p.allFields }, { fields: 8, allFields: false })
+})
+
+test('a book added through the API is found at once, with its count', async () => {
+  const storeId = stores[1] as string
+  await addBook(t.app, seller, storeId, { ...bookInfo('fresh-1'), title: '量子纠缠手记', tags: ['物理'] })
+  const r = await search(t.app, { q: '量子纠缠手记' })
+  assert.equal(r.status, 200)
+  assert.equal(r.total, 1)
+  assert.deepEqual(
+    r.books.map((b) => b.book_id),
+    ['fresh-1'],
+  )
+  assert.ok((r.books[0]?.score ?? 0) >= 2, 'a title match is in the title tier')
+  await assertPostingsConsistent(t.db)
+})
+
+test('books added concurrently with shared words keep every count exact', async () => {
+  const storeId = stores[1] as string
+  const before = (await search(t.app, { q: '星辰大海' })).total
+  await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      addBook(t.app, seller, storeId, {
+        ...bookInfo(`together-${i}`),
+        title: `星辰大海 第${i}卷`,
+        tags: ['科幻', '星辰大海'],
+        book_intro: '关于星辰大海的故事',
+      }),
+    ),
+  )
+  const r = await search(t.app, { q: '星辰大海', page_size: 100 })
+  assert.equal(r.total, before + 16)
+  assert.equal(r.books.length, before + 16)
+  await assertPostingsConsistent(t.db)
+})
+
+test('changing or removing a listing changes its postings and counts in the same statement', async () => {
+  const one = async (sql: string, params: unknown[] = []) =>
+    (await t.db.query<{ n: number }>(sql, params)).rows[0]?.n
+  const countOf = (term: string) => one('SELECT listings AS n FROM search_terms WHERE term = $1', [term])
+  const storeId = stores[1] as string
+  await addBook(t.app, seller, storeId, { ...bookInfo('changing'), title: 'oldtitleword' })
+  const oldWord = (await search(t.app, { q: 'oldtitleword' })).total
+  assert.equal(oldWord, 1)
+  await t.db.query(
+    `UPDATE listings SET title = 'newtitleword', search_vec = $3::tsvector, title_grams = ''::tsvector
+      WHERE store_id = $1 AND book_id = $2`,
+    [storeId, 'changing', `${quote('newtitleword')}:1A`],
+  )
+  assert.equal((await search(t.app, { q: 'oldtitleword' })).total, 0)
+  assert.equal((await search(t.app, { q: 'newtitleword' })).total, 1)
+  // A stock change leaves the postings alone.
+  const rows = await one('SELECT count(*)::int AS n FROM search_postings')
+  await t.db.query('UPDATE listings SET stock_level = 0 WHERE store_id = $1 AND book_id = $2', [
+    storeId,
+    'changing',
+  ])
+  assert.equal(await one('SELECT count(*)::int AS n FROM search_postings'), rows)
+  await assertPostingsConsistent(t.db)
+
+  const before = await countOf('newtitleword')
+  await t.db.query('DELETE FROM listings WHERE store_id = $1 AND book_id = $2', [storeId, 'changing'])
+  assert.equal(await countOf('newtitleword'), (before ?? 0) - 1)
+  assert.equal((await search(t.app, { q: 'newtitleword' })).total, 0)
+  await assertPostingsConsistent(t.db)
+})

@@ -1,0 +1,55 @@
+/** Shared pieces of the search and catalogue tests. */
+import type { FastifyInstance } from 'fastify'
+import type { ApiHit } from '../../src/api/catalog.ts'
+import type { SearchRequest } from '../../src/repositories/search.ts'
+import { call } from './helpers.ts'
+
+/**
+ * The same search with the postings and bitmap forms of its text taken away, so that the tsvector
+ * statement answers it: the reference every faster path must equal.
+ */
+export const byStatement = (req: SearchRequest): SearchRequest =>
+  req.text ? { ...req, text: { ...req.text, postings: null, bitmaps: null } } : req
+
+/** One search result, as the API answers it. */
+export type Hit = ApiHit
+
+export interface Page {
+  status: number
+  message: string
+  books: Hit[]
+  total: number
+  page: number
+  page_size: number
+}
+
+/** GET /search/books with the given parameters (arrays repeat the parameter). */
+export async function search(
+  app: FastifyInstance,
+  params: Record<string, string | number | boolean | string[]>,
+): Promise<Page> {
+  const qs = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) for (const x of v) qs.append(k, x)
+    else qs.append(k, String(v))
+  }
+  const r = await call(app, 'GET', `/search/books?${qs}`)
+  return { status: r.status, ...(r.body as Omit<Page, 'status'>) }
+}
+
+export const ids = (p: Page) => p.books.map((b) => b.book_id)
+
+/** Every page of a search, walked with the given page size. */
+export async function allPages(
+  app: FastifyInstance,
+  params: Record<string, string | number | boolean | string[]>,
+  pageSize: number,
+): Promise<Page[]> {
+  const pages: Page[] = []
+  for (let page = 1; ; page++) {
+    const p = await search(app, { ...params, page, page_size: pageSize })
+    if (p.status !== 200) throw new Error(`search failed: ${JSON.stringify(p)}`)
+    pages.push(p)
+    if (page * pageSize >= p.total) return pages
+  }
+}
