@@ -243,6 +243,23 @@ CREATE TABLE stores (
   CONSTRAINT stores_store_id_check CHECK (((length(store_id) >= 1) AND (length(store_id) <= 255)))
 );
 
+CREATE TABLE suggestion_keys (
+  key text NOT NULL,
+  kind "char" NOT NULL,
+  text text NOT NULL,
+  CONSTRAINT suggestion_keys_pkey PRIMARY KEY (key, kind, text)
+);
+
+CREATE TABLE suggestion_texts (
+  kind "char" NOT NULL,
+  text text NOT NULL,
+  listings integer NOT NULL,
+  store_id text,
+  book_id text,
+  CONSTRAINT suggestion_texts_kind_check CHECK ((kind = ANY (ARRAY['t'::"char", 'a'::"char", 'g'::"char"]))),
+  CONSTRAINT suggestion_texts_pkey PRIMARY KEY (kind, text)
+);
+
 CREATE TABLE users (
   user_id text NOT NULL,
   password_hash text,
@@ -598,6 +615,52 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION suggestion_texts_change(kinds "char"[], texts text[], deltas integer[], store_ids text[], book_ids text[])
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  INSERT INTO suggestion_texts AS s (kind, text, listings, store_id, book_id)
+  SELECT e.kind, e.text, sum(e.delta), (array_agg(e.store_id ORDER BY e.store_id, e.book_id))[1],
+         (array_agg(e.book_id ORDER BY e.store_id, e.book_id))[1]
+    FROM unnest(kinds, texts, deltas, store_ids, book_ids) AS e(kind, text, delta, store_id, book_id)
+   GROUP BY 1, 2 HAVING sum(e.delta) <> 0 ORDER BY 1, 2
+  ON CONFLICT (kind, text) DO UPDATE
+    SET listings = s.listings + excluded.listings,
+        store_id = coalesce(s.store_id, excluded.store_id), book_id = coalesce(s.book_id, excluded.book_id);
+$function$;
+
+CREATE OR REPLACE FUNCTION suggestion_texts_of(title text, author text, tags text[], store_id text, book_id text)
+ RETURNS TABLE(kind "char", text text, store_id text, book_id text)
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT 't'::"char", title, store_id, book_id WHERE btrim(title) <> ''
+  UNION ALL SELECT 'a'::"char", author, NULL, NULL WHERE btrim(coalesce(author, '')) <> ''
+  UNION ALL SELECT DISTINCT 'g'::"char", t, NULL::text, NULL::text FROM unnest(tags) AS t WHERE btrim(t) <> '';
+$function$;
+
+CREATE OR REPLACE FUNCTION suggestion_texts_of_rows()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+  PERFORM suggestion_texts_change(array_agg(s.kind), array_agg(s.text), array_agg(sign),
+                                  array_agg(s.store_id), array_agg(s.book_id))
+     FROM changed l, suggestion_texts_of(l.title, l.author, l.tags, l.store_id, l.book_id) s;
+  IF TG_OP = 'DELETE' THEN
+    -- A title whose listing left points at another listing with that title (deletes are rare: the
+    -- look-up by title reads the table).
+    UPDATE suggestion_texts s
+       SET (store_id, book_id) = (SELECT l.store_id, l.book_id FROM listings l WHERE l.title = s.text LIMIT 1)
+      FROM changed c
+     WHERE s.kind = 't' AND s.store_id = c.store_id AND s.book_id = c.book_id;
+  END IF;
+  RETURN NULL;
+END
+$function$;
+
 -- Triggers
 
 CREATE TRIGGER listing_counts_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION listing_counts_of_rows();
@@ -617,6 +680,10 @@ CREATE TRIGGER search_postings_delete AFTER DELETE ON listings REFERENCING OLD T
 CREATE TRIGGER search_postings_insert AFTER INSERT ON listings REFERENCING NEW TABLE AS new_listings FOR EACH STATEMENT EXECUTE FUNCTION search_postings_insert();
 
 CREATE TRIGGER search_postings_update AFTER UPDATE OF search_vec, author_tags_vec, title_grams ON listings FOR EACH ROW WHEN (((old.search_vec IS DISTINCT FROM new.search_vec) OR (old.author_tags_vec IS DISTINCT FROM new.author_tags_vec) OR (old.title_grams IS DISTINCT FROM new.title_grams))) EXECUTE FUNCTION search_postings_update();
+
+CREATE TRIGGER suggestion_texts_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION suggestion_texts_of_rows();
+
+CREATE TRIGGER suggestion_texts_remove AFTER DELETE ON listings REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION suggestion_texts_of_rows();
 
 CREATE TRIGGER listing_ratings_add AFTER INSERT ON reviews FOR EACH ROW EXECUTE FUNCTION listing_ratings_change();
 

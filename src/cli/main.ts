@@ -3,8 +3,10 @@ import { Command } from 'commander'
 import { openDatabase } from '../app.ts'
 import { ConfigError, loadConfig } from '../config.ts'
 import { backupDataDir } from '../db/pglite.ts'
+import { backfillSuggestionKeys } from '../repositories/suggest.ts'
 import { serveOrExit } from '../server.ts'
 import { main as importMain } from './import.ts'
+import { Progress } from './progress.ts'
 
 const failure = (err: unknown) =>
   err instanceof ConfigError
@@ -38,6 +40,28 @@ export function bookstoreCli(env: Record<string, string | undefined>): Command {
         await db.close()
       } catch (err) {
         console.error(`bookstore migrate: ${failure(err)}`)
+        process.exitCode = err instanceof ConfigError ? 2 : 1
+      }
+    })
+
+  program
+    .command('suggest-keys')
+    .description(
+      'add the pinyin keys of the search box suggestions for listings from before migration 012, with progress\n' +
+        '  (safe to run again, and while the server runs)',
+    )
+    .action(async () => {
+      try {
+        const db = await openDatabase(loadConfig(env))
+        const texts =
+          (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM suggestion_texts')).rows[0]?.n ?? 0
+        const progress = new Progress('suggestion keys', texts)
+        const done = await backfillSuggestionKeys(db, (n) => progress.update(n))
+        progress.update(done, '', true)
+        console.log(`\nkeys of ${done} titles, authors and tags are in place`)
+        await db.close()
+      } catch (err) {
+        console.error(`bookstore suggest-keys: ${failure(err)}`)
         process.exitCode = err instanceof ConfigError ? 2 : 1
       }
     })

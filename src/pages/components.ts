@@ -1,6 +1,7 @@
 import type { ApiHit } from '../api/catalog.ts'
 import type { PageContext } from './context.ts'
 import { money } from './format.ts'
+import { markedTitle, snippetOf } from './highlight.ts'
 import { type Html, html } from './html.ts'
 
 export const bookUrl = (storeId: string, bookId: string) =>
@@ -18,9 +19,10 @@ export function bookCard(ctx: PageContext, b: ApiHit): Html {
   return html`<li class="card">
   <a href="${bookUrl(b.store_id, b.book_id)}">
     <img src="${coverUrl(b.store_id, b.book_id)}" alt="" width="120" height="170" loading="lazy">
-    <span class="title">${b.title}</span>
+    <span class="title">${markedTitle(b)}</span>
   </a>
   ${b.author ? html`<span class="author">${b.author}</span>` : ''}
+  ${snippetOf(b)}
   <span class="price">${money(b.price)}</span>
   <span class="stock${b.stock_level > 0 ? '' : ' out'}">${stockText(ctx, b.stock_level)}</span>
 </li>`

@@ -94,7 +94,7 @@ ${(o.scripts ?? []).map((name) => html`<script src="${assets.url(name)}" defer><
 <header class="top">
   <div class="bar">
     <a class="brand" href="/"><img src="${assets.url('icon.svg')}" alt="" width="28" height="28"><span>${t('site.name')}</span></a>
-    <form role="search" method="get" action="/search" class="search">
+    <form role="search" method="get" action="/search" class="search" data-suggest="${t('suggest.label')}" data-kind-title="${t('suggest.title')}" data-kind-author="${t('suggest.author')}" data-kind-tag="${t('suggest.tag')}">
       <label class="sr" for="q">${t('search.label')}</label>
       <input id="q" type="search" name="q" value="${o.q ?? ''}" placeholder="${t('search.placeholder')}" maxlength="256" autocomplete="off">
       <button type="submit">${t('search.button')}</button>

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from 'typebox'
-import type { ApiHit } from '../api/catalog.ts'
+import type { Facets } from '../api/catalog.ts'
 import { SearchQuery } from '../api/catalog.ts'
 import { LIMITS } from '../limits.ts'
 import { BookId, StoreId } from '../routes/schemas.ts'
+import { PRICE_BUCKETS } from '../search/facets.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import type { CatalogService, Listing } from '../services/catalog.ts'
 import { type ApiReviewList, REVIEW_SORTS, type ReviewService } from '../services/reviews.ts'
@@ -19,15 +20,6 @@ import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './lay
 
 type SearchParams = Static<typeof SearchQuery>
 
-/** The price ranges offered as filters, in cents (the contract's facet buckets). */
-const PRICE_RANGES: readonly [number, number | undefined][] = [
-  [0, 2000],
-  [2000, 5000],
-  [5000, 10000],
-  [10000, 20000],
-  [20000, undefined],
-]
-
 const SORT_KEYS = ['relevance', 'price_asc', 'price_desc', 'pub_year_desc', 'sales_desc'] as const
 
 const tagsOf = (p: Pick<SearchParams, 'tag'>): string[] =>
@@ -40,7 +32,7 @@ export function searchUrl(
 ) {
   const merged: Record<string, unknown> = { ...p, ...change }
   const qs = new URLSearchParams()
-  for (const key of ['q', 'tag', 'min_price', 'max_price', 'in_stock', 'sort', 'page'] as const) {
+  for (const key of ['q', 'store_id', 'tag', 'min_price', 'max_price', 'in_stock', 'sort', 'page'] as const) {
     const v = merged[key]
     if (v === undefined || v === '' || (key === 'sort' && v === 'relevance') || (key === 'page' && v === 1))
       continue
@@ -113,7 +105,8 @@ ${tags.length > 0 ? html`<section aria-labelledby="h-tags"><h2 id="h-tags">${t('
       const p = request.query
       let result: Awaited<ReturnType<CatalogService['search']>>
       try {
-        result = await catalog.search(p)
+        // Facets over the whole match, for the refining links and their counts.
+        result = await catalog.search({ ...p, facets: 'tags,price,stores' })
       } catch (err) {
         const r = refusal(request, err)
         return errorPage(request, reply, assets, r.status, r.text)
@@ -123,7 +116,7 @@ ${tags.length > 0 ? html`<section aria-labelledby="h-tags"><h2 id="h-tags">${t('
         ? t('search.resultsFor', { total: result.total, q: p.q.trim() })
         : t('search.results', { total: result.total })
       const body = html`<div class="results">
-<aside class="filters" aria-label="${t('search.filters')}">${filters(ctx, p, result.books)}</aside>
+<aside class="filters" aria-label="${t('search.filters')}">${filters(ctx, p, result.facets)}</aside>
 <div>
 ${sortForm(ctx, p)}
 ${result.books.length === 0 ? html`<p class="lead">${t('search.none')}</p>` : bookGrid(ctx, result.books)}
@@ -237,36 +230,38 @@ ${keep.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => html`<inpu
 </form>`
   }
 
-  function filters(ctx: PageContext, p: SearchParams, books: readonly ApiHit[]): Html {
+  /** The refining links, each with how many of the matches it keeps (the search's facets). */
+  function filters(ctx: PageContext, p: SearchParams, facets: Facets | undefined): Html {
     const { t } = ctx
     const active = tagsOf(p)
-    const seen = new Map<string, number>()
-    for (const b of books)
-      for (const tag of b.tags) if (!active.includes(tag)) seen.set(tag, (seen.get(tag) ?? 0) + 1)
-    const more = [...seen].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 12)
+    const more = (facets?.tags ?? []).filter((x) => !active.includes(x.value)).slice(0, 12)
+    const count = (n: number | undefined) => (n === undefined ? '' : html` <span class="muted">${n}</span>`)
     const noPaging = { page: undefined }
-    const priceLink = (min: number | undefined, max: number | undefined, label: string) => {
+    const priceLink = (min: number | undefined, max: number | undefined, label: string, n?: number) => {
       const current = p.min_price === min && p.max_price === max
-      return html`<li><a href="${searchUrl(p, { ...noPaging, min_price: min, max_price: max })}"${current ? html` aria-current="true"` : ''}>${label}</a></li>`
+      return html`<li><a href="${searchUrl(p, { ...noPaging, min_price: min, max_price: max })}"${current ? html` aria-current="true"` : ''}>${label}</a>${count(n)}</li>`
     }
     return html`<h2>${t('search.filters')}</h2>
 ${active.length > 0 ? html`<ul class="chips">${active.map((tag) => html`<li><a href="${searchUrl(p, { ...noPaging, tag: active.filter((x) => x !== tag) })}" aria-label="${t('search.removeTag', { tag })}">${tag} ×</a></li>`)}</ul>` : ''}
+${p.store_id !== undefined ? html`<ul class="chips"><li><a href="${searchUrl(p, { ...noPaging, store_id: undefined })}" aria-label="${t('search.removeStore', { store: p.store_id })}">${p.store_id} ×</a></li></ul>` : ''}
 <h3>${t('search.price')}</h3>
 <ul class="plain">
 ${priceLink(undefined, undefined, t('search.price.any'))}
-${PRICE_RANGES.map(([min, max]) =>
+${(facets?.price ?? PRICE_BUCKETS.map((b) => ({ ...b, count: undefined }))).map(({ min, max, count: n }) =>
   priceLink(
     min,
-    max,
-    max === undefined
+    max ?? undefined,
+    max === null
       ? t('search.price.above', { min: money(min) })
       : t('search.price.range', { min: money(min), max: money(max) }),
+    n,
   ),
 )}
 </ul>
-<p><a href="${searchUrl(p, { ...noPaging, in_stock: p.in_stock ? undefined : true })}"${p.in_stock ? html` aria-current="true"` : ''}>${p.in_stock ? '✓ ' : ''}${t('search.inStock')}</a></p>
-${more.length > 0 ? html`<h3>${t('search.tag')}</h3><ul class="tags small">${more.map(([tag]) => html`<li><a href="${searchUrl(p, { ...noPaging, tag: [...active, tag] })}">${tag}</a></li>`)}</ul>` : ''}
-${active.length > 0 || p.min_price !== undefined || p.max_price !== undefined || p.in_stock ? html`<p><a href="${searchUrl({ q: p.q })}">${t('search.clearFilters')}</a></p>` : ''}`
+<p><a href="${searchUrl(p, { ...noPaging, in_stock: p.in_stock ? undefined : true })}"${p.in_stock ? html` aria-current="true"` : ''}>${p.in_stock ? '✓ ' : ''}${t('search.inStock')}</a>${count(facets?.in_stock)}</p>
+${more.length > 0 ? html`<h3>${t('search.tag')}</h3><ul class="tags small">${more.map((x) => html`<li><a href="${searchUrl(p, { ...noPaging, tag: [...active, x.value] })}">${x.value} <span class="muted">${x.count}</span></a></li>`)}</ul>` : ''}
+${facets?.stores && facets.stores.length > 1 ? html`<h3>${t('search.store')}</h3><ul class="plain">${facets.stores.slice(0, 10).map((x) => html`<li><a href="${searchUrl(p, { ...noPaging, store_id: x.store_id })}">${x.store_id}</a>${count(x.count)}</li>`)}</ul>` : ''}
+${active.length > 0 || p.store_id !== undefined || p.min_price !== undefined || p.max_price !== undefined || p.in_stock ? html`<p><a href="${searchUrl({ q: p.q })}">${t('search.clearFilters')}</a></p>` : ''}`
   }
 
   /** How many reviews gave each rating, as meters a screen reader reads out too. */

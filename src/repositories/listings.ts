@@ -2,6 +2,7 @@ import type { Db, Queryable, Tx } from '../db/db.ts'
 import { LIMITS } from '../limits.ts'
 import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
 import { segmenter } from '../search/segmenter.ts'
+import { addSuggestionKeys } from './suggest.ts'
 
 export interface NewListing {
   storeId: string
@@ -164,6 +165,8 @@ export async function insertListings(
       s.map((x) => x.titleGrams),
     ],
   )
+  // The suggestions' texts follow by trigger; their keys (pinyin) are computed here (migration 012).
+  if (r.rowCount > 0) await addSuggestionKeys(tx, ls)
   return r.rowCount
 }
 

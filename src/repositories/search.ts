@@ -25,7 +25,7 @@ export interface SearchRequest {
 }
 
 /** A hit as the statements select it: the rating's sum and count (the service turns them into the average). */
-export type SearchHit = Omit<ApiHit, 'rating_average'> & { rating_sum: number }
+export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & { rating_sum: number }
 
 /**
  * The rank within a tier of a query other than one word over every field: each word adds 2 when the
@@ -511,6 +511,29 @@ async function countBrowse(q: Queryable, f: SearchFilters): Promise<number | nul
 }
 
 /**
+ * The listings a search matches, as conditions over listings l (all filters and the text), and the
+ * score of a match: the one definition of a match, for the page and for the facets.
+ */
+export function matchSql(text: TextQuery | undefined, f: SearchFilters): { where: Sql[]; score: Sql } {
+  const tags = f.tags ?? []
+  const where: Sql[] = []
+  if (f.storeId !== undefined) where.push(sql`l.store_id = ${f.storeId}`)
+  if (tags.length > 0) where.push(sql`l.tags @> ${tags}::text[]`)
+  if (f.author !== undefined)
+    where.push(sql`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${f.author}) > 0`)
+  if (f.minPrice !== undefined) where.push(sql`l.price >= ${f.minPrice}`)
+  if (f.maxPrice !== undefined) where.push(sql`l.price <= ${f.maxPrice}`)
+  if (f.inStock) where.push(sql`l.stock_level > 0`)
+  let score = sql`0::float8`
+  if (text) {
+    const t = textSql(text)
+    where.push(t.match)
+    score = t.score
+  }
+  return { where, score }
+}
+
+/**
  * One page of matching listings and the exact number of matches. Filters and the text match are all
  * in the WHERE clause, so paging happens after filtering; every order ends with a unique key, so
  * pages are stable. Both statements read one snapshot.
@@ -536,20 +559,7 @@ export async function searchListings(
     } else if (bq && f.storeId === undefined) return searchBitmaps(q, bq, tags, req)
     else if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
   }
-  const where: Sql[] = []
-  if (f.storeId !== undefined) where.push(sql`l.store_id = ${f.storeId}`)
-  if (tags.length > 0) where.push(sql`l.tags @> ${tags}::text[]`)
-  if (f.author !== undefined)
-    where.push(sql`strpos(lower(normalize(coalesce(l.author, ''), NFKC)), ${f.author}) > 0`)
-  if (f.minPrice !== undefined) where.push(sql`l.price >= ${f.minPrice}`)
-  if (f.maxPrice !== undefined) where.push(sql`l.price <= ${f.maxPrice}`)
-  if (f.inStock) where.push(sql`l.stock_level > 0`)
-  let score = sql`0::float8`
-  if (req.text) {
-    const t = textSql(req.text)
-    where.push(t.match)
-    score = t.score
-  }
+  const { where, score } = matchSql(req.text, f)
   const whereSql = where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty
   // The sales count and the ratings live in tables of their own (migrations 005 and 011); only their
   // sorts read them.

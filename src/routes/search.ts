@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { SearchPage, SearchQuery } from '../api/catalog.ts'
+import { SearchPage, SearchQuery, Suggestions, SuggestQuery } from '../api/catalog.ts'
 import type { CatalogService } from '../services/catalog.ts'
 import { responses } from './schemas.ts'
 
@@ -21,5 +21,20 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ catalog: CatalogService }
       },
     },
     async (req) => ({ message: 'ok', ...(await catalog.search(req.query)) }),
+  )
+
+  app.get(
+    '/search/suggest',
+    {
+      schema: {
+        tags: ['catalog'],
+        summary: 'Completions of what is typed in the search box: titles, authors and tags',
+        description:
+          'Chinese or Latin prefixes, pinyin included (tones and spaces ignored); 513 for an unknown store_id.',
+        querystring: SuggestQuery,
+        response: responses(Suggestions.properties, [513]),
+      },
+    },
+    async (req) => ({ message: 'ok', suggestions: await catalog.suggest(req.query) }),
   )
 }

@@ -20,6 +20,8 @@ export const SHORT_QUERY_CHARS = 3
 
 /** How a keyword query becomes SQL conditions; every query string is a tsquery literal of quoted lexemes. */
 export interface TextQuery {
+  /** The query's words as matched (highlights mark them in a hit's fields). */
+  terms: readonly Word[]
   /** All words, each restricted to the scope's weights, against search_vec; null: nothing to look up. */
   words: string | null
   /**
@@ -189,6 +191,7 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
   }
   const postings = postingsQuery(words, scope, substring)
   return {
+    terms: words,
     words: allWords(words, weights),
     split,
     inTitle: scope.has('title') ? allWords(words, 'A') : null,

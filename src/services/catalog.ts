@@ -1,11 +1,17 @@
-import type { SearchPage, SearchParams } from '../api/catalog.ts'
+import type { SearchPage, SearchParams, SuggestParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
+import { excerptSources } from '../repositories/excerpts.ts'
+import { searchFacets } from '../repositories/facets.ts'
 import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
 import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
+import { findSuggestions, type Suggestion } from '../repositories/suggest.ts'
+import { FACET_KINDS, parseFacets } from '../search/facets.ts'
+import { type Highlights, highlight } from '../search/highlight.ts'
 import { parseScope, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
+import { queryPrefixes } from '../search/suggest.ts'
 import { type Deps, laggingReads, readConfirmingMiss } from './context.ts'
 import { type ApiRating, averageOf } from './reviews.ts'
 
@@ -28,6 +34,9 @@ export interface Picture {
 
 export const picturePath = (storeId: string, bookId: string, index: number) =>
   `/stores/${encodeURIComponent(storeId)}/books/${encodeURIComponent(bookId)}/pictures/${index}`
+
+/** A hit's highlights when there is no query. */
+const NO_HIGHLIGHTS: Highlights = { title: [], snippet: null }
 
 /** How long the front page's tag list is reused: it changes slowly, and the count reads many rows. */
 const TAGS_TTL_MS = 60_000
@@ -52,28 +61,36 @@ export class CatalogService {
     if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
     if (p.min_price !== undefined && p.max_price !== undefined && p.min_price > p.max_price)
       throw BadRequest('max_price', 'must not be below min_price')
+    const facets = parseFacets(p.facets)
+    if (!facets) throw BadRequest('facets', `must be a comma list of ${FACET_KINDS.join(', ')}`)
     const q = p.q?.trim() ? p.q : undefined
     const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
+    const text = q === undefined ? undefined : textQuery(segmenter(), q, scope)
     const page = await db.transaction(async (tx) => {
       // The count and the page come from one snapshot (PostgreSQL; PGlite runs one thing at a time).
       // JIT compilation costs more than it saves on queries of this size (docs/search.md).
       if (db.engine === 'postgres')
         await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
-      return searchListings(tx, {
-        text: q === undefined ? undefined : textQuery(segmenter(), q, scope),
-        filters: {
-          storeId: p.store_id,
-          tags,
-          author,
-          minPrice: p.min_price,
-          maxPrice: p.max_price,
-          inStock: p.in_stock,
-        },
+      const filters = {
+        storeId: p.store_id,
+        tags,
+        author,
+        minPrice: p.min_price,
+        maxPrice: p.max_price,
+        inStock: p.in_stock,
+      }
+      const found = await searchListings(tx, {
+        text,
+        filters,
         sort: p.sort,
         limit: p.page_size,
         offset: (p.page - 1) * p.page_size,
       })
+      // Excerpts need book_intro and content, which the search statements do not read.
+      const sources = text ? await excerptSources(tx, found.hits) : undefined
+      const counts = facets.size > 0 ? await searchFacets(tx, text, filters, facets, found.total) : undefined
+      return { ...found, sources, counts }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await this.findStore(p.store_id)))
@@ -81,8 +98,31 @@ export class CatalogService {
     const books = page.hits.map(({ rating_sum, ...hit }) => ({
       ...hit,
       rating_average: averageOf(rating_sum, hit.rating_count),
+      highlights:
+        text && page.sources
+          ? highlight(
+              { ...hit, ...page.sources(hit.store_id, hit.book_id) },
+              text.terms,
+              text.substring?.text,
+            )
+          : NO_HIGHLIGHTS,
     }))
-    return { books, total: page.total, page: p.page, page_size: p.page_size }
+    const out: SearchPage = { books, total: page.total, page: p.page, page_size: p.page_size }
+    if (page.counts) {
+      const { exact, ...counts } = page.counts
+      out.facets = counts
+      out.facets_exact = exact
+    }
+    return out
+  }
+
+  /** Completions of a typed prefix (see src/search/suggest.ts and findSuggestions for the rule). */
+  async suggest(p: SuggestParams): Promise<Suggestion[]> {
+    // Suggestions may lag like search does: they are read where search is (a replica when healthy).
+    const found = await findSuggestions(laggingReads(this.deps), queryPrefixes(p.q), p.store_id, p.limit)
+    if (found.length === 0 && p.store_id !== undefined && !(await this.findStore(p.store_id)))
+      throw NotFound('store', p.store_id)
+    return found
   }
 
   /** The store, or undefined: a miss on a replica is asked again of the primary. */

@@ -130,6 +130,7 @@ describe('ranking', () => {
         score: p.books[0]?.score,
         rating_average: null,
         rating_count: 0,
+        highlights: { title: [[7, 15]], snippet: null },
       },
     ])
     assert.equal(p.page, 1)

@@ -342,6 +342,42 @@ for (const [name, viewport, lang] of [
     await seller.context.close()
   })
 
+test('the search box suggests as one types (pinyin too); arrows, Enter and Escape work it', async (ctx) => {
+  const b = needBrowser(ctx)
+  if (!b) return
+  const v = await visitor(b, DESKTOP, 'en')
+  const { page } = v
+  await go(v, '/')
+  const box = page.locator('input[name="q"]')
+  await box.focus()
+  await page.keyboard.type('meili')
+  const option = page.getByRole('option', { name: /美丽心灵/ })
+  await option.waitFor()
+  assert.equal(await box.getAttribute('aria-expanded'), 'true')
+  await audit(page)
+  // Escape closes the list and leaves the text.
+  await page.keyboard.press('Escape')
+  assert.equal(await box.getAttribute('aria-expanded'), 'false')
+  assert.equal(await box.inputValue(), 'meili')
+  // Typing again reopens it; the arrow selects the first suggestion and Enter opens its book.
+  await page.keyboard.type(' x')
+  await page.keyboard.press('Backspace')
+  await page.keyboard.press('Backspace')
+  await option.waitFor()
+  await page.keyboard.press('ArrowDown')
+  assert.equal(await box.getAttribute('aria-activedescendant'), 'q-suggestion-0')
+  assert.equal(await page.locator('#q-suggestion-0').getAttribute('aria-selected'), 'true')
+  await Promise.all([page.waitForURL(/\/book\//), page.keyboard.press('Enter')])
+  assert.match(await page.locator('h1').innerText(), /美丽心灵/)
+  // The hostile title is suggested as text.
+  await page.locator('input[name="q"]').fill('')
+  await page.locator('input[name="q"]').pressSequentially('<img')
+  await page.getByRole('option', { name: /<img src=x/ }).waitFor()
+  assert.equal(await page.locator('#q-suggestions img').count(), 0)
+  assert.deepEqual(v.problems, [])
+  await v.context.close()
+})
+
 test('checkout with the keyboard alone', async (ctx) => {
   const b = needBrowser(ctx)
   if (!b) return

@@ -87,7 +87,9 @@ describe('pages show the shop', () => {
       const r = await b.get(url)
       assert.equal(r.status, 200, url)
       assert.ok(!r.body.includes(XSS), `${url} has no raw tag`)
-      assert.ok(r.body.includes('&lt;img src=x onerror=alert(1)&gt;'), `${url} shows it escaped`)
+      // The search page marks the query's word inside the escaped text.
+      const shown = url.startsWith('/search') ? '&lt;<mark>img</mark> src=x' : '&lt;img src=x'
+      assert.ok(r.body.includes(`${shown} onerror=alert(1)&gt;`), `${url} shows it escaped`)
       assert.match(r.body, /<form role="search" method="get" action="\/search"[^>]*>[\s\S]*?name="q"/)
       assert.match(String(r.headers['content-security-policy']), /script-src 'self'/)
       assert.doesNotMatch(r.body, /<script>|<style>| on\w+="/, 'no inline script or style')
@@ -95,6 +97,61 @@ describe('pages show the shop', () => {
     const page = await b.get(`/book/${storeId}/${bookId}`)
     assert.ok(textOf(page.body).includes('¥38.79'))
     assert.ok(textOf(page.body).includes('库存 5 本'))
+  })
+
+  test('search marks the query in titles and excerpts, as escaped text', async () => {
+    const { storeId } = await shopWithBook(2500, 3, {
+      title: `${XSS} Pythonista 指南`,
+      book_intro: `关于 ${XSS} 与 pythonista 的书`,
+    })
+    const b = new WebClient(t.app, { 'accept-language': 'en' })
+    const r = await b.get(`/search?q=pythonista&store_id=${storeId}`)
+    assert.equal(r.status, 200)
+    assert.ok(!r.body.includes(XSS), 'no raw tag')
+    assert.ok(
+      r.body.includes('&lt;img src=x onerror=alert(1)&gt; <mark>Pythonista</mark> 指南'),
+      'title marked',
+    )
+    assert.ok(r.body.includes('<mark>pythonista</mark> 的书'), 'excerpt marked')
+    assert.doesNotMatch(r.body, / on\w+="/)
+  })
+
+  test('search refines by facets: tags, prices, stores and stock, each with its count over the whole match', async () => {
+    const seller = await newUser(t.app, 'seller')
+    const stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
+    const tag = uid('facet')
+    for (let i = 0; i < 30; i++)
+      await addBook(
+        t.app,
+        seller,
+        stores[i % 3 === 0 ? 0 : 1] as string,
+        bookInfo(uid('fc'), i < 10 ? 1500 : 6000, { tags: [tag, i < 5 ? '稀有' : '常见'] }),
+        i % 2,
+      )
+    const b = new WebClient(t.app, { 'accept-language': 'en' })
+    const r = await b.get(`/search?tag=${tag}`)
+    assert.equal(r.status, 200)
+    const text = textOf(r.body)
+    assert.ok(text.includes('30 books'))
+    // Counts of all 30 matches, though the page shows 20.
+    assert.match(
+      r.body,
+      /href="\/search\?tag=[^"]+&amp;tag=%E5%B8%B8%E8%A7%81">常见 <span class="muted">25<\/span>/,
+    )
+    assert.match(
+      r.body,
+      /href="\/search\?tag=[^"]+&amp;tag=%E7%A8%80%E6%9C%89">稀有 <span class="muted">5<\/span>/,
+    )
+    assert.match(r.body, /min_price=0&amp;max_price=2000">[^<]+<\/a> <span class="muted">10<\/span>/)
+    assert.match(r.body, /min_price=5000&amp;max_price=10000">[^<]+<\/a> <span class="muted">20<\/span>/)
+    assert.match(r.body, /in_stock=true">In stock only<\/a> <span class="muted">15<\/span>/)
+    assert.match(
+      r.body,
+      new RegExp(`store_id=${stores[1]}&amp;tag=[^"]+">${stores[1]}</a> <span class="muted">20</span>`),
+    )
+    const inStore = await b.get(`/search?tag=${tag}&store_id=${stores[0]}`)
+    assert.ok(textOf(inStore.body).includes('10 books'))
+    assert.ok(inStore.body.includes(`aria-label="Remove store ${stores[0]}"`))
   })
 
   test('search filters by tag, price and stock, sorts and pages with links', async () => {

@@ -8,6 +8,7 @@
 import { buildApp } from '../../src/app.ts'
 import { DEFAULTS } from '../../src/config.ts'
 import { type Sql, sql } from '../../src/db/sql.ts'
+import { pinyinKey } from '../../src/search/suggest.ts'
 import { benchStoreId } from '../catalog/gen-catalog.ts'
 import { Rng, VOCABULARY } from '../catalog/synthetic.ts'
 import { openBenchDb } from './db.ts'
@@ -36,6 +37,10 @@ export interface Query {
   sort?: string
   page?: number
   page_size?: number
+  facets?: string
+  /** Sent to GET /search/suggest (q, store_id, limit) instead of /search/books. */
+  suggest?: boolean
+  limit?: number
 }
 
 /** The kinds of query, each a generator of requests; `stores` is the catalogue's store count (also the page benchmark's). */
@@ -52,6 +57,26 @@ export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   rating_browse: (r) => ({ sort: 'rating_desc', page: 1 + r.int(5) }),
   rating_tag: (r) => ({ tag: r.pick(VOCABULARY.tags), sort: 'rating_desc' }),
   rating_word: (r) => ({ q: r.pick(VOCABULARY.nouns), sort: 'rating_desc' }),
+  // Facets over the whole match: a word, a tag with a price range, and the whole catalogue (every
+  // listing counted, the exact bound's worst case at 100 000).
+  facets_word: (r) => ({ q: r.pick(VOCABULARY.nouns), facets: 'tags,price,stores' }),
+  facets_filter: (r) => {
+    const min = 500 + r.int(15_000)
+    return {
+      tag: r.pick(VOCABULARY.tags),
+      min_price: min,
+      max_price: min + 5000,
+      facets: 'tags,price,stores',
+    }
+  },
+  facets_all: () => ({ facets: 'tags,price,stores' }),
+  // The search box's completions (GET /search/suggest): the first one or two characters of a title
+  // word, and the start (2–6 letters) of its pinyin.
+  suggest: (r) => {
+    const noun = r.pick(VOCABULARY.nouns)
+    const q = r.int(2) === 0 ? noun.slice(0, 1 + r.int(2)) : (pinyinKey(noun) ?? noun).slice(0, 2 + r.int(5))
+    return { suggest: true, q, limit: 8 }
+  },
   filter_only: (r) => {
     const min = 500 + r.int(15_000)
     return {
@@ -66,9 +91,12 @@ export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
 
 export function qs(q: Query): string {
   const p = new URLSearchParams()
-  for (const [k, v] of Object.entries(q)) p.append(k, String(v))
+  for (const [k, v] of Object.entries(q)) if (k !== 'suggest') p.append(k, String(v))
   return p.toString()
 }
+
+/** The request of a query: a search, or the search box's suggestions. */
+const urlOf = (q: Query) => `/search/${q.suggest ? 'suggest' : 'books'}?${qs(q)}`
 
 /** A request as the slowest list shows it: its parameters, readable. */
 const shown = (q: Query) => decodeURIComponent(qs(q))
@@ -164,14 +192,15 @@ export async function benchSearch(
     const res: Results = { ms: [], totals: [], urls: [] }
     for (let i = 0; i < o.perKind + o.warmup; i++) {
       const query = make(r)
-      const url = `/search/books?${qs(query)}`
+      const url = urlOf(query)
       const t0 = performance.now()
       const reply = await app.inject({ method: 'GET', url })
       const ms = performance.now() - t0
       if (reply.statusCode !== 200) throw new Error(`${url}: ${reply.statusCode} ${reply.body}`)
       if (i < o.warmup) continue
       res.ms.push(ms)
-      res.totals.push((reply.json() as { total: number }).total)
+      const body = reply.json() as { total?: number; suggestions?: unknown[] }
+      res.totals.push(body.total ?? body.suggestions?.length ?? 0)
       res.urls.push(shown(query))
     }
     fts.set(kind, res)
@@ -181,7 +210,10 @@ export async function benchSearch(
 
   if (o.ilikePerKind > 0) {
     const scan = new Map<string, Results>()
-    for (const [kind, make] of selected) {
+    // Suggestions and facets have no ILIKE counterpart.
+    for (const [kind, make] of selected.filter(
+      ([k]) => !k.startsWith('suggest') && !k.startsWith('facets'),
+    )) {
       const r = new Rng(o.seed * 1000 + kind.length)
       const res: Results = { ms: [], totals: [], urls: [] }
       for (let i = 0; i < o.ilikePerKind + 2; i++) {

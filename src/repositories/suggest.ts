@@ -1,0 +1,140 @@
+import type { Db, Queryable } from '../db/db.ts'
+import { KIND_LETTER, type SuggestKind, suggestionKeys } from '../search/suggest.ts'
+
+/** One completion, as GET /search/suggest answers it. */
+export interface Suggestion {
+  text: string
+  kind: SuggestKind
+  store_id: string | null
+  book_id: string | null
+}
+
+const KIND_OF: Record<string, SuggestKind> = Object.fromEntries(
+  Object.entries(KIND_LETTER).map(([kind, letter]) => [letter, kind as SuggestKind]),
+)
+
+/** The suggestion keys of some texts, each (kind letter, text), computed here and stored once. */
+async function addKeys(q: Queryable, texts: readonly { kind: string; text: string }[]): Promise<void> {
+  const kinds: string[] = []
+  const values: string[] = []
+  const keys: string[] = []
+  const seen = new Set<string>()
+  for (const { kind, text } of texts) {
+    const id = `${kind}\u0000${text}`
+    if (text.trim() === '' || seen.has(id)) continue
+    seen.add(id)
+    for (const key of suggestionKeys(text)) {
+      kinds.push(kind)
+      values.push(text)
+      keys.push(key)
+    }
+  }
+  if (keys.length === 0) return
+  // In key order, so that concurrent inserts of the same keys wait for each other, never deadlock.
+  await q.query(
+    `INSERT INTO suggestion_keys (key, kind, text)
+     SELECT key, kind, text FROM unnest($1::text[], $2::"char"[], $3::text[]) AS k(key, kind, text)
+      ORDER BY 1, 2, 3
+     ON CONFLICT DO NOTHING`,
+    [keys, kinds, values],
+  )
+}
+
+/**
+ * The keys of newly listed books' titles, authors and tags, in the transaction that lists them (the
+ * texts and their counts are kept by a trigger, migration 012). Keys already there cost nothing.
+ */
+export async function addSuggestionKeys(
+  q: Queryable,
+  listings: readonly { title: string; author: string | null; tags: readonly string[] }[],
+): Promise<void> {
+  await addKeys(
+    q,
+    listings.flatMap((l) => [
+      { kind: KIND_LETTER.title, text: l.title },
+      ...(l.author ? [{ kind: KIND_LETTER.author, text: l.author }] : []),
+      ...l.tags.map((text) => ({ kind: KIND_LETTER.tag, text })),
+    ]),
+  )
+}
+
+/** The end of a prefix's range of keys: every key starting with the prefix sorts below it. */
+const upperBound = (prefix: string) => `${prefix}\u{10FFFF}`
+
+/**
+ * Completions of any of the prefixes, most relevant first: more listings carrying the text first, then
+ * titles before authors before tags, then shorter texts, then by text. In one store, the counts are
+ * that store's listings and a title names the store's listing; site-wide a title names one listing
+ * that has it.
+ */
+export async function findSuggestions(
+  q: Queryable,
+  prefixes: readonly string[],
+  storeId: string | undefined,
+  limit: number,
+): Promise<Suggestion[]> {
+  if (prefixes.length === 0) return []
+  const params: unknown[] = [prefixes, prefixes.map(upperBound), limit]
+  // The texts whose keys start with a prefix: one range of the primary key per prefix.
+  const matching = `SELECT DISTINCT k.kind, k.text FROM unnest($1::text[], $2::text[]) AS p(low, high)
+      CROSS JOIN LATERAL (SELECT kind, text FROM suggestion_keys
+                           WHERE key >= p.low COLLATE "C" AND key < p.high COLLATE "C") k`
+  const order = `n DESC, CASE kind WHEN 't' THEN 0 WHEN 'a' THEN 1 ELSE 2 END, length(text), text COLLATE "C"`
+  const sql =
+    storeId === undefined
+      ? `SELECT * FROM (
+           SELECT s.kind, s.text, s.listings AS n, s.store_id, s.book_id
+             FROM (${matching}) m
+             -- Each matching text looked up by key (OFFSET 0 keeps the planner from hashing every text).
+            CROSS JOIN LATERAL (SELECT * FROM suggestion_texts s
+                                 WHERE s.kind = m.kind AND s.text = m.text AND s.listings > 0 OFFSET 0) s) s
+          ORDER BY ${order} LIMIT $3`
+      : `WITH m AS MATERIALIZED (${matching}), l AS MATERIALIZED (
+           SELECT book_id, title, author, tags FROM listings WHERE store_id = $4)
+         SELECT * FROM (
+           SELECT 't'::"char" AS kind, l.title AS text, count(*)::int AS n, $4 AS store_id, min(l.book_id) AS book_id
+             FROM l WHERE l.title IN (SELECT text FROM m WHERE kind = 't') GROUP BY l.title
+           UNION ALL
+           SELECT 'a', l.author, count(*)::int, NULL, NULL
+             FROM l WHERE l.author IN (SELECT text FROM m WHERE kind = 'a') GROUP BY l.author
+           UNION ALL
+           SELECT 'g', t.tag, count(DISTINCT l.book_id)::int, NULL, NULL
+             FROM l CROSS JOIN LATERAL unnest(l.tags) AS t(tag)
+            WHERE t.tag IN (SELECT text FROM m WHERE kind = 'g') GROUP BY t.tag) s
+         ORDER BY ${order} LIMIT $3`
+  if (storeId !== undefined) params.push(storeId)
+  const r = await q.query<{ kind: string; text: string; store_id: string | null; book_id: string | null }>(
+    sql,
+    params,
+  )
+  return r.rows.map((row) => ({
+    text: row.text,
+    kind: KIND_OF[row.kind] ?? 'tag',
+    store_id: row.kind === 't' ? row.store_id : null,
+    book_id: row.kind === 't' ? row.book_id : null,
+  }))
+}
+
+/**
+ * Adds the keys of every text of suggestion_texts (listings from before migration 012 have only their
+ * folded keys until this runs), a batch at a time, in (kind, text) order. Safe to run again or while
+ * books are listed. Returns the number of texts.
+ */
+export async function backfillSuggestionKeys(db: Db, progress?: (texts: number) => void): Promise<number> {
+  let after: { kind: string; text: string } = { kind: '', text: '' }
+  let done = 0
+  for (;;) {
+    const r = await db.query<{ kind: string; text: string }>(
+      `SELECT kind::text AS kind, text FROM suggestion_texts
+        WHERE (kind::text, text COLLATE "C") > ($1, $2 COLLATE "C")
+        ORDER BY kind::text, text COLLATE "C" LIMIT 1000`,
+      [after.kind, after.text],
+    )
+    const last = r.rows[r.rows.length - 1]
+    if (!last) return done
+    await db.transaction((tx) => addKeys(tx, r.rows))
+    done += r.rows.length
+    progress?.(done)
+    after = last
+  }
+}
