@@ -55,7 +55,11 @@ export class CatalogService {
     return this.tags.tags.slice(0, limit)
   }
 
-  async search(p: SearchParams): Promise<SearchPage> {
+  /**
+   * One page of a search. `facetsUpTo`: count the facets only when the match has at most this many
+   * listings (the web page's budget; counting reads every match); the API asks with no bound.
+   */
+  async search(p: SearchParams, opts: { facetsUpTo?: number } = {}): Promise<SearchPage> {
     const db = laggingReads(this.deps)
     const scope = parseScope(p.scope)
     if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
@@ -89,7 +93,8 @@ export class CatalogService {
       })
       // Excerpts need book_intro and content, which the search statements do not read.
       const sources = text ? await excerptSources(tx, found.hits) : undefined
-      const counts = facets.size > 0 ? await searchFacets(tx, text, filters, facets, found.total) : undefined
+      const wanted = facets.size > 0 && found.total <= (opts.facetsUpTo ?? Number.POSITIVE_INFINITY)
+      const counts = wanted ? await searchFacets(tx, text, filters, facets, found.total) : undefined
       return { ...found, sources, counts }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.

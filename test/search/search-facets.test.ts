@@ -182,3 +182,15 @@ test('above the exact bound, counts are scaled from a sample and marked inexact'
   assert.ok(Math.abs(sum(sampled.price) - match.length) <= PRICE_BUCKETS.length)
   assert.ok(sampled.in_stock <= match.length + 1)
 })
+
+test('a caller with a budget (the web page) gets facets only for a match within it', async () => {
+  const params = { q: '城市', page: 1, page_size: 20, sort: 'relevance' as const, facets: 'tags,price' }
+  const within = await t.app.services.catalog.search(params, { facetsUpTo: 100_000 })
+  assert.ok(within.total > 1)
+  assert.ok(within.facets?.tags && within.facets.price)
+  const over = await t.app.services.catalog.search(params, { facetsUpTo: within.total - 1 })
+  assert.equal(over.total, within.total)
+  assert.deepEqual(over.books, within.books, 'the page itself is the same')
+  assert.equal(over.facets, undefined)
+  assert.equal(over.facets_exact, undefined)
+})

@@ -27,6 +27,7 @@ export const en = {
   'search.sort.price_desc': 'Price: high to low',
   'search.sort.pub_year_desc': 'Newest publication',
   'search.sort.sales_desc': 'Best selling',
+  'search.sort.rating_desc': 'Highest rated',
   'search.apply': 'Apply',
   'search.filters': 'Refine',
   'search.price': 'Price',

@@ -29,6 +29,7 @@ export const zh: Catalogue = {
   'search.sort.price_desc': '价格从高到低',
   'search.sort.pub_year_desc': '最新出版',
   'search.sort.sales_desc': '销量最高',
+  'search.sort.rating_desc': '评分最高',
   'search.apply': '应用',
   'search.filters': '筛选',
   'search.price': '价格',
