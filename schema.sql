@@ -250,6 +250,12 @@ CREATE TABLE suggestion_keys (
   CONSTRAINT suggestion_keys_pkey PRIMARY KEY (key, kind, text)
 );
 
+CREATE TABLE suggestion_keys_pending (
+  pending boolean DEFAULT true NOT NULL,
+  CONSTRAINT suggestion_keys_pending_pending_check CHECK (pending),
+  CONSTRAINT suggestion_keys_pending_pkey PRIMARY KEY (pending)
+);
+
 CREATE TABLE suggestion_texts (
   kind "char" NOT NULL,
   text text NOT NULL,

@@ -14,6 +14,7 @@ import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
 import { WebShop } from './pages/plugin.ts'
 import { ReadYourWrites } from './read-your-writes.ts'
+import { completeSuggestionKeys } from './repositories/suggest.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer/index.ts'
 import { registerDocs } from './routes/docs.ts'
@@ -42,13 +43,20 @@ const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
 
-/** Opens the database the configuration names (PostgreSQL server, or PGlite under DATA_DIR) and migrates it. */
+/**
+ * Opens the database the configuration names (PostgreSQL server, or PGlite under DATA_DIR), migrates
+ * it, and completes what a migration left to the application (the suggestions' pinyin keys).
+ */
 export async function openDatabase(config: Config, opts: { poolSize?: number } = {}): Promise<Db> {
   const db = config.databaseUrl
     ? await openPostgres(config.databaseUrl, { max: opts.poolSize ?? config.dbPoolSize })
     : await openPgliteThread(join(config.dataDir, 'pglite'))
   try {
     await migrate(db, undefined, reportOnStderr)
+    const keyed = await completeSuggestionKeys(db, (n) => {
+      if (n % 10_000 === 0) reportOnStderr(`suggestion keys: ${n} titles, authors and tags so far`)
+    })
+    if (keyed !== undefined) reportOnStderr(`suggestion keys: ${keyed} titles, authors and tags keyed`)
   } catch (err) {
     await db.close()
     throw err

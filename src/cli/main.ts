@@ -47,8 +47,8 @@ export function bookstoreCli(env: Record<string, string | undefined>): Command {
   program
     .command('suggest-keys')
     .description(
-      'add the pinyin keys of the search box suggestions for listings from before migration 012, with progress\n' +
-        '  (safe to run again, and while the server runs)',
+      'add the pinyin keys of the search box suggestions for every title, author and tag, with progress\n' +
+        '  (the server does this by itself at the start after migration 012; safe to run again, and while the server runs)',
     )
     .action(async () => {
       try {

@@ -116,6 +116,23 @@ export async function findSuggestions(
 }
 
 /**
+ * Adds the pinyin keys that migration 012 could not (it cannot run the pinyin library) when it asked
+ * for them, then clears the request: run after the migrations at every start, it costs one look-up
+ * once done. Several processes starting at once may each add keys; adding a key twice is harmless.
+ * Returns the number of texts keyed, or undefined when nothing was asked.
+ */
+export async function completeSuggestionKeys(
+  db: Db,
+  progress?: (texts: number) => void,
+): Promise<number | undefined> {
+  const pending = await db.query('SELECT 1 FROM suggestion_keys_pending')
+  if (pending.rowCount === 0) return undefined
+  const done = await backfillSuggestionKeys(db, progress)
+  await db.query('DELETE FROM suggestion_keys_pending')
+  return done
+}
+
+/**
  * Adds the keys of every text of suggestion_texts (listings from before migration 012 have only their
  * folded keys until this runs), a batch at a time, in (kind, text) order. Safe to run again or while
  * books are listed. Returns the number of texts.

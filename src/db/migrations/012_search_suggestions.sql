@@ -74,6 +74,11 @@ CREATE TRIGGER suggestion_texts_remove AFTER DELETE ON listings
 -- The listings there are already. Their keys are computed by the application: until
 -- `bookstore suggest-keys` has run, existing texts are completed from their folded form only, which
 -- this migration adds (the same NFKC and lower-casing as the application's).
+-- Listings from before this migration get their texts and folded keys below; their pinyin keys need
+-- the application's library. A row here asks the next start to add them (completeSuggestionKeys in
+-- src/repositories/suggest.ts, run after the migrations), which deletes it once they are all in.
+CREATE TABLE suggestion_keys_pending (pending boolean PRIMARY KEY DEFAULT true CHECK (pending));
+
 INSERT INTO suggestion_texts (kind, text, listings, store_id, book_id)
 SELECT s.kind, s.text, count(*), (array_agg(s.store_id ORDER BY s.store_id, s.book_id))[1],
        (array_agg(s.book_id ORDER BY s.store_id, s.book_id))[1]
@@ -82,3 +87,4 @@ SELECT s.kind, s.text, count(*), (array_agg(s.store_id ORDER BY s.store_id, s.bo
 INSERT INTO suggestion_keys (key, kind, text)
 SELECT DISTINCT left(lower(normalize(text, NFKC)), 64), kind, text FROM suggestion_texts
 ON CONFLICT DO NOTHING;
+INSERT INTO suggestion_keys_pending SELECT true WHERE EXISTS (SELECT 1 FROM suggestion_texts);
