@@ -32,6 +32,17 @@ export interface ImportOptions {
   signal?: AbortSignal
 }
 
+/** An import of `total` books that has not started yet. */
+export const emptyProgress = (total = 0): ImportProgress => ({
+  total,
+  seen: 0,
+  added: 0,
+  skipped: 0,
+  invalid: 0,
+  failed: 0,
+  failures: [],
+})
+
 export interface ImportProgress {
   total: number
   seen: number
@@ -75,15 +86,7 @@ export async function importCatalog(
   if (!store) await stores.insertStore(db, opts.storeId, opts.sellerId)
 
   const total = Math.min(source.count(), opts.limit ?? Number.POSITIVE_INFINITY)
-  const progress: ImportProgress = {
-    total,
-    seen: 0,
-    added: 0,
-    skipped: 0,
-    invalid: 0,
-    failed: 0,
-    failures: [],
-  }
+  const progress = emptyProgress(total)
   const report = () => opts.onProgress?.({ ...progress, failures: [...progress.failures] })
   const fail = (f: ImportFailure) => {
     if (progress.failures.length < MAX_FAILURES_KEPT) progress.failures.push(f)

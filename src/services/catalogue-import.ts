@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CourseDb, NotACatalogue } from '../catalog/course-db.ts'
-import { type ImportProgress, importCatalog } from '../catalog/import.ts'
+import { emptyProgress, type ImportProgress, importCatalog } from '../catalog/import.ts'
 import { analyseListings } from '../repositories/listings.ts'
 import { findStore } from '../repositories/stores.ts'
 import type { Deps } from './context.ts'
@@ -51,16 +51,6 @@ export const MAX_CATALOGUE_BYTES = 32 * 1024 ** 3
 export const MAX_UPLOADS_AT_ONCE = 2
 /** Books per transaction: small enough that a stop loses no more than a moment's work. */
 const BATCH = 100
-
-const emptyProgress = (): ImportProgress => ({
-  total: 0,
-  seen: 0,
-  added: 0,
-  skipped: 0,
-  invalid: 0,
-  failed: 0,
-  failures: [],
-})
 
 /**
  * Imports of course catalogues uploaded by sellers, run in this process by the same code as the
