@@ -25,6 +25,11 @@ export const LIMITS = {
   maxPictures: 64,
   /** add_book carries base64 pictures: several MB (course data: up to 9 of ~200 KB each). */
   addBookBodyBytes: 16 * 1024 * 1024,
+  /**
+   * The web shop's add-book form (multipart: fields and picture files). Its parts are bounded one by
+   * one as they are read; this bounds the whole form, so that it draws on the body budget below.
+   */
+  addBookFormBytes: 24 * 1024 * 1024,
   defaultBodyBytes: 1024 * 1024,
   /** Bodies up to this size are always admitted; larger ones share the budget below. */
   smallBodyBytes: 64 * 1024,

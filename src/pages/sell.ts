@@ -273,7 +273,12 @@ ${hiddenCsrf(ctx)}
    */
   app.post(
     '/sell/store/:store_id/books',
-    { schema: { hide: true, params: StoreParams }, attachValidation: true },
+    // The multipart parser reads the stream itself, so this limit is enforced by the body budget.
+    {
+      schema: { hide: true, params: StoreParams },
+      attachValidation: true,
+      bodyLimit: LIMITS.addBookFormBytes,
+    },
     async (request, reply) => {
       if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
       const ctx = request.page

@@ -130,7 +130,7 @@ export function installAbuseLimits(app: FastifyInstance, config: Config): void {
 /**
  * Bounds the memory partial requests can hold. A request body is buffered whole before it is parsed,
  * so a thousand clients that each send half of a large body would hold gigabytes. Bodies are capped
- * per route (1 MiB, add_book 16 MiB); above LIMITS.smallBodyBytes, a body is admitted only while the
+ * per route (1 MiB, add_book 16 MiB, the web shop's add-book form 24 MiB); above LIMITS.smallBodyBytes, a body is admitted only while the
  * bodies being received in this process declare at most LIMITS.largeBodyBudgetBytes in all (a
  * chunked body counts as its route's limit). Past that, it is turned away at once with 503 and
  * Retry-After, before a byte of it is read. Small bodies are never turned away.
@@ -142,9 +142,21 @@ export function installBodyBudget(app: FastifyInstance): void {
     if (DISK_BODY_ROUTES.has(request.routeOptions.url ?? '')) return done()
     const limit = request.routeOptions.bodyLimit ?? LIMITS.defaultBodyBytes
     const length = request.headers['content-length']
+    // A multipart body is read by its route as a stream, with no body parser to hold it to the route's
+    // limit: it is held to it here, by its declared length (which HTTP framing then enforces).
+    const multipart = /^multipart\//i.test(request.headers['content-type'] ?? '')
+    if (multipart && length === undefined) {
+      reply.header('connection', 'close')
+      return reply.code(411).send({ message: 'a form upload must declare its length (content-length)' })
+    }
     const declared = length === undefined ? limit : Number(length)
-    // a declared length over the route's limit is 413 from the body parser, which reads nothing
-    if (!(declared > LIMITS.smallBodyBytes) || declared > limit) return done()
+    if (declared > limit) {
+      // Any other body over the route's limit is 413 from its body parser, which reads nothing.
+      if (!multipart) return done()
+      reply.header('connection', 'close')
+      return reply.code(413).send({ message: `the form is larger than ${limit} bytes` })
+    }
+    if (!(declared > LIMITS.smallBodyBytes)) return done()
     if (reserved + declared > LIMITS.largeBodyBudgetBytes) {
       reply.header('retry-after', '1').header('connection', 'close')
       return reply.code(503).send({ message: 'too many large uploads at once: try again in a moment' })

@@ -225,11 +225,15 @@ describe('ids at the limit work in every path that takes them', () => {
 
 describe('partial requests hold bounded memory', () => {
   /** A POST whose headers declare `declared` bytes; sends `body` (all of it, or a first part). */
-  function upload(declared: number, body: string) {
+  function upload(
+    declared: number | undefined,
+    body: string,
+    target = 'POST /seller/add_book',
+    type = 'application/json',
+  ) {
     const socket = connect(port, '127.0.0.1')
-    socket.write(
-      `POST /seller/add_book HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n${body}`,
-    )
+    const length = declared === undefined ? 'transfer-encoding: chunked' : `content-length: ${declared}`
+    socket.write(`${target} HTTP/1.1\r\nhost: x\r\ncontent-type: ${type}\r\n${length}\r\n\r\n${body}`)
     const status = new Promise<number>((resolve) => {
       socket.once('data', (d) => resolve(Number(d.toString('latin1').split(' ')[1])))
       socket.once('close', () => resolve(0))
@@ -278,5 +282,24 @@ describe('partial requests hold bounded memory', () => {
       for (const h of holders) h.socket.destroy()
     }
     for (const h of holders) assert.equal(await h.status, 0, 'the holders were never answered, only closed')
+  })
+
+  test("the web shop's add-book form (multipart, read as a stream) is held to its limit and shares the budget", async () => {
+    const form = (declared: number | undefined) =>
+      upload(declared, '--b\r\n', 'POST /sell/store/s/books', 'multipart/form-data; boundary=b').status
+    // over the form's limit, or of unknown length: refused before a byte of it is read
+    assert.equal(await form(LIMITS.addBookFormBytes + 1), 413)
+    assert.equal(await form(undefined), 411)
+    const big = LIMITS.addBookBodyBytes
+    const holders = Array.from({ length: LIMITS.largeBodyBudgetBytes / big }, () =>
+      upload(big, '{"user_id":'),
+    )
+    try {
+      assert.equal((await rawRequest(Buffer.from('/health'))).status, 200)
+      // the budget is taken: a form of 200 KB is turned away too
+      assert.equal(await form(200_000), 503)
+    } finally {
+      for (const h of holders) h.socket.destroy()
+    }
   })
 })
