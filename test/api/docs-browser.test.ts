@@ -4,12 +4,11 @@
  * Needs Debian's chromium (CI installs it); skipped with a message when no browser is installed.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { after, before, test } from 'node:test'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { launchBrowser, needBrowser } from '../support/browser.ts'
 import { startApp, type TestApp } from '../support/helpers.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 let t: TestApp
 let base: string
 let browser: Browser | undefined
@@ -17,19 +16,7 @@ let browser: Browser | undefined
 before(async () => {
   t = await startApp()
   base = await t.app.listen({ port: 0, host: '127.0.0.1' })
-  if (existsSync(CHROMIUM))
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+  browser = await launchBrowser()
 })
 after(async () => {
   await browser?.close()
@@ -37,13 +24,9 @@ after(async () => {
 })
 
 test('Swagger UI lists the operations and "Try it out" works against the server', async (ctx) => {
-  if (!browser) {
-    // CI installs the browser, so there a missing one is a failure, not a skip.
-    if (process.env.CI) assert.fail(`no Chromium at ${CHROMIUM}`)
-    ctx.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
-    return
-  }
-  const page = await browser.newPage()
+  const b = needBrowser(browser, ctx)
+  if (!b) return
+  const page = await b.newPage()
   await page.goto(`${base}/docs/`)
   await page.waitForSelector('.opblock', { timeout: 30_000 })
   const paths = await page.$$eval('.opblock-summary-path', (els) => els.map((e) => e.textContent?.trim()))

@@ -6,14 +6,15 @@
  * Skipped with a message when no browser is installed (CI installs one, and fails without it).
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { coverPng } from '../../tools/demo/png.ts'
+import { launchBrowser, needBrowser as needBrowserOf } from '../support/browser.ts'
 import { makePlainCatalogue } from '../support/catalogue-fixture.ts'
 import {
   addFunds,
@@ -33,7 +34,6 @@ import {
   uid,
 } from '../support/helpers.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 const SHOTS = new URL('../../docs/screenshots/', import.meta.url)
 const AXE = readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8')
 const XSS = '<img src=x onerror=alert(1)>'
@@ -96,19 +96,7 @@ before(async () => {
     if (i % 2 === 0)
       await post(t.app, '/seller/send_books', { user_id: seller.userId, order_id: o }, seller.token)
   }
-  if (existsSync(CHROMIUM))
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+  browser = await launchBrowser()
   mkdirSync(SHOTS, { recursive: true })
 })
 after(async () => {
@@ -118,12 +106,7 @@ after(async () => {
   rmSync(importDir, { recursive: true, force: true })
 })
 
-function needBrowser(ctx: { skip(msg: string): void }): Browser | undefined {
-  if (browser) return browser
-  if (process.env.CI) assert.fail(`no Chromium at ${CHROMIUM}`)
-  ctx.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
-  return undefined
-}
+const needBrowser = (ctx: { skip(msg: string): void }) => needBrowserOf(browser, ctx)
 
 interface Visitor {
   context: BrowserContext
