@@ -69,6 +69,24 @@ export function signedIn(request: FastifyRequest, reply: FastifyReply): string |
   return undefined
 }
 
+/**
+ * The signed-in visitor who sent a form, or undefined once the answer is sent: a form without the
+ * visitor's CSRF token (`csrf`, as sent) is refused first (403), then a signed-out visitor is sent to
+ * sign in.
+ */
+export async function formSender(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  assets: Assets,
+  csrf: unknown,
+): Promise<string | undefined> {
+  if (!csrfOk(request, csrf)) {
+    await forgedPage(request, reply, assets)
+    return undefined
+  }
+  return signedIn(request, reply)
+}
+
 export const accountPages: FastifyPluginAsyncTypebox<AccountDeps> = async (app, deps) => {
   const { auth, buyer, orders, reviews, assets, config } = deps
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
@@ -191,8 +209,7 @@ ${hiddenCsrf(ctx)}
     { schema: { hide: true, body: TopUp }, attachValidation: true },
     async (request, reply) => {
       const ctx = request.page
-      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, request.body?._csrf)
       if (!user) return reply
       const again = async (status: number, text: string) =>
         sendPage(reply, accountPage(ctx, await orders.balance(user), { kind: 'error', text }), status)
@@ -313,8 +330,7 @@ ${paging(ctx, q.page, Math.ceil(list.total / ORDERS_PAGE), (n) => link(q.status,
       { schema: { hide: true, params: OrderParams, body: Pay }, attachValidation: true },
       async (request, reply) => {
         if (request.validationError || oddParams(request.params)) return notFoundPage(request, reply, assets)
-        if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-        const user = signedIn(request, reply)
+        const user = await formSender(request, reply, assets, request.body?._csrf)
         if (!user) return reply
         const orderId = request.params.order_id
         try {
@@ -333,8 +349,7 @@ ${paging(ctx, q.page, Math.ceil(list.total / ORDERS_PAGE), (n) => link(q.status,
     { schema: { hide: true, params: OrderParams, body: ReviewBody }, attachValidation: true },
     async (request, reply) => {
       if (oddParams(request.params)) return notFoundPage(request, reply, assets)
-      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, request.body?._csrf)
       if (!user) return reply
       const orderId = request.params.order_id
       try {

@@ -6,7 +6,7 @@ import { LIMITS } from '../limits.ts'
 import type { AuthService } from '../services/auth.ts'
 import type { BuyerService } from '../services/buyer.ts'
 import type { CartService } from '../services/cart.ts'
-import { signedIn } from './account.ts'
+import { formSender, signedIn } from './account.ts'
 import type { Assets } from './assets.ts'
 import { bookUrl, coverUrl } from './components.ts'
 import { csrfOk, loginUrl, type PageContext } from './context.ts'
@@ -119,8 +119,7 @@ ${l.count > l.stock_level ? html`<br><span class="stock out">${t('cart.short', {
     { schema: { hide: true, body: CheckoutBody }, attachValidation: true },
     async (request, reply) => {
       const ctx = request.page
-      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, request.body?._csrf)
       if (!user) return reply
       const password = request.body?.password ?? ''
       let orderIds: string[]

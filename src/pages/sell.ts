@@ -13,11 +13,11 @@ import type { CatalogService } from '../services/catalog.ts'
 import type { OrderService } from '../services/orders.ts'
 import type { ApiReview, ReviewService } from '../services/reviews.ts'
 import type { SalesOverview, SellerService } from '../services/seller.ts'
-import { signedIn } from './account.ts'
+import { formSender, signedIn } from './account.ts'
 import type { Assets } from './assets.ts'
 import { bookUrl, paging } from './components.ts'
-import { csrfOk, type PageContext } from './context.ts'
-import { errorPage, forgedPage, notFoundPage, oddParams, refusal } from './errors.ts'
+import type { PageContext } from './context.ts'
+import { errorPage, notFoundPage, oddParams, refusal } from './errors.ts'
 import { money, parseCount, parseYuan, when } from './format.ts'
 import { type Html, html } from './html.ts'
 import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './layout.ts'
@@ -77,7 +77,6 @@ export const sellPages: FastifyPluginAsyncTypebox<SellDeps> = async (
   { seller, orders, catalog, reviews, assets },
 ) => {
   const page = (ctx: PageContext, o: PageOptions) => layout(ctx, assets, o)
-  const forged = (request: FastifyRequest, reply: FastifyReply) => forgedPage(request, reply, assets)
 
   function orderRow(ctx: PageContext, o: ApiOrder): Html {
     const { t } = ctx
@@ -151,8 +150,7 @@ ${hiddenCsrf(ctx)}
     '/sell/stores',
     { schema: { hide: true, body: StoreBody }, attachValidation: true },
     async (request, reply) => {
-      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, request.body?._csrf)
       if (!user) return reply
       const storeId = request.body?.store_id?.trim() ?? ''
       try {
@@ -244,8 +242,7 @@ ${hiddenCsrf(ctx)}
     { schema: { hide: true, params: StoreParams, body: StockBody }, attachValidation: true },
     async (request, reply) => {
       if (oddParams(request.params)) return notFoundPage(request, reply, assets)
-      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, request.body?._csrf)
       if (!user) return reply
       const { store_id } = request.params
       try {
@@ -310,8 +307,7 @@ ${hiddenCsrf(ctx)}
           ctx.t('error.bad_request', { field: ctx.t('sell.pictures') }),
         )
       }
-      if (!csrfOk(request, fields._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, fields._csrf)
       if (!user) return reply
       try {
         const info = bookInfoFrom(ctx, fields, pictures)
@@ -337,8 +333,7 @@ ${hiddenCsrf(ctx)}
       { schema: { hide: true, params: OrderParams, body: RefuseBody }, attachValidation: true },
       async (request, reply) => {
         if (oddParams(request.params)) return notFoundPage(request, reply, assets)
-        if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-        const user = signedIn(request, reply)
+        const user = await formSender(request, reply, assets, request.body?._csrf)
         if (!user) return reply
         const orderId = request.params.order_id
         try {
@@ -363,8 +358,7 @@ ${hiddenCsrf(ctx)}
     { schema: { hide: true, params: ReviewParams, body: ReplyBody }, attachValidation: true },
     async (request, reply) => {
       if (oddParams(request.params)) return notFoundPage(request, reply, assets)
-      if (!csrfOk(request, request.body?._csrf)) return forged(request, reply)
-      const user = signedIn(request, reply)
+      const user = await formSender(request, reply, assets, request.body?._csrf)
       if (!user) return reply
       try {
         const text = request.validationError ? '' : (request.body.text?.trim() ?? '')
