@@ -1,3 +1,4 @@
+import { pinyinLexemes } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
 /**
@@ -53,7 +54,7 @@ export interface SearchableText {
 
 /** What a listing row stores for search (see migration 003_search.sql). */
 export interface SearchColumns {
-  /** title A, author B, tags B, book_intro C, content D — matched and ranked. */
+  /** title A, author B, tags B, book_intro C, content D — matched and ranked; title and author with their pinyin. */
   searchVec: string
   /** author A, tags B — only to tell author and tag matches apart when a scope names just one. */
   authorTagsVec: string
@@ -61,9 +62,23 @@ export interface SearchColumns {
   titleGrams: string
 }
 
+/**
+ * The version of what searchColumns computes (folding, segmentation, pinyin). Stored columns built by
+ * an older version are rebuilt at start (reindexSearchText, src/repositories/search-text.ts): raise
+ * it whenever a change here or in fold.ts, segmenter.ts or pinyin.ts changes the columns of a listing.
+ * 1: NFKC and lower case; 2: fold.ts (traditional → simplified, accents) and pinyin of titles and authors.
+ */
+export const SEARCH_TEXT_VERSION = 2
+
+/** A field's tokens, followed by the pinyin of its Chinese words (titles and authors, see pinyin.ts). */
+function withPinyin(seg: Segmenter, text: string | null): string[] {
+  const tokens = seg.documentTokens(text)
+  return text ? [...tokens, ...pinyinLexemes(normalise(text), tokens)] : tokens
+}
+
 export function searchColumns(seg: Segmenter, l: SearchableText): SearchColumns {
-  const title = seg.documentTokens(l.title)
-  const author = seg.documentTokens(l.author)
+  const title = withPinyin(seg, l.title)
+  const author = withPinyin(seg, l.author)
   const tags = l.tags.flatMap((t) => seg.documentTokens(t))
   return {
     searchVec: tsvectorLiteral([

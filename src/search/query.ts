@@ -1,5 +1,6 @@
 import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
 import { queryGrams, quote, type Weight } from './lexemes.ts'
+import { joinedPinyinWord } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
 /** The fields a search can be limited to, and the search_vec weight each one is stored under. */
@@ -169,7 +170,11 @@ function allWords(words: readonly Word[], weights: string): string | null {
 }
 
 export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeField>): TextQuery {
-  const words = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS).map((w) => queryWord(seg, w))
+  const typed = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS)
+  // Words all in pinyin (xin ling) also match as one: titles and authors store their words' pinyin
+  // joined (xinling, see pinyin.ts), so the query is that word or, as typed, all of its words.
+  const pinyinWord = joinedPinyinWord(typed)
+  const words = pinyinWord ? [{ text: pinyinWord, parts: typed }] : typed.map((w) => queryWord(seg, w))
   const weights = [...new Set([...scope].map((f) => WEIGHT[f]))].sort().join('')
   const author = scope.has('author')
   const tags = scope.has('tags')
