@@ -1,6 +1,7 @@
 import type { Db } from '../db/db.ts'
 import { SEARCH_TEXT_VERSION, searchColumns } from '../search/lexemes.ts'
 import { segmenter } from '../search/segmenter.ts'
+import { backfillSuggestionKeys } from './suggest.ts'
 
 /** Listings rebuilt per transaction: short enough not to hold their row locks for long. */
 const REINDEX_BATCH = 500
@@ -21,7 +22,7 @@ interface TextRow {
  * Each batch locks its rows and reads their text in the transaction that writes the columns, so a
  * listing changed meanwhile is never written back with stale columns; listings added meanwhile are
  * written with the current version already. Until a listing is rebuilt it is found as before (by its
- * old columns). Several processes starting at once may rebuild the same rows: each result is the same.
+ * old columns). The suggestions' keys are then completed with the new folding. Several processes starting at once may rebuild the same rows: each result is the same.
  * Returns the number of listings rebuilt, or undefined when nothing was to do.
  */
 export async function reindexSearchText(
@@ -84,6 +85,8 @@ export async function reindexSearchText(
     done += n
     progress?.(done, total)
   }
+  // The suggestions' keys are folded the same way: the new forms are added (the old ones stay, unused).
+  await backfillSuggestionKeys(db)
   await db.query(
     'UPDATE search_text_state SET version = $1, rebuilding = NULL, rebuilt_to = 0 WHERE version < $1',
     [SEARCH_TEXT_VERSION],
