@@ -1,5 +1,5 @@
 import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
-import { queryGrams, quote, type Weight } from './lexemes.ts'
+import { gramsQuery, quote, type Weight } from './lexemes.ts'
 import { joinedPinyinWord } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
@@ -191,8 +191,8 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
   const unsegmentable = words.length > 1 && words.every((w) => [...w.text].length === 1)
   let substring: TextQuery['substring'] = null
   if (scope.has('title') && !/\s/u.test(normalise(q).trim()) && (short || unsegmentable)) {
-    const grams = queryGrams(compact)
-    if (grams.length > 0) substring = { text: compact, grams: grams.map(quote).join(' & ') }
+    const grams = gramsQuery(compact)
+    if (grams !== null) substring = { text: compact, grams }
   }
   const postings = postingsQuery(words, scope, substring)
   return {

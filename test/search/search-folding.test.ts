@@ -73,6 +73,8 @@ describe('search', () => {
       ['pinyinintro', { title: '另一本书', book_intro: 'xinling meili', content: 'xinling' }],
       ['author', { title: '小说集', author: '心灵作家' }],
       ['english', { title: '我们的城市', book_intro: 'A book for women and men' }],
+      ['diary', { title: '女生日記' }],
+      ['apart', { title: '生日快乐日记' }],
     ]
     for (const [id, info] of books) await addBook(t.app, seller, store, bookInfo(id, 1000, info))
   })
@@ -83,6 +85,19 @@ describe('search', () => {
     assert.deepEqual(await ids({ q: '心灵', scope: 'title' }), ['simplified', 'traditional'])
     assert.deepEqual(await ids({ q: '历史' }), ['traditional'])
     assert.deepEqual(await ids({ q: '张爱玲', scope: 'author' }), ['traditional'])
+  })
+
+  test('a short query is found inside title words in either script, only where its characters are neighbours', async () => {
+    // 生日记 is cut into other words than the titles are; the title substring rule finds it.
+    assert.deepEqual(await ids({ q: '生日记', scope: 'title' }), ['diary'])
+    assert.deepEqual(await ids({ q: '生日記', scope: 'title' }), ['diary'])
+    // 生日快乐日记 holds the pairs 生日 and 日记, but not 生日记.
+    assert.deepEqual(await ids({ q: '女生日', scope: 'title' }), ['diary'])
+    const hit = (await search(t.app, { q: '生日记', scope: 'title' })).books[0]
+    assert.deepEqual(
+      hit?.highlights.title.map(([s, e]) => hit.title.slice(s, e)),
+      ['生日記'],
+    )
   })
 
   test('full-width, case and accents fold on both sides', async () => {
