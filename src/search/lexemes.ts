@@ -73,7 +73,7 @@ export const SEARCH_TEXT_VERSION = 2
 /** A field's tokens, followed by the pinyin of its Chinese words (titles and authors, see pinyin.ts). */
 function withPinyin(seg: Segmenter, text: string | null): string[] {
   const tokens = seg.documentTokens(text)
-  return text ? [...tokens, ...pinyinLexemes(normalise(text), tokens)] : tokens
+  return [...tokens, ...pinyinLexemes(tokens)]
 }
 
 export function searchColumns(seg: Segmenter, l: SearchableText): SearchColumns {

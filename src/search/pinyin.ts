@@ -3,16 +3,17 @@ import { fold } from './fold.ts'
 
 /**
  * Pinyin in the main search: titles and authors are also stored as the pinyin of their Chinese words,
- * written in full without tones (美丽心灵 → meili, xinling, meilixinling), as lexemes of the field's
- * own weight; a query typed in pinyin matches them as ordinary words. Only words of two or more
- * characters get a pinyin lexeme (and each run of Chinese characters as a whole): single syllables
- * (long, man, he, fan) are everyday English words, and a one-syllable lexeme would make them match
- * every title holding one of the dozens of characters read that way.
+ * written in full without tones (美丽心灵 → meili, xinling), as lexemes of the field's own weight; a
+ * query typed in pinyin matches them as ordinary words. Only words of two or more characters get a
+ * pinyin lexeme: single syllables (long, man, he, fan) are everyday English words, and a one-syllable
+ * lexeme would make them match every title holding one of the dozens of characters read that way.
+ * Nor is a whole title's pinyin stored: nearly every title would add a term of its own, and each term
+ * costs a bitmap row of 1 kB per block and kind (migration 010); a query written without spaces
+ * (meilixinling) is split into words of two syllables instead (queryPinyinWord).
  */
 
-const HAN_RUN = /\p{Script=Han}+/gu
 const ONLY_HAN = /^\p{Script=Han}+$/u
-/** The longest pinyin lexeme kept (the joined pinyin of a long run of characters is cut off there). */
+/** The longest pinyin lexeme kept. */
 const MAX_PINYIN_CHARS = 64
 
 /** The pinyin of a text of Chinese characters, toneless and folded (ü → u), syllables joined. */
@@ -20,19 +21,14 @@ function joined(han: string): string {
   return fold(pinyin(han, { toneType: 'none', type: 'array' }).join('')).replace(/[^a-z]/g, '')
 }
 
-/**
- * The pinyin lexemes of a title or author: the pinyin of each of its (folded, segmented) words of two
- * or more Chinese characters, and of each run of two or more Chinese characters of the folded text.
- */
-export function pinyinLexemes(folded: string, tokens: readonly string[]): string[] {
+/** The pinyin lexemes of a title or author: the pinyin of each of its words of two or more Chinese characters. */
+export function pinyinLexemes(tokens: readonly string[]): string[] {
   const out = new Set<string>()
-  const add = (han: string) => {
-    if ([...han].length < 2) return
-    const p = joined(han)
+  for (const t of tokens) {
+    if (!ONLY_HAN.test(t) || [...t].length < 2) continue
+    const p = joined(t)
     if (p !== '' && p.length <= MAX_PINYIN_CHARS) out.add(p)
   }
-  for (const t of tokens) if (ONLY_HAN.test(t)) add(t)
-  for (const m of folded.matchAll(HAN_RUN)) add(m[0])
   return [...out]
 }
 
@@ -56,21 +52,29 @@ function pinyinSyllables(): Set<string> {
 /** Longest syllable, in letters (zhuang, shuang). */
 const MAX_SYLLABLE = 6
 
-/** How many syllables the letters split into, written in full; 0 when they cannot be split. */
-export function syllableCount(letters: string): number {
-  if (!/^[a-z]+$/.test(letters)) return 0
+/** The letters split into the fewest whole syllables; null when they cannot be split. */
+export function syllablesOf(letters: string): string[] | null {
+  if (!/^[a-z]+$/.test(letters)) return null
   const known = pinyinSyllables()
-  // best[i]: the fewest syllables covering letters[0, i); Infinity when none does.
-  const best = new Array<number>(letters.length + 1).fill(Number.POSITIVE_INFINITY)
-  best[0] = 0
+  // from[i]: where the last syllable of the best split of letters[0, i) starts (-1: no split).
+  const count = new Array<number>(letters.length + 1).fill(Number.POSITIVE_INFINITY)
+  const from = new Array<number>(letters.length + 1).fill(-1)
+  count[0] = 0
   for (let i = 1; i <= letters.length; i++)
     for (let n = 1; n <= Math.min(MAX_SYLLABLE, i); n++) {
-      const before = best[i - n] ?? Number.POSITIVE_INFINITY
-      if (before + 1 < (best[i] ?? 0) && known.has(letters.slice(i - n, i))) best[i] = before + 1
+      const before = count[i - n] ?? Number.POSITIVE_INFINITY
+      if (before + 1 < (count[i] ?? 0) && known.has(letters.slice(i - n, i))) {
+        count[i] = before + 1
+        from[i] = i - n
+      }
     }
-  const count = best[letters.length] ?? Number.POSITIVE_INFINITY
-  return Number.isFinite(count) ? count : 0
+  if (!Number.isFinite(count[letters.length])) return null
+  const out: string[] = []
+  for (let i = letters.length; i > 0; i = from[i] ?? 0) out.unshift(letters.slice(from[i] ?? 0, i))
+  return out
 }
+
+const syllableCount = (letters: string) => syllablesOf(letters)?.length ?? 0
 
 /**
  * A query word written in pinyin with tone numbers (xin1ling2, xin1 ling) without them: letters and
@@ -85,15 +89,36 @@ export function withoutToneNumbers(word: string): string {
   return runs.join('')
 }
 
+/** Syllables in words of two (an odd one out joins the last word): most Chinese words have two. */
+function twoByTwo(syllables: readonly string[]): string[] {
+  if (syllables.length < 2) return [...syllables]
+  const out: string[] = []
+  for (let i = 0; i + 1 < syllables.length; i += 2) out.push(`${syllables[i]}${syllables[i + 1]}`)
+  if (syllables.length % 2 === 1) out[out.length - 1] += syllables[syllables.length - 1] ?? ''
+  return out
+}
+
 /**
- * Several query words that are all pinyin (xin ling, meili xinling, xin1 ling2), joined into the one
- * word a title or author word's pinyin is stored as (xinling), tone numbers dropped; null for anything
- * else (a word that is not whole syllables, a single word, or a join longer than any stored pinyin).
+ * A query written in pinyin, as one word the search matches: the whole pinyin joined (xin ling →
+ * xinling, the lexeme of 心灵) or else all of its parts — the words as typed when each has two
+ * syllables or more (meili xinling), otherwise its syllables two by two (meilixinling, mei li xin
+ * ling → meili, xinling). Tone numbers are dropped. Null for anything else: a word that is not whole
+ * syllables, or a single word of fewer than four syllables (it stays as typed).
  */
-export function joinedPinyinWord(words: readonly string[]): string | null {
-  if (words.length < 2 || !words.every((w) => /^(?:[a-z]+[1-5]?)+$/.test(w))) return null
-  const runs = words.flatMap((w) => w.split(/[1-5]/).filter((r) => r !== ''))
-  const all = runs.join('')
-  if (all.length > MAX_PINYIN_CHARS || !runs.every((r) => syllableCount(r) > 0)) return null
-  return all
+export function queryPinyinWord(words: readonly string[]): { text: string; parts: string[] | null } | null {
+  if (words.length === 0 || !words.every((w) => /^(?:[a-z]+[1-5]?)+$/.test(w))) return null
+  const typed = words.map((w) => w.replace(/[1-5]/g, ''))
+  const text = typed.join('')
+  const split = words.map((w) =>
+    w
+      .split(/[1-5]/)
+      .filter((r) => r !== '')
+      .map(syllablesOf),
+  )
+  if (text.length > MAX_PINYIN_CHARS || split.some((w) => w.some((s) => s === null))) return null
+  const syllables = split.flat(2) as string[]
+  if (words.length === 1 && syllables.length < 4) return null
+  const asTyped = words.length > 1 && typed.every((w) => syllableCount(w) >= 2)
+  const parts = asTyped ? typed : twoByTwo(syllables)
+  return { text, parts: parts.length > 1 ? parts : words.length > 1 ? typed : null }
 }

@@ -1,6 +1,6 @@
 import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
 import { gramsQuery, quote, type Weight } from './lexemes.ts'
-import { joinedPinyinWord } from './pinyin.ts'
+import { queryPinyinWord } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
 /** The fields a search can be limited to, and the search_vec weight each one is stored under. */
@@ -171,10 +171,10 @@ function allWords(words: readonly Word[], weights: string): string | null {
 
 export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeField>): TextQuery {
   const typed = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS)
-  // Words all in pinyin (xin ling) also match as one: titles and authors store their words' pinyin
-  // joined (xinling, see pinyin.ts), so the query is that word or, as typed, all of its words.
-  const pinyinWord = joinedPinyinWord(typed)
-  const words = pinyinWord ? [{ text: pinyinWord, parts: typed }] : typed.map((w) => queryWord(seg, w))
+  // A query in pinyin (xin ling, meilixinling) is one word: titles and authors store their words'
+  // pinyin (xinling, see pinyin.ts), matched by the whole or by its words.
+  const pinyinWord = queryPinyinWord(typed)
+  const words = pinyinWord ? [pinyinWord] : typed.map((w) => queryWord(seg, w))
   const weights = [...new Set([...scope].map((f) => WEIGHT[f]))].sort().join('')
   const author = scope.has('author')
   const tags = scope.has('tags')

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { reindexSearchText } from '../../src/repositories/search-text.ts'
 import { fold } from '../../src/search/fold.ts'
 import { SEARCH_TEXT_VERSION } from '../../src/search/lexemes.ts'
-import { joinedPinyinWord, withoutToneNumbers } from '../../src/search/pinyin.ts'
+import { pinyinLexemes, queryPinyinWord, withoutToneNumbers } from '../../src/search/pinyin.ts'
 import { addBook, bookInfo, newStore, newUser, startApp, type TestApp } from '../support/helpers.ts'
 import { search } from '../support/search-fixtures.ts'
 
@@ -44,13 +44,28 @@ describe('pinyin of a query', () => {
     assert.equal(withoutToneNumbers('2024'), '2024')
   })
 
-  test('words all in pinyin join into one; anything else does not', () => {
-    assert.equal(joinedPinyinWord(['xin', 'ling']), 'xinling')
-    assert.equal(joinedPinyinWord(['xin1', 'ling2']), 'xinling')
-    assert.equal(joinedPinyinWord(['meili', 'xinling']), 'meilixinling')
-    assert.equal(joinedPinyinWord(['xinling']), null)
-    assert.equal(joinedPinyinWord(['harry', 'potter']), null)
-    assert.equal(joinedPinyinWord(['心灵', 'xin']), null)
+  test('a query in pinyin becomes one word: joined, or its words, or its syllables two by two', () => {
+    assert.deepEqual(queryPinyinWord(['xin', 'ling']), { text: 'xinling', parts: ['xin', 'ling'] })
+    assert.deepEqual(queryPinyinWord(['xin1', 'ling2']), { text: 'xinling', parts: ['xin', 'ling'] })
+    assert.deepEqual(queryPinyinWord(['meili', 'xinling']), {
+      text: 'meilixinling',
+      parts: ['meili', 'xinling'],
+    })
+    assert.deepEqual(queryPinyinWord(['meilixinling']), { text: 'meilixinling', parts: ['meili', 'xinling'] })
+    assert.deepEqual(queryPinyinWord(['mei', 'li', 'xin', 'ling']), {
+      text: 'meilixinling',
+      parts: ['meili', 'xinling'],
+    })
+    // Five syllables: the odd one joins the last word.
+    assert.deepEqual(queryPinyinWord(['zhonghuarenmin', 'guo'])?.parts, ['zhonghua', 'renminguo'])
+    // A single word of up to three syllables stays as typed; English words are not pinyin.
+    assert.equal(queryPinyinWord(['xinling']), null)
+    assert.equal(queryPinyinWord(['harry', 'potter']), null)
+    assert.equal(queryPinyinWord(['心灵', 'xin']), null)
+  })
+
+  test('titles and authors store the pinyin of their words of two characters or more', () => {
+    assert.deepEqual(pinyinLexemes(['美丽', '的', '心灵', '绿色', 'python']), ['meili', 'xinling', 'luse'])
   })
 })
 
