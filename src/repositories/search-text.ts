@@ -28,6 +28,7 @@ interface TextRow {
 export async function reindexSearchText(
   db: Db,
   progress?: (done: number, total: number) => void,
+  batch = REINDEX_BATCH,
 ): Promise<number | undefined> {
   const state = await db.query<{ version: number; rebuilding: number | null; rebuilt_to: string }>(
     'SELECT version, rebuilding, rebuilt_to FROM search_text_state',
@@ -49,9 +50,10 @@ export async function reindexSearchText(
   for (;;) {
     const n = await db.transaction(async (tx) => {
       const r = await tx.query<TextRow>(
-        `SELECT doc::text AS doc, title, author, tags, book_intro, content FROM listings
-          WHERE doc > $1 ORDER BY doc LIMIT ${REINDEX_BATCH} FOR UPDATE`,
-        [after.toString()],
+        // In the order of the bigint column (the text alias would sort 10 before 9).
+        `SELECT l.doc::text AS doc, title, author, tags, book_intro, content FROM listings l
+          WHERE l.doc > $1 ORDER BY l.doc LIMIT $2 FOR UPDATE`,
+        [after.toString(), batch],
       )
       const last = r.rows[r.rows.length - 1]
       if (!last) return 0
