@@ -100,9 +100,9 @@ function twoByTwo(syllables: readonly string[]): string[] {
 
 /**
  * A query written in pinyin, as one word the search matches: the whole pinyin joined (xin ling →
- * xinling, the lexeme of 心灵) or else all of its parts — the words as typed when each has two
- * syllables or more (meili xinling), otherwise its syllables two by two (meilixinling, mei li xin
- * ling → meili, xinling). Tone numbers are dropped. Null for anything else: a word that is not whole
+ * xinling, the lexeme of 心灵) or else all of its parts — its syllables two by two when it is one
+ * word or every word is one syllable (meilixinling, mei li xin ling → meili, xinling), otherwise the
+ * words as typed (meili xinling). Tone numbers are dropped. Null for anything else: a word that is not whole
  * syllables, or a single word of fewer than four syllables (it stays as typed).
  */
 export function queryPinyinWord(words: readonly string[]): { text: string; parts: string[] | null } | null {
@@ -118,7 +118,9 @@ export function queryPinyinWord(words: readonly string[]): { text: string; parts
   if (text.length > MAX_PINYIN_CHARS || split.some((w) => w.some((s) => s === null))) return null
   const syllables = split.flat(2) as string[]
   if (words.length === 1 && syllables.length < 4) return null
-  const asTyped = words.length > 1 && typed.every((w) => syllableCount(w) >= 2)
-  const parts = asTyped ? typed : twoByTwo(syllables)
+  // Words as typed unless they are one word or all single syllables: a mix (he long time) may well
+  // be English, and keeps its words.
+  const bySyllable = words.length === 1 || syllables.length === words.length
+  const parts = bySyllable ? twoByTwo(syllables) : typed
   return { text, parts: parts.length > 1 ? parts : words.length > 1 ? typed : null }
 }

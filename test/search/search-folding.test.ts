@@ -57,7 +57,12 @@ describe('pinyin of a query', () => {
       parts: ['meili', 'xinling'],
     })
     // Five syllables: the odd one joins the last word.
-    assert.deepEqual(queryPinyinWord(['zhonghuarenmin', 'guo'])?.parts, ['zhonghua', 'renminguo'])
+    assert.deepEqual(queryPinyinWord(['zhonghuarenminguo'])?.parts, ['zhonghua', 'renminguo'])
+    // Mixed words keep their words (this may be English): only the joined form is added.
+    assert.deepEqual(queryPinyinWord(['he', 'long', 'time']), {
+      text: 'helongtime',
+      parts: ['he', 'long', 'time'],
+    })
     // A single word of up to three syllables stays as typed; English words are not pinyin.
     assert.equal(queryPinyinWord(['xinling']), null)
     assert.equal(queryPinyinWord(['harry', 'potter']), null)
