@@ -222,6 +222,15 @@ CREATE TABLE search_terms (
   CONSTRAINT search_terms_pkey PRIMARY KEY (term)
 );
 
+CREATE TABLE search_text_state (
+  one boolean DEFAULT true NOT NULL,
+  version integer NOT NULL,
+  rebuilding integer,
+  rebuilt_to bigint DEFAULT 0 NOT NULL,
+  CONSTRAINT search_text_state_one_check CHECK (one),
+  CONSTRAINT search_text_state_pkey PRIMARY KEY (one)
+);
+
 CREATE TABLE sessions (
   token_hash bytea NOT NULL,
   user_id text NOT NULL,

@@ -14,6 +14,7 @@ import { LIMITS } from './limits.ts'
 import { Metrics } from './metrics.ts'
 import { WebShop } from './pages/plugin.ts'
 import { ReadYourWrites } from './read-your-writes.ts'
+import { reindexSearchText } from './repositories/search-text.ts'
 import { completeSuggestionKeys } from './repositories/suggest.ts'
 import { authRoutes } from './routes/auth.ts'
 import { buyerRoutes } from './routes/buyer/index.ts'
@@ -45,7 +46,8 @@ const VERSION = (
 
 /**
  * Opens the database the configuration names (PostgreSQL server, or PGlite under DATA_DIR), migrates
- * it, and completes what a migration left to the application (the suggestions' pinyin keys).
+ * it, and completes what a migration left to the application (the suggestions' pinyin keys, search
+ * columns built by an older version of the search text).
  */
 export async function openDatabase(config: Config, opts: { poolSize?: number } = {}): Promise<Db> {
   const db = config.databaseUrl
@@ -57,6 +59,13 @@ export async function openDatabase(config: Config, opts: { poolSize?: number } =
       if (n % 10_000 === 0) reportOnStderr(`suggestion keys: ${n} titles, authors and tags so far`)
     })
     if (keyed !== undefined) reportOnStderr(`suggestion keys: ${keyed} titles, authors and tags keyed`)
+    let shown = 0
+    const rebuilt = await reindexSearchText(db, (done, total) => {
+      if (done - shown < 10_000 && done < total) return
+      shown = done
+      reportOnStderr(`search text: ${done}/${total} listings re-indexed`)
+    })
+    if (rebuilt !== undefined) reportOnStderr(`search text: ${rebuilt} listings re-indexed`)
   } catch (err) {
     await db.close()
     throw err

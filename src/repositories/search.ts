@@ -61,8 +61,7 @@ function textSql(t: TextQuery): { match: Sql; score: Sql } {
   }
   if (t.substring) {
     // The same parameters in the match and in the score.
-    substringHit = sql`(l.title_grams @@ ${sql.bind(t.substring.grams)}::tsquery
-      AND strpos(lower(normalize(l.title, NFKC)), ${sql.bind(t.substring.text)}) > 0)`
+    substringHit = sql`(l.title_grams @@ ${sql.bind(t.substring.grams)}::tsquery)`
     alternatives.push(substringHit)
   }
   // ts_rank_cd normalisation 32 maps the rank into [0, 1), below the tiers added to it.

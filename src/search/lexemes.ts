@@ -1,3 +1,4 @@
+import { pinyinLexemes } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
 /**
@@ -53,17 +54,31 @@ export interface SearchableText {
 
 /** What a listing row stores for search (see migration 003_search.sql). */
 export interface SearchColumns {
-  /** title A, author B, tags B, book_intro C, content D — matched and ranked. */
+  /** title A, author B, tags B, book_intro C, content D — matched and ranked; title and author with their pinyin. */
   searchVec: string
   /** author A, tags B — only to tell author and tag matches apart when a scope names just one. */
   authorTagsVec: string
-  /** Single characters and character pairs of the title — substring search for short queries. */
+  /** Single characters and character pairs (with positions) of the title — substring search for short queries. */
   titleGrams: string
 }
 
+/**
+ * The version of what searchColumns computes (folding, segmentation, pinyin). Stored columns built by
+ * an older version are rebuilt at start (reindexSearchText, src/repositories/search-text.ts): raise
+ * it whenever a change here or in fold.ts, segmenter.ts or pinyin.ts changes the columns of a listing.
+ * 1: NFKC and lower case; 2: fold.ts (traditional → simplified, accents) and pinyin of titles and authors.
+ */
+export const SEARCH_TEXT_VERSION = 2
+
+/** A field's tokens, followed by the pinyin of its Chinese words (titles and authors, see pinyin.ts). */
+function withPinyin(seg: Segmenter, text: string | null): string[] {
+  const tokens = seg.documentTokens(text)
+  return [...tokens, ...pinyinLexemes(tokens)]
+}
+
 export function searchColumns(seg: Segmenter, l: SearchableText): SearchColumns {
-  const title = seg.documentTokens(l.title)
-  const author = seg.documentTokens(l.author)
+  const title = withPinyin(seg, l.title)
+  const author = withPinyin(seg, l.author)
   const tags = l.tags.flatMap((t) => seg.documentTokens(t))
   return {
     searchVec: tsvectorLiteral([
@@ -77,7 +92,7 @@ export function searchColumns(seg: Segmenter, l: SearchableText): SearchColumns 
       { weight: 'A', tokens: author },
       { weight: 'B', tokens: tags },
     ]),
-    titleGrams: [...titleGrams(l.title)].map(quote).join(' '),
+    titleGrams: titleGramsLiteral(l.title),
   }
 }
 
@@ -89,24 +104,50 @@ function runs(text: string): string[][] {
     .map((r) => [...r])
 }
 
-/** Every character and every pair of neighbouring characters of the title. */
-export function titleGrams(title: string): Set<string> {
-  const grams = new Set<string>()
+/** PostgreSQL keeps at most this many positions of a lexeme. */
+const MAX_GRAM_POSITIONS = 256
+
+/**
+ * The title's grams as a tsvector literal: every character, and every pair of neighbouring characters
+ * at the position of its first character (runs of letters and digits one position apart at least, so
+ * that pairs of different runs are never neighbours). With the positions, a phrase of pairs
+ * (gramsQuery) holds exactly when the folded title contains the text.
+ */
+export function titleGramsLiteral(title: string): string {
+  const pairs = new Map<string, number[]>()
+  const singles = new Set<string>()
+  let pos = 0
   for (const chars of runs(title)) {
     for (let i = 0; i < chars.length; i++) {
-      grams.add(chars[i] as string)
-      if (i + 1 < chars.length) grams.add(`${chars[i]}${chars[i + 1]}`)
+      pos = Math.min(pos + 1, MAX_POSITION)
+      singles.add(chars[i] as string)
+      if (i + 1 >= chars.length) continue
+      const pair = `${chars[i]}${chars[i + 1]}`
+      const at = pairs.get(pair) ?? []
+      pairs.set(pair, at)
+      if (at.length < MAX_GRAM_POSITIONS && at[at.length - 1] !== pos) at.push(pos)
     }
+    pos = Math.min(pos + 1, MAX_POSITION)
   }
-  return grams
+  return [
+    ...[...singles].map(quote),
+    ...[...pairs].map(([pair, at]) => `${quote(pair)}:${at.join(',')}`),
+  ].join(' ')
 }
 
-/** The grams a title must contain to contain the text (pairs, or the single character). */
-export function queryGrams(text: string): string[] {
-  const out = new Set<string>()
-  for (const chars of runs(text)) {
-    if (chars.length === 1) out.add(chars[0] as string)
-    for (let i = 0; i + 1 < chars.length; i++) out.add(`${chars[i]}${chars[i + 1]}`)
-  }
-  return [...out]
+/**
+ * The tsquery a title's grams match when the folded title contains the text: per run of letters and
+ * digits of the text, its single character, or its pairs as a phrase (ab <-> bc <-> cd: neighbouring
+ * pairs at neighbouring positions); runs are ANDed. Null when the text has no letter or digit.
+ */
+export function gramsQuery(text: string): string | null {
+  const parts = runs(text).map((chars) =>
+    chars.length === 1
+      ? quote(chars[0] as string)
+      : chars
+          .slice(1)
+          .map((c, i) => quote(`${chars[i]}${c}`))
+          .join(' <-> '),
+  )
+  return parts.length === 0 ? null : parts.join(' & ')
 }

@@ -1,5 +1,6 @@
 import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
-import { queryGrams, quote, type Weight } from './lexemes.ts'
+import { gramsQuery, quote, type Weight } from './lexemes.ts'
+import { queryPinyinWord } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
 /** The fields a search can be limited to, and the search_vec weight each one is stored under. */
@@ -169,7 +170,11 @@ function allWords(words: readonly Word[], weights: string): string | null {
 }
 
 export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeField>): TextQuery {
-  const words = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS).map((w) => queryWord(seg, w))
+  const typed = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS)
+  // A query in pinyin (xin ling, meilixinling) is one word: titles and authors store their words'
+  // pinyin (xinling, see pinyin.ts), matched by the whole or by its words.
+  const pinyinWord = queryPinyinWord(typed)
+  const words = pinyinWord ? [pinyinWord] : typed.map((w) => queryWord(seg, w))
   const weights = [...new Set([...scope].map((f) => WEIGHT[f]))].sort().join('')
   const author = scope.has('author')
   const tags = scope.has('tags')
@@ -186,8 +191,8 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
   const unsegmentable = words.length > 1 && words.every((w) => [...w.text].length === 1)
   let substring: TextQuery['substring'] = null
   if (scope.has('title') && !/\s/u.test(normalise(q).trim()) && (short || unsegmentable)) {
-    const grams = queryGrams(compact)
-    if (grams.length > 0) substring = { text: compact, grams: grams.map(quote).join(' & ') }
+    const grams = gramsQuery(compact)
+    if (grams !== null) substring = { text: compact, grams }
   }
   const postings = postingsQuery(words, scope, substring)
   return {

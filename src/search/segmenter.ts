@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module'
 import { Jieba } from '@node-rs/jieba'
+import { fold } from './fold.ts'
+import { withoutToneNumbers } from './pinyin.ts'
 
 /**
  * Chinese (and Latin) word segmentation for full-text search. PostgreSQL cannot split Chinese text,
@@ -12,8 +14,9 @@ const WORDISH = /[\p{L}\p{N}]/u
 /** tsvector lexemes are limited to 2 KB; real words are far shorter. */
 const MAX_TOKEN_CHARS = 64
 
+/** Text as search compares it, on the document and the query side alike (see fold.ts). */
 export function normalise(text: string): string {
-  return text.normalize('NFKC').toLowerCase()
+  return fold(text)
 }
 
 function keep(token: string): boolean {
@@ -33,7 +36,7 @@ export class Segmenter {
   /**
    * Search-mode tokens of a document field, in text order: every word, plus the shorter dictionary
    * words inside long ones (中华人民共和国 → 中华, 华人, 人民, 共和, 共和国, 中华人民共和国).
-   * Latin words are lower-cased; punctuation and whitespace are dropped.
+   * The text is folded first (normalise); punctuation and whitespace are dropped.
    */
   documentTokens(text: string | null | undefined): string[] {
     if (!text) return []
@@ -43,11 +46,14 @@ export class Segmenter {
       .filter(keep)
   }
 
-  /** The words of a query (precise mode: one token per word as typed), normalised like documents. */
+  /**
+   * The words of a query (precise mode: one token per word as typed), normalised like documents; a
+   * word in pinyin with tone numbers loses them (xin1ling2 → xinling; tone marks fold away already).
+   */
   queryWords(text: string): string[] {
     return this.jieba
       .cut(normalise(text), true)
-      .map((t) => t.trim())
+      .map((t) => withoutToneNumbers(t.trim()))
       .filter(keep)
   }
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { Converter } from 'opencc-js'
 import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
+import { normalise } from '../../src/search/segmenter.ts'
 import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import { newStore, newUser, startApp, type TestApp } from '../support/helpers.ts'
 import { allPages, ids, search } from '../support/search-fixtures.ts'
@@ -15,7 +17,14 @@ before(async () => {
   t = await startApp()
   const seller = await newUser(t.app, 'seller')
   stores = [await newStore(t.app, seller), await newStore(t.app, seller), await newStore(t.app, seller)]
-  books = Array.from({ length: N }, (_, i) => syntheticListing(i, { storeIds: stores, seed: 7 }))
+  // Every third listing is written in traditional characters (Taiwan forms): search folds them.
+  const traditional = Converter({ from: 'cn', to: 'tw' })
+  books = Array.from({ length: N }, (_, i) => {
+    const l = syntheticListing(i, { storeIds: stores, seed: 7 })
+    if (i % 3 !== 0) return l
+    const tw = (s: string | null) => (s === null ? null : traditional(s))
+    return { ...l, title: traditional(l.title), bookIntro: tw(l.bookIntro), content: tw(l.content) }
+  })
   const inserted = await t.db.transaction(async (tx) => {
     let n = 0
     for (let i = 0; i < N; i += 150) n += await insertListings(tx, books.slice(i, i + 150))
@@ -28,6 +37,8 @@ before(async () => {
 after(() => t.close())
 
 const key = (b: { storeId: string; bookId: string }) => `${b.storeId}/${b.bookId}`
+/** The reference scan's notion of a text holding a word: as search folds both (src/search/fold.ts). */
+const holds = (text: string, word: string) => normalise(text).includes(normalise(word))
 const keys = (p: { books: { store_id: string; book_id: string }[] }[]) =>
   p.flatMap((x) => x.books.map((b) => `${b.store_id}/${b.book_id}`))
 
@@ -150,18 +161,21 @@ test('price_asc pages are ordered across page boundaries', async () => {
   assert.equal(prices.length, books.filter((b) => b.storeId === stores[1]).length)
 })
 
-test('a title word finds every listing whose title contains it, those first, then other matches', async () => {
-  const word = '心灵'
-  const inTitle = new Set(books.filter((b) => b.title.includes(word)).map(key))
-  assert.ok(inTitle.size > 5)
-  const got = await walk({ q: word }, 20)
-  assert.deepEqual(new Set(got.slice(0, inTitle.size)), inTitle)
-  // Every other listing mentioning the word somewhere is found as well.
-  const anywhere = books.filter((b) =>
-    [b.title, b.bookIntro ?? '', b.content ?? ''].some((s) => s.includes(word)),
-  )
-  assert.deepEqual(new Set(got), new Set(anywhere.map(key)))
-})
+for (const word of ['心灵', '心靈', '岁月', '歲月'])
+  test(`a title word (${word}) finds every listing whose title holds it, in either script, those first, then other matches`, async () => {
+    const inTitle = new Set(books.filter((b) => holds(b.title, word)).map(key))
+    assert.ok(inTitle.size > 5)
+    // Both scripts are among them.
+    assert.ok([...inTitle].some((k) => books.find((b) => key(b) === k)?.title.includes(word)))
+    assert.ok([...inTitle].some((k) => !books.find((b) => key(b) === k)?.title.includes(word)))
+    const got = await walk({ q: word }, 20)
+    assert.deepEqual(new Set(got.slice(0, inTitle.size)), inTitle)
+    // Every other listing mentioning the word somewhere is found as well.
+    const anywhere = books.filter((b) =>
+      [b.title, b.bookIntro ?? '', b.content ?? ''].some((s) => holds(s, word)),
+    )
+    assert.deepEqual(new Set(got), new Set(anywhere.map(key)))
+  })
 
 test('store-scoped keyword search only returns that store', async () => {
   const store = stores[2] as string

@@ -5,6 +5,9 @@
  * same mix as plain ILIKE scans, for comparison; --slowest N lists each kind's N slowest requests with
  * their totals. DATABASE_URL picks PostgreSQL, else PGlite.
  */
+
+import { Converter } from 'opencc-js'
+import { pinyin } from 'pinyin-pro'
 import { buildApp } from '../../src/app.ts'
 import { DEFAULTS } from '../../src/config.ts'
 import { type Sql, sql } from '../../src/db/sql.ts'
@@ -43,6 +46,9 @@ export interface Query {
   limit?: number
 }
 
+/** Simplified → traditional (Taiwan forms), for queries typed in traditional characters. */
+const toTraditional = Converter({ from: 'cn', to: 'tw' })
+
 /** The kinds of query, each a generator of requests; `stores` is the catalogue's store count (also the page benchmark's). */
 export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   one_word: (r) => ({ q: r.pick(VOCABULARY.nouns) }),
@@ -76,6 +82,15 @@ export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
     const noun = r.pick(VOCABULARY.nouns)
     const q = r.int(2) === 0 ? noun.slice(0, 1 + r.int(2)) : (pinyinKey(noun) ?? noun).slice(0, 2 + r.int(5))
     return { suggest: true, q, limit: 8 }
+  },
+  // Folding and pinyin (src/search/fold.ts, pinyin.ts): a title word typed in traditional characters;
+  // a title word's pinyin, joined (xinling), as syllables (xin ling) or with tone numbers (xin1ling2).
+  traditional: (r) => ({ q: toTraditional(r.pick(VOCABULARY.nouns)) }),
+  pinyin: (r) => {
+    const noun = r.pick(VOCABULARY.nouns)
+    const form = r.int(3)
+    const syllables = pinyin(noun, { toneType: form === 2 ? 'num' : 'none', type: 'array' })
+    return { q: form === 1 ? syllables.join(' ') : syllables.join('') }
   },
   filter_only: (r) => {
     const min = 500 + r.int(15_000)

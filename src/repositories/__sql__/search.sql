@@ -301,22 +301,19 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## two letters (title substring) in a store, by sales, past the end
 
--- $1 = "'ri':A", $2 = "'ri'", $3 = "ri", $4 = "'ri':B", $5 = "'ri'", $6 = "north-store", $7 = 10, $8 = 50
+-- $1 = "'ri':A", $2 = "'ri'", $3 = "'ri':B", $4 = "'ri'", $5 = "north-store", $6 = 10, $7 = 50
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
-           SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR (l.title_grams @@ $2::tsquery
-      AND strpos(lower(normalize(l.title, NFKC)), $3) > 0) THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + ts_rank_cd(l.search_vec, $5::tsquery, 32))::float8 AS score, ls.sales AS k0, ls.store_id AS k1, ls.book_id AS k2 FROM listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id WHERE l.store_id = $6 AND ((l.search_vec @@ $5::tsquery) OR (l.title_grams @@ $2::tsquery
-      AND strpos(lower(normalize(l.title, NFKC)), $3) > 0)) OFFSET 0) m
-          ORDER BY m.k0 DESC, m.k1, m.k2 LIMIT $7 OFFSET $8) p
+           SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR (l.title_grams @@ $2::tsquery) THEN 2 WHEN l.search_vec @@ $3::tsquery THEN 1 ELSE 0 END + ts_rank_cd(l.search_vec, $4::tsquery, 32))::float8 AS score, ls.sales AS k0, ls.store_id AS k1, ls.book_id AS k2 FROM listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id WHERE l.store_id = $5 AND ((l.search_vec @@ $4::tsquery) OR (l.title_grams @@ $2::tsquery)) OFFSET 0) m
+          ORDER BY m.k0 DESC, m.k1, m.k2 LIMIT $6 OFFSET $7) p
          JOIN listings l ON l.doc = p.doc
         ORDER BY p.k0 DESC, p.k1, p.k2;
 
--- $1 = "north-store", $2 = "'ri'", $3 = "'ri'", $4 = "ri"
-SELECT count(*)::int AS n FROM listings l WHERE l.store_id = $1 AND ((l.search_vec @@ $2::tsquery) OR (l.title_grams @@ $3::tsquery
-      AND strpos(lower(normalize(l.title, NFKC)), $4) > 0));
+-- $1 = "north-store", $2 = "'ri'", $3 = "'ri'"
+SELECT count(*)::int AS n FROM listings l WHERE l.store_id = $1 AND ((l.search_vec @@ $2::tsquery) OR (l.title_grams @@ $3::tsquery));
 
 -- ## three words with a price, by rating: the tsvector statement
 

@@ -1,0 +1,20 @@
+-- Search folding and pinyin: listings' search columns (search_vec, author_tags_vec, title_grams) are
+-- computed by the application (src/search/lexemes.ts), whose SEARCH_TEXT_VERSION says how. Version 2
+-- folds traditional characters to simplified and drops accents, and adds the pinyin of titles and
+-- authors; listings written before it keep version 1 columns until the application rebuilds them.
+-- This row says which version the stored columns have and how far a rebuild to a newer one has come:
+-- at every start, after the migrations, reindexSearchText (src/repositories/search-text.ts) rebuilds
+-- the listings in doc order, a batch per transaction, recording the last doc rebuilt, so an
+-- interrupted rebuild resumes where it stopped.
+CREATE TABLE search_text_state (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  -- The version every listing's search columns have been built with (listings written since a
+  -- rebuild began already have the newer one).
+  version int NOT NULL,
+  -- The version a rebuild under way builds, and the last doc it has rebuilt (listings are rebuilt in
+  -- doc order).
+  rebuilding int,
+  rebuilt_to bigint NOT NULL DEFAULT 0
+);
+INSERT INTO search_text_state (version)
+SELECT CASE WHEN EXISTS (SELECT 1 FROM listings) THEN 1 ELSE 2 END;
