@@ -594,6 +594,9 @@ CREATE OR REPLACE FUNCTION search_postings_update()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
+  IF current_setting('bookstore.postings_by_statement', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
   -- The old postings are found by (term, doc) from the old columns: postings have no index on doc.
   DELETE FROM search_postings p
    USING search_postings_of(OLD.doc, OLD.search_vec, OLD.author_tags_vec, OLD.title_grams) o

@@ -226,6 +226,33 @@ describe('listings indexed by an older search text', () => {
     await t.db.query('UPDATE search_text_state SET version = 1, rebuilding = NULL, rebuilt_to = 0')
   }
   const found = async (q: string) => (await search(t.app, { q, page_size: 50 })).total
+  const count = async (statement: string) => (await t.db.query<{ n: number }>(statement)).rows[0]?.n
+
+  /**
+   * The structures derived from the search columns hold exactly what the columns say: the postings,
+   * the terms' counts and the bitmaps' set bits (a rebuild moves them by statements of its own).
+   */
+  async function assertDerivedStructuresAgree() {
+    const computed = `SELECT p.* FROM listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) p`
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM (SELECT * FROM search_postings EXCEPT ${computed}) x`),
+      0,
+    )
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM (${computed} EXCEPT SELECT * FROM search_postings) x`),
+      0,
+    )
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM search_terms t
+                    WHERE t.listings <> (SELECT count(*) FROM search_postings p WHERE p.term = t.term)`),
+      0,
+    )
+    const expectedBits = `SELECT k.kind, p.term AS key, (p.doc / 8192)::int AS block, search_bits(array_agg((p.doc % 8192)::int)) AS bits
+        FROM search_postings p, search_bitmap_kinds(p.term, p.fields, p.a, p.b, p.c, p.d) AS k(kind) GROUP BY 1, 2, 3`
+    const storedBits = `SELECT kind, key, block, bits FROM search_bitmaps WHERE kind <> 't' AND position(B'1' IN bits) > 0`
+    assert.equal(await count(`SELECT count(*)::int AS n FROM (${storedBits} EXCEPT ${expectedBits}) x`), 0)
+    assert.equal(await count(`SELECT count(*)::int AS n FROM (${expectedBits} EXCEPT ${storedBits}) x`), 0)
+  }
 
   test('the start-up rebuild makes them found by the new folding and pinyin, and is done once', async () => {
     await indexTheOldWay()
@@ -246,6 +273,7 @@ describe('listings indexed by an older search text', () => {
       `SELECT count(*)::int AS n FROM search_postings WHERE term IN ('心灵', 'xinling')`,
     )
     assert.equal(postings.rows[0]?.n, 14)
+    await assertDerivedStructuresAgree()
   })
 
   test('small batches rebuild every listing once, in doc order across digit boundaries', async () => {
