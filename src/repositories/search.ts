@@ -619,11 +619,11 @@ async function searchByStatement(
   const r = await query<SearchHit & { total: number }>(
     q,
     sql`SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
-       SELECT m.*, count(*) OVER ()::int AS total FROM (
-         SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${fromSql(req.sort)} ${whereSql} OFFSET 0) m
-        ORDER BY ${by('m')} LIMIT ${req.limit} OFFSET ${req.offset}) p
-       JOIN listings l ON l.doc = p.doc
-      ORDER BY ${by('p')}`,
+         SELECT m.*, count(*) OVER ()::int AS total FROM (
+           SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${fromSql(req.sort)} ${whereSql} OFFSET 0) m
+          ORDER BY ${by('m')} LIMIT ${req.limit} OFFSET ${req.offset}) p
+         JOIN listings l ON l.doc = p.doc
+        ORDER BY ${by('p')}`,
   )
   if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countWhere(q, where), hits: [] }
   const total = r.rows[0]?.total ?? 0
