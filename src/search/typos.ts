@@ -47,7 +47,10 @@ export function oneEditVariants(word: string): string[] {
   return [...out]
 }
 
-/** Whether two words are exactly one edit apart (the same rule as oneEditVariants, letter for letter). */
+/**
+ * Whether two words are exactly one edit apart: the rule of oneEditVariants written as a test (any
+ * letter may be inserted or substituted here; the variants draw them from a–z and the word's own).
+ */
 export function oneEditApart(a: string, b: string): boolean {
   const x = [...a]
   const y = [...b]
@@ -76,9 +79,8 @@ export function pickCandidates(
   )
   const out = new Map<string, string[]>()
   for (const word of words) {
-    const picked = sorted
-      .filter((t) => t.listings > 0 && oneEditApart(word, t.term))
-      .slice(0, MAX_TYPO_CANDIDATES)
+    const variants = new Set(oneEditVariants(word))
+    const picked = sorted.filter((t) => t.listings > 0 && variants.has(t.term)).slice(0, MAX_TYPO_CANDIDATES)
     if (picked.length > 0)
       out.set(
         word,
