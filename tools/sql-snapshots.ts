@@ -207,15 +207,19 @@ const SEARCH_CASES: Case[] = [
     run: (q) => search(q, 'river stone valley', { filters: { maxPrice: 5000 }, sort: 'rating_desc' }),
   },
   {
-    what: 'a typo (rivre): candidates looked up, no exact match, the typo group paged',
+    what: 'a typo (rivre): candidates looked up, no exact match, the one candidate (river) by its postings',
     run: (q) => search(q, 'rivre', { typos: true }),
+  },
+  {
+    what: 'a word with two candidates and no exact match: the typo group paged',
+    run: (q) => search(q, 'rivre', { typos: { rivre: ['river', 'rover'] } }),
   },
   {
     what: 'a word with candidates, page within the exact matches: postings, then the typo group counted',
     run: (q) => search(q, 'river', { typos: { river: ['rivers', 'rover'] }, limit: 5 }),
   },
   {
-    what: 'two words with a typo and a price, by price: the exact statement, then the typo group',
+    what: "two words with a typo and a price, by price: the exact statement, then the one candidate's",
     run: (q) => search(q, 'rivre stone', { typos: true, filters: { minPrice: 1000 }, sort: 'price_asc' }),
   },
 ]

@@ -636,10 +636,11 @@ async function countWhere(q: Queryable, where: Sql[]): Promise<number> {
 }
 
 /**
- * A query with typo candidates whose exact form has a faster plan (postings or bitmaps): the exact
- * matches are paged by that plan, and the typo matches (typoGroupSql) follow them; they are only
- * read when the page reaches past the exact matches, else only counted. The total is the sum of both
- * counts, the two groups being disjoint.
+ * A query with typo candidates whose exact form has a faster plan (postings or bitmaps), or that has
+ * a substituted form: the exact matches are paged by their plan, and the typo matches (typoGroupSql)
+ * follow them; they are only read when the page reaches past the exact matches, else only counted.
+ * The total is the sum of both counts, the two groups being disjoint. With no exact match, a
+ * substituted query (one word misspelt, one candidate) is answered by its own plan instead.
  */
 async function searchWithTypos(
   q: Queryable,
@@ -648,6 +649,10 @@ async function searchWithTypos(
   typos: TypoQuery,
 ): Promise<{ total: number; hits: SearchHit[] }> {
   const exact = await searchListings(q, { ...req, text: { ...text, typos: null } })
+  if (exact.total === 0 && typos.substituted) {
+    const found = await searchListings(q, { ...req, text: typos.substituted })
+    return { total: found.total, hits: found.hits.map((h) => ({ ...h, score: h.score - TYPO_PENALTY })) }
+  }
   const group = typoGroupSql(text, typos)
   const where = [...filterSql(req.filters), group.match]
   const room = req.limit - exact.hits.length
@@ -674,7 +679,7 @@ export async function searchListings(
   const bq = req.text?.bitmaps
   const typos = req.text?.typos
   // Typo matches follow the exact ones: a faster plan of the exact query still pages those.
-  if (req.text && typos && (pq || bq)) return searchWithTypos(q, req, req.text, typos)
+  if (req.text && typos && (pq || bq || typos.substituted)) return searchWithTypos(q, req, req.text, typos)
   // One term by rating, with no filter but perhaps a store: its postings joined to the ratings.
   if (noOthers && req.sort === 'rating_desc' && pq && tags.length === 0)
     return searchPostings(q, pq, req, f.storeId)

@@ -59,6 +59,12 @@ export interface TypoQuery {
   widened: TextQuery
   /** Every candidate of every word, as one tsquery: a typo match holds at least one of them. */
   candidates: string
+  /**
+   * When one word alone has candidates, and just one, and no parts: the query with that word replaced
+   * by its candidate. If nothing matches exactly, the typo matches are exactly its matches, ranked as
+   * it ranks them (the word is nowhere in scope), so its own faster plan answers them.
+   */
+  substituted: TextQuery | null
 }
 
 /**
@@ -211,12 +217,22 @@ export function textQuery(
     q,
     scope,
   )
+  const typoed = words.filter((w) => (candidates.get(w.text) ?? []).length > 0)
+  const [only] = typoed
+  const single = typoed.length === 1 && all.length === 1 && only !== undefined && !only.parts
   return {
     ...exact,
     typos: {
       // Only the tsvector statement knows the candidates: no postings or bitmap form.
       widened: { ...widened, postings: null, bitmaps: null },
       candidates: [...new Set(all)].map(quote).join(' | '),
+      substituted: single
+        ? exactQuery(
+            words.map((w) => (w === only ? { text: all[0] as string, parts: null } : w)),
+            q,
+            scope,
+          )
+        : null,
     },
   }
 }

@@ -272,9 +272,11 @@ test('every plan answers what the one statement answers, typo matches included, 
     ['kotlni', { sort: 'pub_year_desc' }],
   ]
   let typoQueries = 0
+  let substituted = 0
   for (const [q, over, scope] of cases) {
     const req = await request(q, over, scope)
     if (req.text?.typos) typoQueries++
+    if (req.text?.typos?.substituted) substituted++
     const want = await walk(byStatement(req), 1000)
     for (const size of [3, 10]) {
       const got = await walk(req, size)
@@ -287,6 +289,7 @@ test('every plan answers what the one statement answers, typo matches included, 
     }
   }
   assert.ok(typoQueries >= 10, 'most cases have typo candidates')
+  assert.ok(substituted >= 4, 'some are answered by the substituted query (one word, one candidate)')
   // One word over every field: the statement equals the plain scan.
   for (const word of ['flask', 'pyhton', 'lnuix', 'kotlni']) {
     const keys = (await walk(byStatement(await request(word)), 1000)).map(key)
