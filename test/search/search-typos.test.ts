@@ -202,6 +202,14 @@ test('exact matches rank above typo matches on every page; totals exact', async 
       'scores fall along the order',
     )
   }
+  // The excerpt marks the candidate as found in the text.
+  const flack = (await search(t.app, { q: 'flask', page_size: 100 })).books.find((b) => b.book_id === 'flack')
+  const snippet = flack?.highlights.snippet
+  assert.equal(snippet?.field, 'book_intro')
+  assert.deepEqual(
+    snippet?.marks.map(([s, e]) => snippet.text.slice(s, e)),
+    ['flack'],
+  )
   // Within the typo group, the usual order: title matches (tier 2) before author, then intro.
   const typoOrder = (await search(t.app, { q: 'flask', page_size: 100 })).books.slice(2).map((b) => b.book_id)
   assert.deepEqual(typoOrder.slice(-2), ['flasks-3', 'flack'])
