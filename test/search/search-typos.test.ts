@@ -318,3 +318,18 @@ test('facets count the typo matches too', async () => {
     r.total,
   )
 })
+
+test('the longest query of long Latin words is looked up at once and answered', async () => {
+  const words = Array.from({ length: 16 }, (_, i) => `${'abcdefghijklmnopqrstuvwxyz'.slice(i, i + 10)}flask`)
+  const q = words.join(' ').slice(0, 256)
+  const r = await search(t.app, { q })
+  assert.equal(r.status, 200)
+  assert.equal(r.total, 0)
+  // One word of the longest kind the index keeps, and one with a candidate among them.
+  const long = await search(t.app, { q: `${'x'.repeat(64)} flassk` })
+  assert.equal(long.status, 200)
+  assert.equal(long.total, 0, 'every word must match, the misspelt one through its candidate')
+  // flassk: flask is one deletion away, flasks one swap away; neither matches exactly.
+  const found = await search(t.app, { q: 'flassk' })
+  assert.deepEqual(new Set(ids(found)), new Set(['flask-1', 'flask-2', 'flasks-1', 'flasks-2', 'flasks-3']))
+})
