@@ -24,8 +24,9 @@ import {
 import { listReviews, unansweredReviews } from '../src/repositories/reviews.ts'
 import { type SearchFilters, type SearchRequest, searchListings } from '../src/repositories/search.ts'
 import { insertStore } from '../src/repositories/stores.ts'
+import { findTypoCandidates } from '../src/repositories/typos.ts'
 import { insertUser } from '../src/repositories/users.ts'
-import { parseScope, textQuery } from '../src/search/query.ts'
+import { parseScope, queryWords, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
 
 export const SNAPSHOT_DIR = fileURLToPath(new URL('../src/repositories/__sql__/', import.meta.url))
@@ -97,15 +98,30 @@ function catalogue(): NewListing[] {
 
 const ALL_FIELDS = 'title,author,tags,book_intro,content'
 
-function search(
+async function search(
   q: Queryable,
   text: string | undefined,
-  opts: { scope?: string; filters?: SearchFilters; sort?: Sort; limit?: number; offset?: number } = {},
+  opts: {
+    scope?: string
+    filters?: SearchFilters
+    sort?: Sort
+    limit?: number
+    offset?: number
+    /** Typo candidates of the words: looked up in the vocabulary (true), or these. */
+    typos?: true | Record<string, string[]>
+  } = {},
 ) {
   const scope = parseScope(opts.scope ?? ALL_FIELDS)
   if (!scope) throw new Error(`bad scope ${opts.scope}`)
+  const candidates =
+    opts.typos === true && text !== undefined
+      ? await findTypoCandidates(
+          q,
+          queryWords(segmenter(), text).map((w) => w.text),
+        )
+      : new Map(Object.entries(opts.typos ?? {}))
   const req: SearchRequest = {
-    text: text === undefined ? undefined : textQuery(segmenter(), text, scope),
+    text: text === undefined ? undefined : textQuery(segmenter(), text, scope, candidates),
     filters: opts.filters ?? {},
     sort: opts.sort ?? 'relevance',
     limit: opts.limit ?? 10,
@@ -189,6 +205,22 @@ const SEARCH_CASES: Case[] = [
   {
     what: 'three words with a price, by rating: the tsvector statement',
     run: (q) => search(q, 'river stone valley', { filters: { maxPrice: 5000 }, sort: 'rating_desc' }),
+  },
+  {
+    what: 'a typo (rivre): candidates looked up, no exact match, the one candidate (river) by its postings',
+    run: (q) => search(q, 'rivre', { typos: true }),
+  },
+  {
+    what: 'a word with two candidates and no exact match: the typo group paged',
+    run: (q) => search(q, 'rivre', { typos: { rivre: ['river', 'rover'] } }),
+  },
+  {
+    what: 'a word with candidates, page within the exact matches: postings, then the typo group counted',
+    run: (q) => search(q, 'river', { typos: { river: ['rivers', 'rover'] }, limit: 5 }),
+  },
+  {
+    what: "two words with a typo and a price, by price: the exact statement, then the one candidate's",
+    run: (q) => search(q, 'rivre stone', { typos: true, filters: { minPrice: 1000 }, sort: 'price_asc' }),
   },
 ]
 

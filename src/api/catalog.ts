@@ -61,7 +61,8 @@ export const Hit = Type.Object({
   stock_level: Type.Integer(),
   tags: Type.Array(Type.String()),
   score: Type.Number({
-    description: 'relevance: 2 + r for title matches, 1 + r for author/tag matches, r otherwise (0 ≤ r < 1)',
+    description:
+      'relevance: 2 + r for title matches, 1 + r for author/tag matches, r otherwise (0 ≤ r < 1); 3 less for a match that needs a typo (below 0)',
   }),
   rating_average: Nullable(Type.Number({ description: 'average review rating, 2 decimals; null: unrated' })),
   rating_count: Type.Integer({ description: 'number of reviews' }),

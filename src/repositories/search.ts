@@ -2,7 +2,8 @@ import type { ApiHit, Sort } from '../api/catalog.ts'
 import type { Queryable } from '../db/db.ts'
 import { query, type Sql, sql } from '../db/sql.ts'
 import { BITMAP_BLOCK, TITLE_GRAM_BIT } from '../search/encoding.ts'
-import type { BitmapQuery, PostingsQuery, TextQuery, Word } from '../search/query.ts'
+import type { BitmapQuery, PostingsQuery, TextQuery, TypoQuery, Word } from '../search/query.ts'
+import { TYPO_PENALTY } from '../search/typos.ts'
 
 export interface SearchFilters {
   storeId?: string | undefined
@@ -509,11 +510,8 @@ async function countBrowse(q: Queryable, f: SearchFilters): Promise<number | nul
   return r.rows[0]?.n ?? 0
 }
 
-/**
- * The listings a search matches, as conditions over listings l (all filters and the text), and the
- * score of a match: the one definition of a match, for the page and for the facets.
- */
-export function matchSql(text: TextQuery | undefined, f: SearchFilters): { where: Sql[]; score: Sql } {
+/** The filters of a search, as conditions over listings l. */
+function filterSql(f: SearchFilters): Sql[] {
   const tags = f.tags ?? []
   const where: Sql[] = []
   if (f.storeId !== undefined) where.push(sql`l.store_id = ${f.storeId}`)
@@ -523,19 +521,150 @@ export function matchSql(text: TextQuery | undefined, f: SearchFilters): { where
   if (f.minPrice !== undefined) where.push(sql`l.price >= ${f.minPrice}`)
   if (f.maxPrice !== undefined) where.push(sql`l.price <= ${f.maxPrice}`)
   if (f.inStock) where.push(sql`l.stock_level > 0`)
-  let score = sql`0::float8`
-  if (text) {
-    const t = textSql(text)
-    where.push(t.match)
-    score = t.score
+  return where
+}
+
+/**
+ * A query's text match and score, typo matches included: a listing matches when it matches the
+ * widened query (each word or one of its typo candidates); one that also matches exactly has its
+ * exact score, any other its widened score minus TYPO_PENALTY, so that it ranks below every exact
+ * match. `exact` is the exact match (null without typos), which orders the groups in other sorts.
+ */
+function typoTextSql(t: TextQuery): { match: Sql; score: Sql; exact: Sql | null } {
+  const exact = textSql(t)
+  if (!t.typos) return { ...exact, exact: null }
+  const wide = textSql(t.typos.widened)
+  return {
+    match: wide.match,
+    score: sql`(CASE WHEN ${exact.match} THEN ${exact.score} ELSE ${wide.score} - ${sql.literal(TYPO_PENALTY)} END)`,
+    exact: exact.match,
   }
-  return { where, score }
+}
+
+/**
+ * The typo matches alone (matching the widened query but not the exact one) and their score. The
+ * index is asked for the widened words together with the candidates (`(python | pyhton) & python`),
+ * so that GIN reads the candidates' entries and skips through a common word's.
+ */
+function typoGroupSql(t: TextQuery, typos: TypoQuery): { match: Sql; score: Sql } {
+  const needsTypo = {
+    ...typos.widened,
+    words: `(${typos.widened.words}) & (${typos.candidates})`,
+    substring: null,
+  }
+  const exact = textSql(t)
+  return {
+    match: sql`(${textSql(needsTypo).match} AND NOT ${exact.match})`,
+    score: sql`(${textSql(typos.widened).score} - ${sql.literal(TYPO_PENALTY)})`,
+  }
+}
+
+/**
+ * The listings a search matches, as conditions over listings l (all filters and the text, typo
+ * matches included), and the score of a match: the one definition of a match, for the page and for
+ * the facets.
+ */
+export function matchSql(
+  text: TextQuery | undefined,
+  f: SearchFilters,
+): { where: Sql[]; score: Sql; exact: Sql | null } {
+  const where = filterSql(f)
+  if (!text) return { where, score: sql`0::float8`, exact: null }
+  const t = typoTextSql(text)
+  where.push(t.match)
+  return { where, score: t.score, exact: t.exact }
+}
+
+/** The tables a sort reads: the sales count and the ratings live in tables of their own (migrations 005 and 011). */
+function fromSql(sort: Sort): Sql {
+  return sort === 'sales_desc'
+    ? sql`listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id`
+    : sort === 'rating_desc'
+      ? sql`listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id`
+      : sql`listings l`
+}
+
+const whereOf = (where: Sql[]) => (where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty)
+
+/**
+ * One page of the listings meeting `where`, in the request's order, and their exact number. A keyword
+ * search visits every match anyway (to rank them, or to filter the text), so the total is counted in
+ * the same pass; only a page past the end needs a separate count. The matches are first cut down to
+ * their key, score and sort keys, so that the window counting them buffers those and not whole rows
+ * with their vectors (which spills to disk on common words); the page's rows are then read by key.
+ * `group` (true for exact matches), when given, orders the matches before a sort other than relevance
+ * does (by relevance the score already ranks typo matches last).
+ */
+async function searchByStatement(
+  q: Queryable,
+  req: SearchRequest,
+  where: Sql[],
+  score: Sql,
+  group: Sql | null = null,
+): Promise<{ total: number; hits: SearchHit[] }> {
+  const whereSql = whereOf(where)
+  const keys: [Sql, Sql][] = [
+    ...(group && req.sort !== 'relevance' ? [[group, sql` DESC`] as [Sql, Sql]] : []),
+    ...(req.sort === 'relevance' ? [] : SORT_KEYS[req.sort]),
+  ]
+  const keyCols = sql.join(
+    keys.map(([col], i) => sql`, ${col} AS ${sql.ident(`k${i}`)}`),
+    sql.empty,
+  )
+  const by = (alias: 'm' | 'p') =>
+    req.sort === 'relevance'
+      ? sql`${sql.ident(alias)}.score DESC, ${sql.ident(alias)}.doc DESC`
+      : sql.join(keys.map(([, dir], i) => sql`${sql.ident(`${alias}.k${i}`)}${dir}`))
+  const r = await query<SearchHit & { total: number }>(
+    q,
+    sql`SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
+         SELECT m.*, count(*) OVER ()::int AS total FROM (
+           SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${fromSql(req.sort)} ${whereSql} OFFSET 0) m
+          ORDER BY ${by('m')} LIMIT ${req.limit} OFFSET ${req.offset}) p
+         JOIN listings l ON l.doc = p.doc
+        ORDER BY ${by('p')}`,
+  )
+  if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countWhere(q, where), hits: [] }
+  const total = r.rows[0]?.total ?? 0
+  return { total, hits: r.rows.map(({ total: _, ...hit }) => hit) }
+}
+
+async function countWhere(q: Queryable, where: Sql[]): Promise<number> {
+  const r = await query<{ n: number }>(q, sql`SELECT count(*)::int AS n FROM listings l ${whereOf(where)}`)
+  return r.rows[0]?.n ?? 0
+}
+
+/**
+ * A query with typo candidates whose exact form has a faster plan (postings or bitmaps), or that has
+ * a substituted form: the exact matches are paged by their plan, and the typo matches (typoGroupSql)
+ * follow them; they are only read when the page reaches past the exact matches, else only counted.
+ * The total is the sum of both counts, the two groups being disjoint. With no exact match, a
+ * substituted query (one word misspelt, one candidate) is answered by its own plan instead.
+ */
+async function searchWithTypos(
+  q: Queryable,
+  req: SearchRequest,
+  text: TextQuery,
+  typos: TypoQuery,
+): Promise<{ total: number; hits: SearchHit[] }> {
+  const exact = await searchListings(q, { ...req, text: { ...text, typos: null } })
+  if (exact.total === 0 && typos.substituted) {
+    const found = await searchListings(q, { ...req, text: typos.substituted })
+    return { total: found.total, hits: found.hits.map((h) => ({ ...h, score: h.score - TYPO_PENALTY })) }
+  }
+  const group = typoGroupSql(text, typos)
+  const where = [...filterSql(req.filters), group.match]
+  const room = req.limit - exact.hits.length
+  if (room === 0) return { total: exact.total + (await countWhere(q, where)), hits: exact.hits }
+  const offset = Math.max(0, req.offset - exact.total)
+  const found = await searchByStatement(q, { ...req, offset, limit: room }, where, group.score)
+  return { total: exact.total + found.total, hits: [...exact.hits, ...found.hits] }
 }
 
 /**
  * One page of matching listings and the exact number of matches. Filters and the text match are all
  * in the WHERE clause, so paging happens after filtering; every order ends with a unique key, so
- * pages are stable. Both statements read one snapshot.
+ * pages are stable. All statements read one snapshot.
  */
 export async function searchListings(
   q: Queryable,
@@ -547,6 +676,9 @@ export async function searchListings(
     f.author === undefined && f.minPrice === undefined && f.maxPrice === undefined && !f.inStock
   const pq = req.text?.postings
   const bq = req.text?.bitmaps
+  const typos = req.text?.typos
+  // Typo matches follow the exact ones: a faster plan of the exact query still pages those.
+  if (req.text && typos && (pq || bq || typos.substituted)) return searchWithTypos(q, req, req.text, typos)
   // One term by rating, with no filter but perhaps a store: its postings joined to the ratings.
   if (noOthers && req.sort === 'rating_desc' && pq && tags.length === 0)
     return searchPostings(q, pq, req, f.storeId)
@@ -558,57 +690,18 @@ export async function searchListings(
     } else if (bq && f.storeId === undefined) return searchBitmaps(q, bq, tags, req)
     else if (pq && tags.length === 0) return searchPostings(q, pq, req, f.storeId)
   }
-  const { where, score } = matchSql(req.text, f)
-  const whereSql = where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty
-  // The sales count and the ratings live in tables of their own (migrations 005 and 011); only their
-  // sorts read them.
-  const from =
-    req.sort === 'sales_desc'
-      ? sql`listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id`
-      : req.sort === 'rating_desc'
-        ? sql`listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id`
-        : sql`listings l`
-  const countAll = async () =>
-    (await query<{ n: number }>(q, sql`SELECT count(*)::int AS n FROM listings l ${whereSql}`)).rows[0]?.n ??
-    0
-  if (req.text) {
-    // A keyword search visits every match anyway (to rank them, or to filter the text), so the total
-    // is counted in the same pass; only a page past the end needs a separate count. The matches are
-    // first cut down to their key, score and sort keys, so that the window counting them buffers
-    // those and not whole rows with their vectors (which spills to disk on common words); the page's
-    // rows are then read by key.
-    const keys = req.sort === 'relevance' ? [] : SORT_KEYS[req.sort]
-    const keyCols = sql.join(
-      keys.map(([col], i) => sql`, ${col} AS ${sql.ident(`k${i}`)}`),
-      sql.empty,
-    )
-    const by = (alias: 'm' | 'p') =>
-      req.sort === 'relevance'
-        ? sql`${sql.ident(alias)}.score DESC, ${sql.ident(alias)}.doc DESC`
-        : sql.join(keys.map(([, dir], i) => sql`${sql.ident(`${alias}.k${i}`)}${dir}`))
-    const r = await query<SearchHit & { total: number }>(
-      q,
-      sql`SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
-         SELECT m.*, count(*) OVER ()::int AS total FROM (
-           SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${from} ${whereSql} OFFSET 0) m
-          ORDER BY ${by('m')} LIMIT ${req.limit} OFFSET ${req.offset}) p
-         JOIN listings l ON l.doc = p.doc
-        ORDER BY ${by('p')}`,
-    )
-    if (r.rows.length === 0) return { total: req.offset === 0 ? 0 : await countAll(), hits: [] }
-    const total = r.rows[0]?.total ?? 0
-    return { total, hits: r.rows.map(({ total: _, ...hit }) => hit) }
-  }
+  const { where, score, exact } = matchSql(req.text, f)
+  if (req.text) return searchByStatement(q, req, where, score, exact)
   // Browsing follows an index in sort order and stops after the page: the total is a separate count.
   const order =
     req.sort === 'relevance'
       ? sql`l.created_at DESC, l.store_id, l.book_id`
       : sql.join(SORT_KEYS[req.sort].map(([col, dir]) => sql`${col}${dir}`))
-  const total = (await countBrowse(q, f)) ?? (await countAll())
+  const total = (await countBrowse(q, f)) ?? (await countWhere(q, where))
   if (total <= req.offset) return { total, hits: [] }
   const r = await query<SearchHit>(
     q,
-    sql`SELECT ${HIT_COLUMNS}, ${score}::float8 AS score FROM ${from} ${whereSql} ORDER BY ${order} LIMIT ${req.limit} OFFSET ${req.offset}`,
+    sql`SELECT ${HIT_COLUMNS}, ${score}::float8 AS score FROM ${fromSql(req.sort)} ${whereOf(where)} ORDER BY ${order} LIMIT ${req.limit} OFFSET ${req.offset}`,
   )
   return { total, hits: r.rows }
 }

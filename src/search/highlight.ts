@@ -30,7 +30,7 @@ export const SNIPPET_CHARS = 120
 const ELLIPSIS = '…'
 
 /** A query word as the search matches it, with the parts that also match it. */
-export type HighlightWord = Pick<Word, 'text'> & { parts: readonly string[] | null }
+export type HighlightWord = Pick<Word, 'text' | 'typos'> & { parts: readonly string[] | null }
 
 /** The texts a hit is highlighted in; tags are joined with ", " into one text. */
 export interface HighlightSource {
@@ -104,7 +104,7 @@ function merge(marks: Mark[]): Mark[] {
 
 /**
  * Where the words are in a text: each word's occurrences, or, where the word itself does not occur,
- * its parts' (a document matches a long word through its parts). Also how many of the words were found.
+ * its parts' (a document matches a long word through its parts), else its typo candidates'. Also how many of the words were found.
  */
 export function findMarks(
   text: string,
@@ -121,6 +121,8 @@ export function findMarks(
   for (const w of words) {
     let hits = occurrences(folded, w.text)
     if (hits.length === 0 && w.parts) hits = w.parts.flatMap((p) => occurrences(folded, p))
+    // A typo match holds a candidate instead: mark the candidate as found.
+    if (hits.length === 0 && w.typos) hits = w.typos.flatMap((t) => occurrences(folded, t))
     if (hits.length > 0) found++
     marks.push(...hits)
   }

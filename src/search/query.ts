@@ -46,6 +46,26 @@ export interface TextQuery {
   levels: { title: string | null; authorTags: string | null }[] | null
   /** The same query answered from search_bitmaps, when bitmaps decide it exactly (else null). */
   bitmaps: BitmapQuery | null
+  /** When some word has typo candidates (src/search/typos.ts), the query widened to them; else null. */
+  typos: TypoQuery | null
+}
+
+/**
+ * A query some of whose words also match their typo candidates. This TextQuery's own conditions are
+ * the exact match; a listing that matches only the widened query is a typo match and ranks below
+ * every exact match (TYPO_PENALTY).
+ */
+export interface TypoQuery {
+  /** The same query with each word widened to its candidates (`(pyhton | python)`), answered by the tsvector statement. */
+  widened: TextQuery
+  /** Every candidate of every word, as one tsquery: a typo match holds at least one of them. */
+  candidates: string
+  /**
+   * When one word alone has candidates, and just one, and no parts: the query with that word replaced
+   * by its candidate. If nothing matches exactly, the typo matches are exactly its matches, ranked as
+   * it ranks them (the word is nowhere in scope), so its own faster plan answers them.
+   */
+  substituted: TextQuery | null
 }
 
 /**
@@ -150,6 +170,8 @@ const lexeme = (w: string, weights: string) => (weights === 'ABCD' ? quote(w) : 
 export interface Word {
   text: string
   parts: string[] | null
+  /** Words of the vocabulary one edit away that also match it (only in a TypoQuery's widened query). */
+  typos?: readonly string[]
 }
 
 function queryWord(seg: Segmenter, text: string): Word {
@@ -157,11 +179,14 @@ function queryWord(seg: Segmenter, text: string): Word {
   return { text, parts: parts.length > 0 && covers(text, parts) ? parts : null }
 }
 
-/** One query word: the word itself, or all of its parts. */
+/** One query word: the word itself, or all of its parts, or (widened) one of its typo candidates. */
 function wordQuery(word: Word, weights: string): string {
-  const whole = lexeme(word.text, weights)
-  if (!word.parts) return whole
-  return `(${whole} | (${word.parts.map((p) => lexeme(p, weights)).join(' & ')}))`
+  const alternatives = [
+    lexeme(word.text, weights),
+    ...(word.parts ? [`(${word.parts.map((p) => lexeme(p, weights)).join(' & ')})`] : []),
+    ...(word.typos ?? []).map((t) => lexeme(t, weights)),
+  ]
+  return alternatives.length === 1 ? (alternatives[0] as string) : `(${alternatives.join(' | ')})`
 }
 
 function allWords(words: readonly Word[], weights: string): string | null {
@@ -169,12 +194,55 @@ function allWords(words: readonly Word[], weights: string): string | null {
   return words.map((w) => wordQuery(w, weights)).join(' & ')
 }
 
-export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeField>): TextQuery {
+/** The words of a query as the search matches them (typo candidates are looked up for these). */
+export function queryWords(seg: Segmenter, q: string): Word[] {
   const typed = [...new Set(seg.queryWords(q))].slice(0, MAX_QUERY_WORDS)
   // A query in pinyin (xin ling, meilixinling) is one word: titles and authors store their words'
   // pinyin (xinling, see pinyin.ts), matched by the whole or by its words.
   const pinyinWord = queryPinyinWord(typed)
-  const words = pinyinWord ? [pinyinWord] : typed.map((w) => queryWord(seg, w))
+  return pinyinWord ? [pinyinWord] : typed.map((w) => queryWord(seg, w))
+}
+
+/**
+ * How a keyword query is matched: exactly, and, when `candidates` gives some word typo candidates
+ * (findTypoCandidates), also widened to them (`typos`).
+ */
+export function textQuery(
+  seg: Segmenter,
+  q: string,
+  scope: ReadonlySet<ScopeField>,
+  candidates: ReadonlyMap<string, readonly string[]> = new Map(),
+): TextQuery {
+  const words = queryWords(seg, q)
+  const exact = exactQuery(words, q, scope)
+  const all = words.flatMap((w) => candidates.get(w.text) ?? [])
+  if (all.length === 0) return exact
+  const widened = exactQuery(
+    words.map((w) => ({ ...w, typos: candidates.get(w.text) ?? [] })),
+    q,
+    scope,
+  )
+  const typoed = words.filter((w) => (candidates.get(w.text) ?? []).length > 0)
+  const [only] = typoed
+  const single = typoed.length === 1 && all.length === 1 && only !== undefined && !only.parts
+  return {
+    ...exact,
+    typos: {
+      // Only the tsvector statement knows the candidates: no postings or bitmap form.
+      widened: { ...widened, postings: null, bitmaps: null },
+      candidates: [...new Set(all)].map(quote).join(' | '),
+      substituted: single
+        ? exactQuery(
+            words.map((w) => (w === only ? { text: all[0] as string, parts: null } : w)),
+            q,
+            scope,
+          )
+        : null,
+    },
+  }
+}
+
+function exactQuery(words: readonly Word[], q: string, scope: ReadonlySet<ScopeField>): TextQuery {
   const weights = [...new Set([...scope].map((f) => WEIGHT[f]))].sort().join('')
   const author = scope.has('author')
   const tags = scope.has('tags')
@@ -210,6 +278,7 @@ export function textQuery(seg: Segmenter, q: string, scope: ReadonlySet<ScopeFie
           authorTags: author || tags ? wordQuery(w, 'B') : null,
         })),
     bitmaps: postings?.allFields ? null : bitmapQuery(words, scope, substring),
+    typos: null,
   }
 }
 

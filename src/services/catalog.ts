@@ -7,9 +7,10 @@ import { findPicture } from '../repositories/pictures.ts'
 import { searchListings } from '../repositories/search.ts'
 import { findStore } from '../repositories/stores.ts'
 import { findSuggestions, type Suggestion } from '../repositories/suggest.ts'
+import { findTypoCandidates } from '../repositories/typos.ts'
 import { FACET_KINDS, parseFacets } from '../search/facets.ts'
 import { type Highlights, highlight } from '../search/highlight.ts'
-import { parseScope, textQuery } from '../search/query.ts'
+import { parseScope, queryWords, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
 import { queryPrefixes } from '../search/suggest.ts'
 import { type Deps, laggingReads, readConfirmingMiss } from './context.ts'
@@ -70,12 +71,24 @@ export class CatalogService {
     const q = p.q?.trim() ? p.q : undefined
     const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
-    const text = q === undefined ? undefined : textQuery(segmenter(), q, scope)
     const page = await db.transaction(async (tx) => {
       // The count and the page come from one snapshot (PostgreSQL; PGlite runs one thing at a time).
       // JIT compilation costs more than it saves on queries of this size (docs/search.md).
       if (db.engine === 'postgres')
         await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
+      // Typo candidates come from the vocabulary of the same snapshot.
+      const text =
+        q === undefined
+          ? undefined
+          : textQuery(
+              segmenter(),
+              q,
+              scope,
+              await findTypoCandidates(
+                tx,
+                queryWords(segmenter(), q).map((w) => w.text),
+              ),
+            )
       const filters = {
         storeId: p.store_id,
         tags,
@@ -95,21 +108,20 @@ export class CatalogService {
       const sources = text ? await excerptSources(tx, found.hits) : undefined
       const wanted = facets.size > 0 && found.total <= (opts.facetsUpTo ?? Number.POSITIVE_INFINITY)
       const counts = wanted ? await searchFacets(tx, text, filters, facets, found.total) : undefined
-      return { ...found, sources, counts }
+      return { ...found, sources, counts, text }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await this.findStore(p.store_id)))
       throw NotFound('store', p.store_id)
+    const text = page.text
+    // Highlights mark the typo candidates too, where the words themselves are not found.
+    const terms = text?.typos?.widened.terms ?? text?.terms ?? []
     const books = page.hits.map(({ rating_sum, ...hit }) => ({
       ...hit,
       rating_average: averageOf(rating_sum, hit.rating_count),
       highlights:
         text && page.sources
-          ? highlight(
-              { ...hit, ...page.sources(hit.store_id, hit.book_id) },
-              text.terms,
-              text.substring?.text,
-            )
+          ? highlight({ ...hit, ...page.sources(hit.store_id, hit.book_id) }, terms, text.substring?.text)
           : NO_HIGHLIGHTS,
     }))
     const out: SearchPage = { books, total: page.total, page: p.page, page_size: p.page_size }

@@ -12,6 +12,7 @@ import { buildApp } from '../../src/app.ts'
 import { DEFAULTS } from '../../src/config.ts'
 import { type Sql, sql } from '../../src/db/sql.ts'
 import { pinyinKey } from '../../src/search/suggest.ts'
+import { oneEditVariants, typoEligible } from '../../src/search/typos.ts'
 import { benchStoreId } from '../catalog/gen-catalog.ts'
 import { Rng, VOCABULARY } from '../catalog/synthetic.ts'
 import { openBenchDb } from './db.ts'
@@ -48,6 +49,10 @@ export interface Query {
 
 /** Simplified → traditional (Taiwan forms), for queries typed in traditional characters. */
 const toTraditional = Converter({ from: 'cn', to: 'tw' })
+/** The catalogue's Latin words that get typo candidates. */
+const LATIN_WORDS = VOCABULARY.latin.map((w) => w.toLowerCase()).filter(typoEligible)
+/** One of them with one random edit. */
+const misspelt = (r: Rng) => r.pick(oneEditVariants(r.pick(LATIN_WORDS)))
 
 /** The kinds of query, each a generator of requests; `stores` is the catalogue's store count (also the page benchmark's). */
 export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
@@ -59,6 +64,12 @@ export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   // Two characters across a word boundary (的 + the start of a noun): found by the title substring rule.
   short_title: (r) => ({ q: `的${r.pick(VOCABULARY.nouns).slice(0, 1)}`, scope: 'title' }),
   deep_page: (r) => ({ q: r.pick(VOCABULARY.nouns), page: 50, page_size: 20 }),
+  // Typos (src/search/typos.ts): a Latin word of the catalogue with one random edit, alone (no exact
+  // match: its listings are all typo matches) and with a noun; and the word spelt right (the candidate
+  // lookup finds nothing, and the postings answer as for one_word).
+  typo: (r) => ({ q: misspelt(r) }),
+  typo_two_words: (r) => ({ q: `${misspelt(r)} ${r.pick(VOCABULARY.nouns)}` }),
+  latin_word: (r) => ({ q: r.pick(LATIN_WORDS) }),
   // sort=rating_desc (gen-catalog rates a third of the listings): the whole catalogue, one tag, one word.
   rating_browse: (r) => ({ sort: 'rating_desc', page: 1 + r.int(5) }),
   rating_tag: (r) => ({ tag: r.pick(VOCABULARY.tags), sort: 'rating_desc' }),

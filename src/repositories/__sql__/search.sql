@@ -327,3 +327,79 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
           ORDER BY m.k0 DESC NULLS LAST, m.k1 DESC, m.k2 DESC LIMIT $11 OFFSET $12) p
          JOIN listings l ON l.doc = p.doc
         ORDER BY p.k0 DESC NULLS LAST, p.k1 DESC, p.k2 DESC;
+
+-- ## a typo (rivre): candidates looked up, no exact match, the one candidate (river) by its postings
+
+-- prepared as search_typo_candidates
+-- $1 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez"]
+SELECT term, listings FROM search_terms WHERE term = ANY($1::text[]) AND listings > 0;
+
+-- $1 = "rivre"
+SELECT listings AS n FROM search_terms WHERE term = $1;
+
+-- $1 = "river"
+SELECT listings AS n FROM search_terms WHERE term = $1;
+
+-- $1 = "river", $2 = 10, $3 = 0
+SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  coalesce((SELECT hr.rating_sum FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM (SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC LIMIT $2 OFFSET $3) p JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
+
+-- ## a word with two candidates and no exact match: the typo group paged
+
+-- $1 = "rivre"
+SELECT listings AS n FROM search_terms WHERE term = $1;
+
+-- $1 = "('rivre':A | 'river':A | 'rover':A)", $2 = "('rivre':B | 'river':B | 'rover':B)", $3 = "('rivre' | 'river' | 'rover')", $4 = "(('rivre' | 'river' | 'rover')) & ('river' | 'rover')", $5 = "'rivre'", $6 = 10, $7 = 0
+SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  coalesce((SELECT hr.rating_sum FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+         SELECT m.*, count(*) OVER ()::int AS total FROM (
+           SELECT l.doc, ((CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2 WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + ts_rank_cd(l.search_vec, $3::tsquery, 32)) - 3)::float8 AS score FROM listings l WHERE (((l.search_vec @@ $4::tsquery)) AND NOT ((l.search_vec @@ $5::tsquery))) OFFSET 0) m
+          ORDER BY m.score DESC, m.doc DESC LIMIT $6 OFFSET $7) p
+         JOIN listings l ON l.doc = p.doc
+        ORDER BY p.score DESC, p.doc DESC;
+
+-- ## a word with candidates, page within the exact matches: postings, then the typo group counted
+
+-- $1 = "river"
+SELECT listings AS n FROM search_terms WHERE term = $1;
+
+-- $1 = "river", $2 = 5, $3 = 0
+SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  coalesce((SELECT hr.rating_sum FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM (SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC LIMIT $2 OFFSET $3) p JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
+
+-- $1 = "(('river' | 'rivers' | 'rover')) & ('rivers' | 'rover')", $2 = "'river'"
+SELECT count(*)::int AS n FROM listings l WHERE (((l.search_vec @@ $1::tsquery)) AND NOT ((l.search_vec @@ $2::tsquery)));
+
+-- ## two words with a typo and a price, by price: the exact statement, then the one candidate's
+
+-- prepared as search_typo_candidates
+-- $1 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez","astone","bstone","cstone","dstone","estone","fstone","gstone","hstone","istone","jstone","kstone","lstone","mstone","nstone","ostone","pstone","qstone","rstone","sstone","tstone","ustone","vstone","wstone","xstone","ystone","zstone","tone","atone","btone","ctone","dtone","etone","ftone","gtone","htone","itone","jtone","ktone","ltone","mtone","ntone","otone","ptone","qtone","rtone","ttone","utone","vtone","wtone","xtone","ytone","ztone","tsone","satone","sbtone","sctone","sdtone","setone","sftone","sgtone","shtone","sitone","sjtone","sktone","sltone","smtone","sntone","sotone","sptone","sqtone","srtone","sttone","sutone","svtone","swtone","sxtone","sytone","sztone","sone","saone","sbone","scone","sdone","seone","sfone","sgone","shone","sione","sjone","skone","slone","smone","snone","soone","spone","sqone","srone","ssone","suone","svone","swone","sxone","syone","szone","sotne","staone","stbone","stcone","stdone","steone","stfone","stgone","sthone","stione","stjone","stkone","stlone","stmone","stnone","stoone","stpone","stqone","strone","stsone","stuone","stvone","stwone","stxone","styone","stzone","stne","stane","stbne","stcne","stdne","stene","stfne","stgne","sthne","stine","stjne","stkne","stlne","stmne","stnne","stpne","stqne","strne","stsne","sttne","stune","stvne","stwne","stxne","styne","stzne","stnoe","stoane","stobne","stocne","stodne","stoene","stofne","stogne","stohne","stoine","stojne","stokne","stolne","stomne","stonne","stopne","stoqne","storne","stosne","stotne","stoune","stovne","stowne","stoxne","stoyne","stozne","stoe","stoae","stobe","stoce","stode","stoee","stofe","stoge","stohe","stoie","stoje","stoke","stole","stome","stooe","stope","stoqe","store","stose","stote","stoue","stove","stowe","stoxe","stoye","stoze","stoen","stonae","stonbe","stonce","stonde","stonee","stonfe","stonge","stonhe","stonie","stonje","stonke","stonle","stonme","stonoe","stonpe","stonqe","stonre","stonse","stonte","stonue","stonve","stonwe","stonxe","stonye","stonze","ston","stona","stonb","stonc","stond","stonf","stong","stonh","stoni","stonj","stonk","stonl","stonm","stonn","stono","stonp","stonq","stonr","stons","stont","stonu","stonv","stonw","stonx","stony","stonz","stonea","stoneb","stonec","stoned","stonef","stoneg","stoneh","stonei","stonej","stonek","stonel","stonem","stonen","stoneo","stonep","stoneq","stoner","stones","stonet","stoneu","stonev","stonew","stonex","stoney","stonez"]
+SELECT term, listings FROM search_terms WHERE term = ANY($1::text[]) AND listings > 0;
+
+-- $1 = "'rivre':A & 'stone':A", $2 = "'rivre':B & 'stone':B", $3 = "'rivre':A", $4 = "'rivre':B", $5 = "'stone':A", $6 = "'stone':B", $7 = 1000, $8 = "'rivre' & 'stone'", $9 = 10, $10 = 0
+SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  coalesce((SELECT hr.rating_sum FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+         SELECT m.*, count(*) OVER ()::int AS total FROM (
+           SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2 WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $3::tsquery THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $5::tsquery THEN 2 WHEN l.search_vec @@ $6::tsquery THEN 1 ELSE 0 END)::float8 / 5)::float8 AS score, l.price AS k0, l.store_id AS k1, l.book_id AS k2 FROM listings l WHERE l.price >= $7 AND ((l.search_vec @@ $8::tsquery)) OFFSET 0) m
+          ORDER BY m.k0, m.k1, m.k2 LIMIT $9 OFFSET $10) p
+         JOIN listings l ON l.doc = p.doc
+        ORDER BY p.k0, p.k1, p.k2;
+
+-- $1 = "'river':A & 'stone':A", $2 = "'river':B & 'stone':B", $3 = "'river':A", $4 = "'river':B", $5 = "'stone':A", $6 = "'stone':B", $7 = 1000, $8 = "'river' & 'stone'", $9 = 10, $10 = 0
+SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
+  coalesce((SELECT hr.rating_sum FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+         SELECT m.*, count(*) OVER ()::int AS total FROM (
+           SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2 WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $3::tsquery THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $5::tsquery THEN 2 WHEN l.search_vec @@ $6::tsquery THEN 1 ELSE 0 END)::float8 / 5)::float8 AS score, l.price AS k0, l.store_id AS k1, l.book_id AS k2 FROM listings l WHERE l.price >= $7 AND ((l.search_vec @@ $8::tsquery)) OFFSET 0) m
+          ORDER BY m.k0, m.k1, m.k2 LIMIT $9 OFFSET $10) p
+         JOIN listings l ON l.doc = p.doc
+        ORDER BY p.k0, p.k1, p.k2;
