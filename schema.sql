@@ -424,6 +424,10 @@ $function$;
 CREATE OR REPLACE FUNCTION pay_orders(p_order_ids text[], p_buyer_ids text[], p_stored_hashes text[])
  RETURNS TABLE(verified boolean, total bigint)
  LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET jit TO 'off'
 AS $function$
 DECLARE
   n int := cardinality(p_order_ids);
@@ -498,6 +502,10 @@ $function$;
 CREATE OR REPLACE FUNCTION place_orders(p_order_ids text[], p_buyer_ids text[], p_store_ids text[], p_token_hashes text[], p_line_orders integer[], p_line_books text[], p_line_counts integer[], p_timeout_s double precision, p_max_total numeric)
  RETURNS TABLE(authed boolean, buyer_open boolean, store_open boolean, missing text, short text, total numeric, created boolean)
  LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET enable_hashjoin TO 'off'
+ SET enable_mergejoin TO 'off'
+ SET jit TO 'off'
 AS $function$
 DECLARE
   n int := cardinality(p_order_ids);

@@ -16,7 +16,15 @@ CREATE FUNCTION place_orders(
   p_timeout_s double precision, p_max_total numeric
 ) RETURNS TABLE (authed boolean, buyer_open boolean, store_open boolean, missing text, short text,
                  total numeric, created boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- The statements below join the batch's arrays to listings, orders and users. PL/pgSQL plans them
+-- once for any batch, and such a plan cannot see how few rows the arrays hold: it chose to read the
+-- whole of listings (a hash join over a sequential scan) to find a few rows. Every row a batch
+-- touches is found by its primary key; these settings keep it so. The same blind estimates (a
+-- thousand rows per array) put the plans' costs above jit_above_cost: compiling them took about
+-- 100 ms on every call, for work of a millisecond.
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
+AS $$
 DECLARE
   n int := cardinality(p_order_ids);
   m int := cardinality(p_line_books);
@@ -147,7 +155,10 @@ $$;
 -- before it does not cover it.
 CREATE FUNCTION pay_orders(p_order_ids text[], p_buyer_ids text[], p_stored_hashes text[])
 RETURNS TABLE (verified boolean, total bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Rows found by primary key only, and no JIT, as in place_orders.
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
+AS $$
 DECLARE
   n int := cardinality(p_order_ids);
   v_verified boolean[];
