@@ -18,6 +18,7 @@ export class Metrics {
   readonly checkoutOrders: Counter
   readonly reads: Counter<'target'>
   readonly replicaFallbacks: Counter<'replica' | 'reason'>
+  readonly orderBatches: Histogram<'kind'>
   /** The replicas' state at scrape time (set when replicas are configured). */
   replicaStatus: () => ReplicaStatus[] = () => []
 
@@ -75,6 +76,13 @@ export class Metrics {
       name: 'bookstore_replica_fallbacks_total',
       help: 'Reads meant for a replica that ran on the primary, by replica and reason (unreachable; conflict: cancelled by WAL replay)',
       labelNames: ['replica', 'reason'],
+      registers,
+    })
+    this.orderBatches = new Histogram({
+      name: 'bookstore_order_batch_size',
+      help: 'Orders placed (kind new_order) or paid (kind payment) per database call: requests that arrived while the calls before them ran go together',
+      labelNames: ['kind'],
+      buckets: [1, 2, 4, 8, 16, 32],
       registers,
     })
     const replicaStatus = () => this.replicaStatus()

@@ -226,7 +226,7 @@ const SEARCH_CASES: Case[] = [
 
 const ORDER_CASES: Case[] = [
   {
-    what: 'placeOrder (fixed text, prepared as place_order)',
+    what: 'placeOrder: a batch of one for place_orders (migration 014; fixed text, prepared as place_orders)',
     run: (q) =>
       placeOrder(q, {
         orderId: 'order-1',

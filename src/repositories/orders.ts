@@ -1,7 +1,6 @@
 import { type ApiOrder, OrderStatus as OrderStatusSchema } from '../api/orders.ts'
 import type { Queryable, Tx } from '../db/db.ts'
 import { query, type Sql, sql } from '../db/sql.ts'
-import { liveSession } from './sessions.ts'
 
 /** The statuses and cancel reasons are the API's (and the table's CHECK constraints'). */
 export type OrderStatus = ApiOrder['status']
@@ -70,23 +69,35 @@ export type PlaceResult =
       short: string | undefined
     }
 
+/** Why an order was refused, as placeOrders reports it. */
+export type PlaceRefusal = Extract<PlaceResult, { ok: false }>
+
 /**
- * Places an unpaid order in one statement, all or nothing: checks the session (when a token is
- * given) and that buyer and store are open, locks the order's listings in book-id order (concurrent
- * orders over the same books queue instead of deadlocking), and only if every line has the copies
- * and the total is within bounds, takes them out of stock, counts them as sold and inserts the order
- * and its lines with titles and prices as they are now. Otherwise it writes nothing and says why.
- * Being one statement, it needs no transaction around it; its text never changes, so it is prepared
- * once per connection (place_order). Its parameters are numbered in the order the steps use them.
+ * Places a batch of orders in one call (place_orders, migration 014), each all or nothing on its own,
+ * and answers each exactly as if they had been placed one after another in the given order: checks
+ * the session (when a token is given) and that buyer and store are open, locks every listing the
+ * batch takes from in (store_id, book_id) order (concurrent batches, lone orders and cancels queue
+ * instead of deadlocking), and places an order only if every line has the copies the orders before
+ * it left and its total is within bounds: its copies leave the shelf, are counted as sold, and the
+ * order and its lines are inserted with titles and prices as they are now. A refused order has
+ * written nothing and says why. Being one statement, it needs no transaction around it; its text
+ * never changes, so it is prepared once per connection (place_orders).
  */
-export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResult> {
-  // Each of these is used by several steps: one parameter each.
-  const tokenHash = sql.bind(p.tokenHash ?? null)
-  const buyerId = sql.bind(p.buyerId)
-  const storeId = sql.bind(p.storeId)
-  const bookIds = sql.bind(p.lines.map((l) => l.bookId))
-  const maxTotal = sql.bind(p.maxTotal)
-  const r = await query<{
+export async function placeOrders(q: Queryable, batch: readonly PlaceOrder[]): Promise<PlaceResult[]> {
+  const lineOrders: number[] = []
+  const lineBooks: string[] = []
+  const lineCounts: number[] = []
+  batch.forEach((p, i) => {
+    for (const l of p.lines) {
+      lineOrders.push(i + 1)
+      lineBooks.push(l.bookId)
+      lineCounts.push(l.count)
+    }
+  })
+  // One deadline and one bound for the whole batch: every order of an app has the same.
+  const first = batch[0]
+  if (first === undefined) return []
+  const r = await q.query<{
     authed: boolean
     buyer_open: boolean
     store_open: boolean
@@ -95,86 +106,41 @@ export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResu
     total: string | null
     created: boolean
   }>(
-    q,
-    sql`WITH session_ok AS (
-       -- Without a token the caller has been checked already; with one, it must be a live session of
-       -- the buyer, or nothing else is looked at (a stranger learns nothing about buyer or store).
-       SELECT ${tokenHash}::bytea IS NULL OR EXISTS (SELECT 1 FROM sessions WHERE ${liveSession(tokenHash, buyerId)}) AS ok
-     ), buyer_open AS (
-       -- A closed account places no orders.
-       SELECT 1 FROM users b WHERE b.user_id = ${buyerId} AND b.closed_at IS NULL AND (SELECT ok FROM session_ok)
-     ), store_open AS (
-       -- Nor does anyone buy from a store whose owner closed their account.
-       SELECT s.store_id FROM stores s JOIN users owner ON owner.user_id = s.owner_id
-        WHERE s.store_id = ${storeId} AND owner.closed_at IS NULL AND EXISTS (SELECT 1 FROM buyer_open)
-     ), wanted_lines AS (
-       -- The order's lines, numbered as given (book-id order): the first missing or short book
-       -- reported is the first in that order.
-       SELECT * FROM unnest(${bookIds}::text[], ${p.lines.map((l) => l.count)}::int[]) WITH ORDINALITY
-           AS w(book_id, count, n)
-     ), locked_listings AS MATERIALIZED (
-       -- Locked in book-id order (as releaseStock locks them): concurrent orders queue, never deadlock.
-       SELECT l.book_id, l.stock_level, l.title, l.price FROM listings l
-        WHERE l.store_id = (SELECT store_id FROM store_open) AND l.book_id = ANY (${bookIds}::text[])
-        ORDER BY l.book_id FOR UPDATE
-     ), order_check AS (
-       -- What the locked rows say: how many lines have their copies, the total, and the first book
-       -- the store does not list or has too few of (for the error the caller returns).
-       SELECT count(k.book_id) FILTER (WHERE k.stock_level >= w.count)::int AS ready,
-              coalesce(sum(k.price * w.count), 0) AS total,
-              (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.book_id IS NULL))[1] AS missing,
-              (array_agg(w.book_id ORDER BY w.n) FILTER (WHERE k.stock_level < w.count))[1] AS short
-         FROM wanted_lines w LEFT JOIN locked_listings k ON k.book_id = w.book_id
-     ), placeable AS (
-       -- One row when every line can be served and the total is within bounds: the writes below
-       -- happen only then (all or nothing).
-       SELECT total FROM order_check WHERE ready = cardinality(${bookIds}::text[]) AND total <= ${maxTotal}
-     ), stock_taken AS (
-       -- The copies leave the shelf (the row is locked and checked above; the guard here repeats it).
-       UPDATE listings l SET stock_level = l.stock_level - w.count
-         FROM wanted_lines w WHERE EXISTS (SELECT 1 FROM placeable)
-          AND l.store_id = (SELECT store_id FROM store_open) AND l.book_id = ANY (${bookIds}::text[])
-          AND l.book_id = w.book_id AND l.stock_level >= w.count
-       RETURNING l.book_id
-     ), sales_counted AS (
-       -- The sales count lives in its own table (hot rows apart from the listings, migration 005).
-       UPDATE listing_sales s SET sales = s.sales + w.count
-         FROM wanted_lines w WHERE EXISTS (SELECT 1 FROM placeable)
-          AND s.store_id = (SELECT store_id FROM store_open) AND s.book_id = ANY (${bookIds}::text[])
-          AND s.book_id = w.book_id
-     ), new_order AS (
-       -- Unpaid, with the deadline by which it must be paid or it is cancelled by the sweep.
-       INSERT INTO orders (order_id, buyer_id, store_id, total_price, expires_at)
-       SELECT ${p.orderId}, ${buyerId}, ${storeId}, placeable.total::bigint, now() + make_interval(secs => ${p.timeoutS})
-         FROM placeable
-       RETURNING order_id
-     ), new_items AS (
-       -- Titles and prices as they are now: the order keeps them whatever the listing later becomes.
-       INSERT INTO order_items (order_id, book_id, title, count, price)
-       SELECT o.order_id, k.book_id, k.title, w.count, k.price
-         FROM new_order o, locked_listings k JOIN wanted_lines w ON w.book_id = k.book_id
-     )
-     SELECT (SELECT ok FROM session_ok) AS authed, EXISTS (SELECT 1 FROM buyer_open) AS buyer_open,
-            EXISTS (SELECT 1 FROM store_open) AS store_open, c.missing, c.short,
-            CASE WHEN c.total <= ${maxTotal} THEN c.total::text END AS total,
-            EXISTS (SELECT 1 FROM new_order) AS created,
-            -- The stock was taken from every line, or the statement is undone and sent again (BS001).
-            bookstore_assert(NOT EXISTS (SELECT 1 FROM placeable)
-                               OR (SELECT count(*) FROM stock_taken) = cardinality(${bookIds}::text[]),
-                             'order half placed') AS whole
-       FROM order_check c`,
-    { name: 'place_order' },
+    `SELECT authed, buyer_open, store_open, missing, short, total::text AS total, created
+       FROM place_orders($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
+                         $8::float8, $9::numeric)`,
+    [
+      batch.map((p) => p.orderId),
+      batch.map((p) => p.buyerId),
+      batch.map((p) => p.storeId),
+      batch.map((p) => p.tokenHash?.toString('hex') ?? null),
+      lineOrders,
+      lineBooks,
+      lineCounts,
+      first.timeoutS,
+      first.maxTotal,
+    ],
+    { name: 'place_orders' },
   )
-  const row = r.rows[0]
-  if (row?.created) return { ok: true, total: Number(row.total) }
-  return {
-    ok: false,
-    unauthorized: row?.authed === false,
-    buyerOpen: row?.buyer_open === true,
-    storeOpen: row?.store_open === true,
-    missing: row?.missing ?? undefined,
-    short: row?.short ?? undefined,
-  }
+  return batch.map((_, i): PlaceResult => {
+    const row = r.rows[i]
+    if (row?.created) return { ok: true, total: Number(row.total) }
+    return {
+      ok: false,
+      unauthorized: row?.authed === false,
+      buyerOpen: row?.buyer_open === true,
+      storeOpen: row?.store_open === true,
+      missing: row?.missing ?? undefined,
+      short: row?.short ?? undefined,
+    }
+  })
+}
+
+/** Places one order (see placeOrders). */
+export async function placeOrder(q: Queryable, p: PlaceOrder): Promise<PlaceResult> {
+  const [placed] = await placeOrders(q, [p])
+  if (placed === undefined) throw new Error('place_orders answered no row')
+  return placed
 }
 
 export type PayResult =
@@ -182,51 +148,48 @@ export type PayResult =
   /** refused: not payable or not enough money; the caller looks at the order to tell which. */
   | { ok: false; reason: 'not_verified' | 'refused' }
 
+export interface PayOrder {
+  orderId: string
+  buyerId: string
+  /** The buyer's password hash as verified a moment ago (see VerifiedCache); absent: checked already. */
+  storedHash?: string | undefined
+}
+
 /**
- * Pays an order in one statement, all or nothing: locks the order if it is unpaid and not past its
- * deadline, debits the buyer if the balance covers the total (the guard is checked on the row being
- * updated), marks the order paid and writes the ledger entry. With storedHash, the debit happens
- * only if that is still the buyer's password hash and the account is open (a password verified a
- * moment ago, see VerifiedCache); when the account does not pass, it reports not_verified.
- * Debit and status change are asserted to happen together: if they ever did not, the statement
- * fails as a whole and is sent again. Being one statement, it needs no transaction around it.
+ * Pays a batch of orders in one call (pay_orders, migration 014), each all or nothing on its own and
+ * answered as if paid one after another in the given order: locks the orders that are unpaid and not
+ * past their deadline (order-id order), then their buyers (user-id order), and pays each whose
+ * buyer's balance, less the payments before it, covers the total: the debit (guarded again on the
+ * row being updated), the status change and the ledger row. With storedHash, a payment happens only
+ * if that is still the buyer's password hash and the account is open; when the account does not
+ * pass, it reports not_verified. The call asserts that every debit and status change happened
+ * together: if they ever did not, it fails as a whole and is sent again.
  */
+export async function payOrders(q: Queryable, batch: readonly PayOrder[]): Promise<PayResult[]> {
+  if (batch.length === 0) return []
+  const r = await q.query<{ verified: boolean; total: number | null }>(
+    'SELECT verified, total FROM pay_orders($1::text[], $2::text[], $3::text[])',
+    [batch.map((p) => p.orderId), batch.map((p) => p.buyerId), batch.map((p) => p.storedHash ?? null)],
+    { name: 'pay_orders' },
+  )
+  return batch.map((_, i): PayResult => {
+    const row = r.rows[i]
+    if (row?.total != null) return { ok: true, total: row.total }
+    if (!row?.verified) return { ok: false, reason: 'not_verified' }
+    return { ok: false, reason: 'refused' }
+  })
+}
+
+/** Pays one order (see payOrders). */
 export async function payOrder(
   q: Queryable,
   orderId: string,
   buyerId: string,
   storedHash?: string,
 ): Promise<PayResult> {
-  const r = await q.query<{ verified: boolean; total: number | null }>(
-    `WITH p AS MATERIALIZED (
-       SELECT order_id, total_price FROM orders
-        WHERE order_id = $1 AND buyer_id = $2 AND status = 'unpaid' AND expires_at > now()
-          FOR UPDATE
-     ), u AS (
-       UPDATE users SET balance = users.balance - p.total_price FROM p
-        WHERE users.user_id = $2 AND users.balance >= p.total_price
-          AND ($3::text IS NULL OR (users.password_hash = $3 AND users.closed_at IS NULL))
-       RETURNING p.order_id
-     ), o AS (
-       UPDATE orders SET status = 'paid', paid_at = now()
-        WHERE order_id = (SELECT order_id FROM u) AND status = 'unpaid'
-       RETURNING order_id, total_price
-     ), l AS (
-       INSERT INTO ledger (user_id, order_id, kind, amount)
-       SELECT $2, o.order_id, 'payment', -o.total_price FROM o
-     )
-     SELECT EXISTS (SELECT 1 FROM users
-                     WHERE user_id = $2 AND ($3::text IS NULL OR (password_hash = $3 AND closed_at IS NULL)))
-              AS verified,
-            (SELECT total_price FROM o) AS total,
-            bookstore_assert((SELECT count(*) FROM u) = (SELECT count(*) FROM o), 'payment half done') AS whole`,
-    [orderId, buyerId, storedHash ?? null],
-    { name: 'pay_order' },
-  )
-  const row = r.rows[0]
-  if (row?.total != null) return { ok: true, total: row.total }
-  if (!row?.verified) return { ok: false, reason: 'not_verified' }
-  return { ok: false, reason: 'refused' }
+  const [paid] = await payOrders(q, [{ orderId, buyerId, storedHash }])
+  if (paid === undefined) throw new Error('pay_orders answered no row')
+  return paid
 }
 
 /** The order with the owner of its store (who may ship, refuse, and is paid on receipt). */

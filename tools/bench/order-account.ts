@@ -72,7 +72,10 @@ async function account(
   try {
     log(`bench-account: ${name}: preparing`)
     const prepared = await prepare(target, workload, randomBytes(4).toString('hex'))
-    await admin.query(`SELECT ${ext}.pg_stat_statements_reset()`)
+    // This database's statistics only: other work on the same server keeps its own.
+    await admin.query(
+      `SELECT ${ext}.pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`,
+    )
     const pids = await backendPids(admin)
     const backendCpu0 = pids.map(cpuSecondsOf)
     const ownCpu0 = process.cpuUsage()
