@@ -226,7 +226,7 @@ const SEARCH_CASES: Case[] = [
 
 const ORDER_CASES: Case[] = [
   {
-    what: 'placeOrder: a batch of one for place_orders (migration 014; fixed text, prepared as place_orders)',
+    what: 'placeOrder: a batch of one for place_orders (migration 015; fixed text, prepared as place_orders)',
     run: (q) =>
       placeOrder(q, {
         orderId: 'order-1',

@@ -73,7 +73,7 @@ export type PlaceResult =
 export type PlaceRefusal = Extract<PlaceResult, { ok: false }>
 
 /**
- * Places a batch of orders in one call (place_orders, migration 014), each all or nothing on its own,
+ * Places a batch of orders in one call (place_orders, migration 015), each all or nothing on its own,
  * and answers each exactly as if they had been placed one after another in the given order: checks
  * the session (when a token is given) and that buyer and store are open, locks every listing the
  * batch takes from in (store_id, book_id) order (concurrent batches, lone orders and cancels queue
@@ -156,7 +156,7 @@ export interface PayOrder {
 }
 
 /**
- * Pays a batch of orders in one call (pay_orders, migration 014), each all or nothing on its own and
+ * Pays a batch of orders in one call (pay_orders, migration 015), each all or nothing on its own and
  * answered as if paid one after another in the given order: locks the orders that are unpaid and not
  * past their deadline (order-id order), then their buyers (user-id order), and pays each whose
  * buyer's balance, less the payments before it, covers the total: the debit (guarded again on the

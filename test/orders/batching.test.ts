@@ -1,6 +1,6 @@
 /**
  * Orders and payments that arrive together are placed (paid) in batches of one database call
- * (place_orders / pay_orders, migration 014). Each must still be all or nothing on its own and get
+ * (place_orders / pay_orders, migration 015). Each must still be all or nothing on its own and get
  * exactly the answer it would have had alone, in the batch's order. The first tests call the batch
  * functions directly with batches built to make the order inside a batch matter; the others send
  * many requests at once through the API and check, through the batch-size metric, that batches of
