@@ -1,6 +1,7 @@
-import type { Db } from '../db/db.ts'
+import type { Db, Tx } from '../db/db.ts'
+import type { NewListing } from '../repositories/listings.ts'
 import * as listings from '../repositories/listings.ts'
-import { attachPictures } from '../repositories/pictures.ts'
+import { attachManyPictures } from '../repositories/pictures.ts'
 import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import type { PasswordHasher } from '../security/passwords.ts'
@@ -91,20 +92,13 @@ export async function importCatalog(
   const fail = (f: ImportFailure) => {
     if (progress.failures.length < MAX_FAILURES_KEPT) progress.failures.push(f)
   }
-  /** Lists the books in one transaction; counts are kept only once it has committed. */
-  const listAll = async (books: readonly CourseBook[]) =>
-    db.transaction(async (tx) => {
-      let added = 0
-      for (const b of books) {
-        const { pictures, currency_unit, ...fields } = b
-        const info = currency_unit === null ? fields : { ...fields, currency_unit }
-        if (await listings.insertListing(tx, toNewListing(opts.storeId, info, opts.stock))) {
-          await attachPictures(tx, opts.storeId, b.id, pictures)
-          added++
-        }
-      }
-      return added
-    })
+  /**
+   * Lists the books in one transaction, in a few statements whatever their number: the listings in
+   * one multi-row insert (so the search structures' statement triggers run once per batch, not once
+   * per book), then the pictures. Counts are kept only once it has committed.
+   */
+  const listAll = (books: readonly CourseBook[]) =>
+    db.transaction((tx) => listBatch(tx, opts.storeId, opts.stock, books))
   report()
   for (const batch of source.batches(opts.batchSize ?? 200)) {
     if (opts.signal?.aborted) break
@@ -118,7 +112,7 @@ export async function importCatalog(
       // One bad book must not sink its batch: each is tried alone, and the refused ones are reported.
       for (const b of books)
         try {
-          if (await listAll([b])) progress.added++
+          if ((await listAll([b])) > 0) progress.added++
           else progress.skipped++
         } catch (err) {
           progress.failed++
@@ -136,4 +130,43 @@ export async function importCatalog(
     if (progress.seen >= total) break
   }
   return progress
+}
+
+/** A row's listing, its extra fields (the course data's currency_unit) kept as book_info keeps them. */
+function listingOf(storeId: string, stock: number, b: CourseBook): NewListing {
+  const { pictures: _pictures, currency_unit, ...fields } = b
+  return toNewListing(storeId, currency_unit === null ? fields : { ...fields, currency_unit }, stock)
+}
+
+/**
+ * Lists the books the store does not list yet, with their pictures, and returns how many. A book
+ * repeated within the batch is listed once (its first row), as one by one would. The rows already
+ * listed are found first, so that the insert adds exactly the others and their pictures follow: should
+ * another writer list one of them meanwhile, the insert adds fewer and the batch is given up (rolled
+ * back), to be tried book by book.
+ */
+async function listBatch(tx: Tx, storeId: string, stock: number, books: readonly CourseBook[]) {
+  const listed = await tx.query<{ book_id: string }>(
+    'SELECT book_id FROM listings WHERE store_id = $1 AND book_id = ANY($2::text[])',
+    [storeId, books.map((b) => b.id)],
+  )
+  const taken = new Set(listed.rows.map((r) => r.book_id))
+  const fresh: CourseBook[] = []
+  for (const b of books)
+    if (!taken.has(b.id)) {
+      taken.add(b.id)
+      fresh.push(b)
+    }
+  if (fresh.length === 0) return 0
+  const added = await listings.insertListings(
+    tx,
+    fresh.map((b) => listingOf(storeId, stock, b)),
+  )
+  if (added !== fresh.length) throw new Error('books were listed by another writer during the batch')
+  await attachManyPictures(
+    tx,
+    storeId,
+    fresh.map((b) => ({ bookId: b.id, pictures: b.pictures })),
+  )
+  return added
 }

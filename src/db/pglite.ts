@@ -30,7 +30,10 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
   }
   let pg: PGlite
   try {
-    pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
+    pg = new PGlite(dataDir, {
+      parsers: { [INT8_OID]: parseInt8 },
+      serializers: { [BYTEA_OID]: byteaText, [BYTEA_ARRAY_OID]: byteaArrayText },
+    })
     await pg.waitReady
   } catch (err) {
     await lock?.release()
@@ -99,6 +102,25 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
       }
     },
   }
+}
+
+const BYTEA_OID = 17
+const BYTEA_ARRAY_OID = 1001
+
+/**
+ * bytea parameters as PostgreSQL's hex text, written by Node's hex encoder. PGlite's own serializer
+ * builds one JavaScript string per byte: about 10 ms for a 60 KB picture, most of a catalogue import's
+ * time before this (docs/decisions/2026-12-06-import-speed.md).
+ */
+function byteaText(value: unknown): string {
+  if (!(value instanceof Uint8Array)) throw new Error('a bytea parameter must be a Uint8Array')
+  return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`
+}
+
+/** A bytea[] parameter as an array literal of hex texts (quoted, their backslash escaped). */
+function byteaArrayText(value: unknown): string {
+  if (!Array.isArray(value)) throw new Error('a bytea[] parameter must be an array')
+  return `{${value.map((v) => (v === null || v === undefined ? 'NULL' : `"\\${byteaText(v)}"`)).join(',')}}`
 }
 
 /**

@@ -18,17 +18,44 @@ export function sniffMime(data: Uint8Array): string {
 
 /** Stores a listing's pictures in order; identical bytes are kept once. */
 export async function attachPictures(tx: Tx, storeId: string, bookId: string, pictures: readonly Buffer[]) {
-  if (pictures.length === 0) return
-  const hashes = pictures.map((p) => createHash('sha256').update(p).digest())
-  await tx.query(
-    `INSERT INTO pictures (sha256, mime, data)
-     SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[]) ON CONFLICT (sha256) DO NOTHING`,
-    [hashes, pictures.map(sniffMime), pictures],
+  await attachManyPictures(tx, storeId, [{ bookId, pictures }])
+}
+
+/**
+ * Stores the pictures of several listings of a store in order, in three statements whatever their
+ * number; identical bytes are kept once, and bytes already stored are not sent again.
+ */
+export async function attachManyPictures(
+  tx: Tx,
+  storeId: string,
+  listings: readonly { bookId: string; pictures: readonly Buffer[] }[],
+) {
+  const rows = listings.flatMap((l) =>
+    l.pictures.map((data, idx) => ({
+      bookId: l.bookId,
+      idx,
+      data,
+      sha256: createHash('sha256').update(data).digest(),
+    })),
   )
+  if (rows.length === 0) return
+  const distinct = new Map(rows.map((r) => [r.sha256.toString('hex'), r]))
+  const stored = await tx.query<{ sha256: Buffer }>(
+    'SELECT sha256 FROM pictures WHERE sha256 = ANY($1::bytea[])',
+    [[...distinct.values()].map((r) => r.sha256)],
+  )
+  for (const r of stored.rows) distinct.delete(Buffer.from(r.sha256).toString('hex'))
+  const missing = [...distinct.values()]
+  if (missing.length > 0)
+    await tx.query(
+      `INSERT INTO pictures (sha256, mime, data)
+       SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[]) ON CONFLICT (sha256) DO NOTHING`,
+      [missing.map((r) => r.sha256), missing.map((r) => sniffMime(r.data)), missing.map((r) => r.data)],
+    )
   await tx.query(
     `INSERT INTO listing_pictures (store_id, book_id, idx, sha256)
-     SELECT $1, $2, i - 1, h FROM unnest($3::bytea[]) WITH ORDINALITY AS p(h, i)`,
-    [storeId, bookId, hashes],
+     SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bytea[])`,
+    [storeId, rows.map((r) => r.bookId), rows.map((r) => r.idx), rows.map((r) => r.sha256)],
   )
 }
 
