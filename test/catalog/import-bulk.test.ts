@@ -14,8 +14,10 @@ import { after, before, describe, test } from 'node:test'
 import sqlite from 'node-sqlite3-wasm'
 import { CourseDb } from '../../src/catalog/course-db.ts'
 import { importCatalog } from '../../src/catalog/import.ts'
+import { bookstoreCli } from '../../src/cli/main.ts'
 import { PasswordHasher } from '../../src/security/passwords.ts'
 import { genCourseDb } from '../../tools/catalog/gen-course-db.ts'
+import { addToolCommands } from '../../tools/cli.ts'
 import { addBook, call, newStore, newUser, startApp, type TestApp, type User } from '../support/helpers.ts'
 import { allPages } from '../support/search-fixtures.ts'
 
@@ -263,5 +265,46 @@ describe('a book the database refuses', () => {
       listed.rows,
       ['ok0', 'ok1', 'ok2', 'ok4', 'ok5'].map((book_id) => ({ book_id, pics: 1 })),
     )
+  })
+})
+
+describe('the gen-course-db command', () => {
+  test('writes a file the import reads, with the course layout and the books asked for', async () => {
+    const out = join(dir, 'cli.db')
+    const orig = { log: console.log, error: console.error }
+    const said: string[] = []
+    console.log = (m: string) => said.push(m)
+    try {
+      await addToolCommands(bookstoreCli({}), {}).parseAsync([
+        'node',
+        'bookstore',
+        'gen-course-db',
+        '--n',
+        '12',
+        '--out',
+        out,
+        '--picture-bytes',
+        '1000',
+      ])
+    } finally {
+      console.log = orig.log
+    }
+    assert.ok(
+      said.some((l) => /wrote 12 books/.test(l)),
+      said.join('\n'),
+    )
+    const source = new CourseDb(out)
+    try {
+      assert.equal(source.count(), 12)
+      const [first] = source.batches(12)
+      assert.ok(first)
+      for (const b of first.books) {
+        const text = `${b.author_intro}${b.book_intro}${b.content}`
+        assert.ok(Buffer.byteLength(text) > 2000, 'about 3 KB of text a book')
+      }
+      assert.ok(first.books.some((b) => b.pictures.length === 1 && (b.pictures[0]?.length ?? 0) >= 600))
+    } finally {
+      source.close()
+    }
   })
 })
