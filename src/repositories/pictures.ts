@@ -25,8 +25,8 @@ export async function attachPictures(tx: Tx, storeId: string, bookId: string, pi
 }
 
 /**
- * Stores the pictures of several listings of a store in order, in three statements whatever their
- * number; identical bytes are kept once, and bytes already stored are not sent again.
+ * Stores the pictures of several listings of a store in order, in a few statements whatever their
+ * number; identical bytes are kept once.
  */
 export async function attachManyPictures(
   tx: Tx,
@@ -43,11 +43,15 @@ export async function attachManyPictures(
   )
   if (rows.length === 0) return
   const distinct = new Map(rows.map((r) => [r.sha256.toString('hex'), r]))
-  const stored = await tx.query<{ sha256: Buffer }>(
-    'SELECT sha256 FROM pictures WHERE sha256 = ANY($1::bytea[])',
-    [[...distinct.values()].map((r) => r.sha256)],
-  )
-  for (const r of stored.rows) distinct.delete(Buffer.from(r.sha256).toString('hex'))
+  // For a batch of listings (an import) the contents already stored are looked up first, so that
+  // shared covers are not sent again; for one listing (add_book) that round trip would cost more.
+  if (listings.length > 1) {
+    const stored = await tx.query<{ sha256: Buffer }>(
+      'SELECT sha256 FROM pictures WHERE sha256 = ANY($1::bytea[])',
+      [[...distinct.values()].map((r) => r.sha256)],
+    )
+    for (const r of stored.rows) distinct.delete(Buffer.from(r.sha256).toString('hex'))
+  }
   const missing = [...distinct.values()]
   // Each picture its own parameter rather than one bytea[]: the server then reads no array literal
   // of megabytes, which on PGlite made the statement twice as slow.
