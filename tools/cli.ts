@@ -142,6 +142,23 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('gen-course-db')
+    .description(
+      "write a course catalogue file shaped like the course's book_lx.db (SQLite, table book: ~60 KB of picture " +
+        'and ~3 KB of text per book, covers and books repeated as in a real catalogue), with progress, to measure the import',
+    )
+    .requiredOption('--out <file>', 'the SQLite file to write (replaced if it exists)')
+    .option('--n <books>', 'books in the file (40000, 40k)', quantity, 40_000)
+    .option('--picture-bytes <n>', 'mean picture size in bytes', wholeNumber, 60_000)
+    .option('--seed <n>', 'seed of the generator', wholeNumber, 1)
+    .action((o) =>
+      run('gen-course-db', async () => {
+        const { genCourseDb } = await import('./catalog/gen-course-db.ts')
+        await genCourseDb({ books: o.n, out: o.out, seed: o.seed, pictureBytes: o.pictureBytes })
+      }),
+    )
+
+  program
     .command('bench-search')
     .description(
       'search latency per query kind (p50/p99) on the generated catalogue, and the same mix as ILIKE scans',

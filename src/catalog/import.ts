@@ -1,11 +1,14 @@
-import type { Db } from '../db/db.ts'
+import type { Db, Tx } from '../db/db.ts'
+import type { NewListing } from '../repositories/listings.ts'
 import * as listings from '../repositories/listings.ts'
-import { attachPictures } from '../repositories/pictures.ts'
+import { attachManyPictures } from '../repositories/pictures.ts'
 import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
+import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
+import { segmenter } from '../search/segmenter.ts'
 import type { PasswordHasher } from '../security/passwords.ts'
 import { toNewListing } from './book-info.ts'
-import type { CourseBook, CourseDb } from './course-db.ts'
+import type { CourseBook, CourseDb, RejectedRow } from './course-db.ts'
 
 /** A row that was not listed, and why (the file's or the database's reason). */
 export interface ImportFailure {
@@ -91,49 +94,128 @@ export async function importCatalog(
   const fail = (f: ImportFailure) => {
     if (progress.failures.length < MAX_FAILURES_KEPT) progress.failures.push(f)
   }
-  /** Lists the books in one transaction; counts are kept only once it has committed. */
-  const listAll = async (books: readonly CourseBook[]) =>
-    db.transaction(async (tx) => {
-      let added = 0
-      for (const b of books) {
-        const { pictures, currency_unit, ...fields } = b
-        const info = currency_unit === null ? fields : { ...fields, currency_unit }
-        if (await listings.insertListing(tx, toNewListing(opts.storeId, info, opts.stock))) {
-          await attachPictures(tx, opts.storeId, b.id, pictures)
-          added++
-        }
-      }
-      return added
-    })
+  /**
+   * Lists the books in one transaction, in a few statements whatever their number: the listings in
+   * one multi-row insert (so the search structures' statement triggers run once per batch, not once
+   * per book), then the pictures. Counts are kept only once it has committed.
+   */
+  const listAll = (books: readonly PreparedBook[]) =>
+    db.transaction((tx) => listBatch(tx, opts.storeId, books))
+  const batches = source.batches(opts.batchSize ?? 200)
   report()
-  for (const batch of source.batches(opts.batchSize ?? 200)) {
-    if (opts.signal?.aborted) break
-    const room = total - progress.seen
-    const books = batch.books.slice(0, room)
-    try {
-      const added = await listAll(books)
-      progress.added += added
-      progress.skipped += books.length - added
-    } catch {
-      // One bad book must not sink its batch: each is tried alone, and the refused ones are reported.
-      for (const b of books)
-        try {
-          if (await listAll([b])) progress.added++
-          else progress.skipped++
-        } catch (err) {
-          progress.failed++
-          fail({ row: null, id: b.id, reason: err instanceof Error ? err.message : String(err) })
-        }
+  try {
+    let next = prepare(batches.next(), opts)
+    while (!opts.signal?.aborted) {
+      const batch = await next
+      if (!batch) break
+      const room = total - progress.seen
+      const books = batch.books.slice(0, room)
+      const written = listAll(books)
+      // While the database writes this batch (in its own thread or server), the next one is read and
+      // segmented here: a book at a time, so that this batch's statements are sent without waiting.
+      next = room > batch.read ? prepare(batches.next(), opts) : Promise.resolve(undefined)
+      next.catch(() => {}) // awaited below; a failure is reported there, not as unhandled meanwhile
+      try {
+        const added = await written
+        progress.added += added
+        progress.skipped += books.length - added
+      } catch {
+        // One bad book must not sink its batch: each is tried alone, and the refused ones are reported.
+        for (const b of books)
+          try {
+            if ((await listAll([b])) > 0) progress.added++
+            else progress.skipped++
+          } catch (err) {
+            progress.failed++
+            fail({ row: null, id: b.book.id, reason: err instanceof Error ? err.message : String(err) })
+          }
+      }
+      const read = Math.min(batch.read, room)
+      const rejected = batch.rejected.slice(0, Math.max(0, read - books.length))
+      progress.invalid += Math.max(0, read - books.length)
+      for (const r of rejected) fail(r)
+      progress.seen += read
+      report()
+      // A server importing keeps answering: the next batch waits for the requests that came meanwhile.
+      await new Promise((r) => setImmediate(r))
+      if (progress.seen >= total) break
     }
-    const read = Math.min(batch.read, room)
-    const rejected = batch.rejected.slice(0, Math.max(0, read - books.length))
-    progress.invalid += Math.max(0, read - books.length)
-    for (const r of rejected) fail(r)
-    progress.seen += read
-    report()
-    // A server importing keeps answering: the next batch waits for the requests that came meanwhile.
-    await new Promise((r) => setImmediate(r))
-    if (progress.seen >= total) break
+    await next // a batch prepared but not written (stopped): nothing to undo, its work is dropped
+  } finally {
+    batches.return(undefined) // closes the file's statement
   }
   return progress
+}
+
+/** A book of the file with its listing and search columns, computed before its batch is written. */
+interface PreparedBook {
+  book: CourseBook
+  listing: NewListing
+  columns: SearchColumns
+}
+
+interface PreparedBatch {
+  books: PreparedBook[]
+  /** Rows read from the file, malformed ones included. */
+  read: number
+  rejected: RejectedRow[]
+}
+
+/** Books segmented between two turns of the event loop while the previous batch is written. */
+const BOOKS_PER_TURN = 5
+
+/** The file's next batch, with each book's listing and search columns; undefined after the last. */
+async function prepare(
+  read: IteratorResult<{ books: CourseBook[]; read: number; rejected: RejectedRow[] }>,
+  opts: ImportOptions,
+): Promise<PreparedBatch | undefined> {
+  if (read.done) return undefined
+  const seg = segmenter()
+  const books: PreparedBook[] = []
+  for (const book of read.value.books) {
+    if (books.length % BOOKS_PER_TURN === BOOKS_PER_TURN - 1) await new Promise((r) => setImmediate(r))
+    const listing = listingOf(opts.storeId, opts.stock, book)
+    books.push({ book, listing, columns: searchColumns(seg, listing) })
+  }
+  return { books, read: read.value.read, rejected: read.value.rejected }
+}
+
+/** A row's listing, its extra fields (the course data's currency_unit) kept as book_info keeps them. */
+function listingOf(storeId: string, stock: number, b: CourseBook): NewListing {
+  const { pictures: _pictures, currency_unit, ...fields } = b
+  return toNewListing(storeId, currency_unit === null ? fields : { ...fields, currency_unit }, stock)
+}
+
+/**
+ * Lists the books the store does not list yet, with their pictures, and returns how many. A book
+ * repeated within the batch is listed once (its first row), as one by one would. The rows already
+ * listed are found first, so that the insert adds exactly the others and their pictures follow: should
+ * another writer list one of them meanwhile, the insert adds fewer and the batch is given up (rolled
+ * back), to be tried book by book.
+ */
+async function listBatch(tx: Tx, storeId: string, books: readonly PreparedBook[]) {
+  const listed = await tx.query<{ book_id: string }>(
+    'SELECT book_id FROM listings WHERE store_id = $1 AND book_id = ANY($2::text[])',
+    [storeId, books.map((b) => b.book.id)],
+  )
+  const taken = new Set(listed.rows.map((r) => r.book_id))
+  const fresh: PreparedBook[] = []
+  for (const b of books)
+    if (!taken.has(b.book.id)) {
+      taken.add(b.book.id)
+      fresh.push(b)
+    }
+  if (fresh.length === 0) return 0
+  const added = await listings.insertListings(
+    tx,
+    fresh.map((b) => b.listing),
+    fresh.map((b) => b.columns),
+  )
+  if (added !== fresh.length) throw new Error('books were listed by another writer during the batch')
+  await attachManyPictures(
+    tx,
+    storeId,
+    fresh.map((b) => ({ bookId: b.book.id, pictures: b.book.pictures })),
+  )
+  return added
 }
