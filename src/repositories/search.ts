@@ -655,10 +655,47 @@ async function searchWithTypos(
   const group = typoGroupSql(text, typos)
   const where = [...filterSql(req.filters), group.match]
   const room = req.limit - exact.hits.length
-  if (room === 0) return { total: exact.total + (await countWhere(q, where)), hits: exact.hits }
+  if (room === 0)
+    return { total: exact.total + (await countTypoGroup(q, req, text, typos, where)), hits: exact.hits }
   const offset = Math.max(0, req.offset - exact.total)
   const found = await searchByStatement(q, { ...req, offset, limit: room }, where, group.score)
   return { total: exact.total + found.total, hits: [...exact.hits, ...found.hits] }
+}
+
+/**
+ * The number of typo matches (`where`: typoGroupSql's match with the filters). For one word over every
+ * field with no filter, they are the listings holding a candidate but not the word, anywhere: counted
+ * from the words' bitmaps of kind 'w' (migration 010), the candidates' ORed less the word's, block by
+ * block, instead of visiting every listing of a common candidate. Any other query is counted by the
+ * statement.
+ */
+async function countTypoGroup(
+  q: Queryable,
+  req: SearchRequest,
+  text: TextQuery,
+  typos: TypoQuery,
+  where: Sql[],
+): Promise<number> {
+  const [word, ...more] = typos.widened.terms
+  const candidates = word?.typos ?? []
+  const oneWordAnywhere =
+    text.postings?.allFields === true &&
+    text.substring === null &&
+    more.length === 0 &&
+    word !== undefined &&
+    !word.parts &&
+    word.text === text.postings.term &&
+    candidates.length > 0 &&
+    filterSql(req.filters).length === 0
+  if (!oneWordAnywhere) return countWhere(q, where)
+  const r = await query<{ n: number }>(
+    q,
+    sql`SELECT coalesce(sum(bit_count(CASE WHEN e.bits IS NULL THEN c.bits ELSE c.bits & ~e.bits END)), 0)::int AS n
+          FROM (SELECT block, bit_or(bits) AS bits FROM search_bitmaps
+                 WHERE kind = 'w' AND key = ANY(${candidates}::text[]) GROUP BY block) c
+          LEFT JOIN search_bitmaps e ON e.kind = 'w' AND e.key = ${word.text} AND e.block = c.block`,
+  )
+  return r.rows[0]?.n ?? 0
 }
 
 /**

@@ -53,6 +53,10 @@ before(async () => {
     hand('python-1', s0, { title: 'Python 入门' }),
     hand('python-2', s1, { title: 'Python Cookbook' }),
     hand('kotlin', s1, { title: '无题', tags: ['kotlin'] }),
+    // A word and its neighbour in one listing: an exact match, not a typo match.
+    hand('rustacean-1', s0, { title: 'Rustacean 指南' }),
+    hand('rustacean-2', s1, { title: 'Rustacean 与 Rustaceans' }),
+    hand('rustaceans', s1, { title: 'Rustaceans 手册' }),
   )
   await t.db.transaction(async (tx) => {
     for (let i = 0; i < books.length; i += 150) await insertListings(tx, books.slice(i, i + 150))
@@ -229,6 +233,16 @@ test('the group check bites: typo matches first, or a lost typo match, fail it',
     (a, b) => (b.score < 0 ? b.score + 3 : b.score) - (a.score < 0 ? a.score + 3 : a.score),
   )
   assert.throws(() => assertGroups(noPenalty.map(key), ref, 'no penalty'))
+})
+
+test('a page within the exact matches counts the typo matches without the listings holding both words', async () => {
+  const ref = reference('rustacean')
+  assert.deepEqual([ref.exact.size, ref.typo.size], [2, 1])
+  const req = await request('rustacean')
+  assert.ok(req.text?.postings?.allFields && req.text.typos, 'one word over every field, with a candidate')
+  // walk checks that every page says the same total: the first pages count the typo group alone
+  // (from the bitmaps), the last one reads it.
+  for (const size of [1, 2, 3]) assertGroups((await walk(req, size)).map(key), ref, `page size ${size}`)
 })
 
 test('store and scope filters apply to typo matches', async () => {

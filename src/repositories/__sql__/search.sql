@@ -373,8 +373,11 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM (SELECT doc, score FROM search_postings WHERE term = $1 ORDER BY score DESC, doc DESC LIMIT $2 OFFSET $3) p JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
--- $1 = "(('river' | 'rivers' | 'rover')) & ('rivers' | 'rover')", $2 = "'river'"
-SELECT count(*)::int AS n FROM listings l WHERE (((l.search_vec @@ $1::tsquery)) AND NOT ((l.search_vec @@ $2::tsquery)));
+-- $1 = ["rivers","rover"], $2 = "river"
+SELECT coalesce(sum(bit_count(CASE WHEN e.bits IS NULL THEN c.bits ELSE c.bits & ~e.bits END)), 0)::int AS n
+          FROM (SELECT block, bit_or(bits) AS bits FROM search_bitmaps
+                 WHERE kind = 'w' AND key = ANY($1::text[]) GROUP BY block) c
+          LEFT JOIN search_bitmaps e ON e.kind = 'w' AND e.key = $2 AND e.block = c.block;
 
 -- ## two words with a typo and a price, by price: the exact statement, then the one candidate's
 
