@@ -1,5 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite'
 import type { QueryResult } from './db.ts'
+import { byteaText } from './pglite-bytea.ts'
 
 /**
  * Named (prepared) statements for PGlite, which its query() does not offer: every query() call
@@ -38,7 +39,10 @@ export class PgliteNamedStatements {
     const values = params.map((value, i) => {
       if (value === null || value === undefined) return null
       const serialize = this.pg.serializers[statement.paramTypes[i] ?? 0]
-      return serialize ? String(serialize(value)) : String(value)
+      const serialized = serialize ? serialize(value) : value
+      // Bind is written here in text format only: bytes (bytea's serializer passes them through for
+      // PGlite's binary format) go as hex text.
+      return serialized instanceof Uint8Array ? byteaText(serialized) : String(serialized)
     })
     const { messages } = await this.pg.execProtocol(concat([bind(name, values), execute(), sync()]), {
       syncToFs: false,

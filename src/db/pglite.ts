@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { type DataDirLock, type Holder, lockDataDir } from './data-dir-lock.ts'
 import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
+import { BYTEA_ARRAY_OID, BYTEA_OID, byteaArrayText, byteaBinary } from './pglite-bytea.ts'
 import { PgliteNamedStatements } from './pglite-named.ts'
 
 /**
@@ -35,8 +36,11 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
       serializers: { [BYTEA_OID]: byteaBinary },
     })
     await pg.waitReady
-    // PGlite derives every array type's serializer from its element's while starting: bytea[] is
-    // replaced after that, as text (an array's elements cannot be sent as binary one by one).
+    // Set again once started: PGlite keeps the option only for a database in a directory (an
+    // in-memory one, as the tests use, starts with its own), and it derives every array type's
+    // serializer from its element's while starting, so bytea[] is replaced after that, as text (an
+    // array's elements cannot be sent as binary one by one).
+    pg.serializers[BYTEA_OID] = byteaBinary
     pg.serializers[BYTEA_ARRAY_OID] = byteaArrayText
   } catch (err) {
     await lock?.release()
@@ -105,32 +109,6 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
       }
     },
   }
-}
-
-const BYTEA_OID = 17
-const BYTEA_ARRAY_OID = 1001
-
-/**
- * A bytea parameter is sent as its bytes (the protocol's binary format, which PGlite uses for any
- * byte array a serializer returns). PGlite's own serializer writes hex text one JavaScript string per
- * byte, and then counts and encodes the text again: about 10 ms for a 60 KB picture, most of a
- * catalogue import's time before this (docs/decisions/2026-12-06-import-speed.md).
- */
-function byteaBinary(value: unknown): string {
-  if (!(value instanceof Uint8Array)) throw new Error('a bytea parameter must be a Uint8Array')
-  return value as unknown as string // PGlite's serializer type says string; bytes pass through as binary
-}
-
-/** PostgreSQL's hex text of bytes, written by Node's hex encoder. */
-function byteaText(value: unknown): string {
-  if (!(value instanceof Uint8Array)) throw new Error('a bytea parameter must be a Uint8Array')
-  return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`
-}
-
-/** A bytea[] parameter as an array literal of hex texts (quoted, their backslash escaped). */
-function byteaArrayText(value: unknown): string {
-  if (!Array.isArray(value)) throw new Error('a bytea[] parameter must be an array')
-  return `{${value.map((v) => (v === null || v === undefined ? 'NULL' : `"\\${byteaText(v)}"`)).join(',')}}`
 }
 
 /**
