@@ -1,6 +1,6 @@
 import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
 import { gramsQuery, quote, type Weight } from './lexemes.ts'
-import { queryPinyinWord } from './pinyin.ts'
+import { queryPinyinWord, withoutToneNumbers } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
 
 /** The fields a search can be limited to, and the search_vec weight each one is stored under. */
@@ -200,7 +200,13 @@ export function queryWords(seg: Segmenter, q: string): Word[] {
   // A query in pinyin (xin ling, meilixinling) is one word: titles and authors store their words'
   // pinyin (xinling, see pinyin.ts), matched by the whole or by its words.
   const pinyinWord = queryPinyinWord(typed)
-  return pinyinWord ? [pinyinWord] : typed.map((w) => queryWord(seg, w))
+  if (pinyinWord) return [pinyinWord]
+  return typed.map((w) => {
+    // A word that reads as pinyin with tone numbers (xin1ling2) also matches without them, as its
+    // one part; it still matches as typed, which an id that merely looks like it (e3ce5) needs.
+    const toneless = withoutToneNumbers(w)
+    return toneless === w ? queryWord(seg, w) : { text: w, parts: [toneless] }
+  })
 }
 
 /**

@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module'
 import { Jieba } from '@node-rs/jieba'
 import { fold } from './fold.ts'
-import { withoutToneNumbers } from './pinyin.ts'
 
 /**
  * Chinese (and Latin) word segmentation for full-text search. PostgreSQL cannot split Chinese text,
@@ -46,14 +45,11 @@ export class Segmenter {
       .filter(keep)
   }
 
-  /**
-   * The words of a query (precise mode: one token per word as typed), normalised like documents; a
-   * word in pinyin with tone numbers loses them (xin1ling2 → xinling; tone marks fold away already).
-   */
+  /** The words of a query (precise mode: one token per word as typed), normalised like documents. */
   queryWords(text: string): string[] {
     return this.jieba
       .cut(normalise(text), true)
-      .map((t) => withoutToneNumbers(t.trim()))
+      .map((t) => t.trim())
       .filter(keep)
   }
 

@@ -95,6 +95,8 @@ describe('search', () => {
       ['english', { title: '我们的城市', book_intro: 'A book for women and men' }],
       ['diary', { title: '女生日記' }],
       ['apart', { title: '生日快乐日记' }],
+      // An id that reads like pinyin with tone numbers (e3 ce5): found as written.
+      ['code', { title: 'Title of item e3ce5' }],
     ]
     for (const [id, info] of books) await addBook(t.app, seller, store, bookInfo(id, 1000, info))
   })
@@ -126,6 +128,11 @@ describe('search', () => {
     assert.deepEqual(await ids({ q: 'cafe' }), ['latin'])
     assert.deepEqual(await ids({ q: 'CAFÉ society' }), ['latin'])
     assert.deepEqual(await ids({ q: 'emile', scope: 'author' }), ['latin'])
+  })
+
+  test('a word that merely looks like pinyin with tone numbers still matches as written', async () => {
+    assert.deepEqual(await ids({ q: 'Title of item e3ce5' }), ['code'])
+    assert.deepEqual(await ids({ q: 'e3ce5' }), ['code'])
   })
 
   test('pinyin finds titles: words, joined, split syllables, tone marks and numbers', async () => {
