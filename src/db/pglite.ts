@@ -31,15 +31,12 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
   }
   let pg: PGlite
   try {
-    pg = new PGlite(dataDir, {
-      parsers: { [INT8_OID]: parseInt8 },
-      serializers: { [BYTEA_OID]: byteaBinary },
-    })
+    pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
     await pg.waitReady
-    // Set again once started: PGlite keeps the option only for a database in a directory (an
-    // in-memory one, as the tests use, starts with its own), and it derives every array type's
-    // serializer from its element's while starting, so bytea[] is replaced after that, as text (an
-    // array's elements cannot be sent as binary one by one).
+    // Set once started rather than as an option: PGlite keeps the option only for a database in a
+    // directory (an in-memory one, as the tests use, starts with its own), and it derives every array
+    // type's serializer from its element's while starting, so bytea[] is replaced after that, as text
+    // (an array's elements cannot be sent as binary one by one).
     pg.serializers[BYTEA_OID] = byteaBinary
     pg.serializers[BYTEA_ARRAY_OID] = byteaArrayText
   } catch (err) {

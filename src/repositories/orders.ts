@@ -180,18 +180,6 @@ export async function payOrders(q: Queryable, batch: readonly PayOrder[]): Promi
   })
 }
 
-/** Pays one order (see payOrders). */
-export async function payOrder(
-  q: Queryable,
-  orderId: string,
-  buyerId: string,
-  storedHash?: string,
-): Promise<PayResult> {
-  const [paid] = await payOrders(q, [{ orderId, buyerId, storedHash }])
-  if (paid === undefined) throw new Error('pay_orders answered no row')
-  return paid
-}
-
 /** The order with the owner of its store (who may ship, refuse, and is paid on receipt). */
 export interface OrderWithOwner extends OrderRow {
   seller_id: string
