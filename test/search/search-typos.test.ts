@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test'
 import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
 import { type SearchHit, type SearchRequest, searchListings } from '../../src/repositories/search.ts'
 import { findTypoCandidates } from '../../src/repositories/typos.ts'
+import { planSearch } from '../../src/search/plan.ts'
 import { parseScope, queryWords, type ScopeField, textQuery } from '../../src/search/query.ts'
 import { segmenter } from '../../src/search/segmenter.ts'
 import {
@@ -239,7 +240,8 @@ test('a page within the exact matches counts the typo matches without the listin
   const ref = reference('rustacean')
   assert.deepEqual([ref.exact.size, ref.typo.size], [2, 1])
   const req = await request('rustacean')
-  assert.ok(req.text?.postings?.allFields && req.text.typos, 'one word over every field, with a candidate')
+  const plan = planSearch(req)
+  assert.ok(plan.kind === 'typos' && plan.count === 'bitmaps', 'one word over every field, with a candidate')
   // walk checks that every page says the same total: the first pages count the typo group alone
   // (from the bitmaps), the last one reads it.
   for (const size of [1, 2, 3]) assertGroups((await walk(req, size)).map(key), ref, `page size ${size}`)
@@ -272,7 +274,7 @@ test('a word with no neighbours in the vocabulary is searched exactly as before'
     text: textQuery(segmenter(), 'photoshop', parseScope(undefined) as Set<ScopeField>),
   }
   assert.deepEqual(req.text, plain.text)
-  assert.ok(req.text?.postings, 'the postings still answer it')
+  assert.equal(planSearch(req).kind, 'bitmaps', 'the bitmaps still answer it')
   // Chinese and short words are never looked up.
   assert.equal((await findTypoCandidates(t.db, ['城市', 'java', '12345'])).size, 0)
 })

@@ -1,0 +1,203 @@
+/**
+ * The bitmaps plan: a search by relevance of up to three words, filtered by tags and a store at most,
+ * answered from search_bitmaps (migrations 007, 010, 016) without visiting a match that is not on
+ * the page (docs/search.md, "Bitmaps").
+ */
+import type { Queryable } from '../../db/db.ts'
+import { query, type Sql, sql } from '../../db/sql.ts'
+import { BITMAP_BLOCK } from '../../search/encoding.ts'
+import type { SearchPlan, SearchRequest } from '../../search/plan.ts'
+import type { Word } from '../../search/query.ts'
+import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
+import { HIT_COLUMNS, type SearchHit, type SearchResult } from './hits.ts'
+
+/** An empty bitmap block. */
+const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
+
+/** The sums below add levels of 2, 1 and 0 a word at a time: this fails to compile if rank.ts changes them. */
+export const LEVELS: readonly [typeof TITLE, typeof AUTHOR_TAGS, typeof ELSEWHERE] = [2, 1, 0]
+
+/**
+ * The order of a search is a sequence of sets: tier 2, 1, 0, and within a tier the sum of the words'
+ * levels (src/search/rank.ts) from high to low, newest (highest doc) first in each.
+ * Per block of 8 192 listings, one statement builds each set's bitmap from the words' bitmaps and
+ * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
+ * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
+ */
+export async function searchBitmaps(
+  q: Queryable,
+  plan: Extract<SearchPlan, { kind: 'bitmaps' }>,
+  req: SearchRequest,
+): Promise<SearchResult> {
+  const bq = plan.query
+  const columns: Sql[] = []
+  const named = new Map<string, Sql>()
+  /** A name the statement gives a column of its own: a letter and a number (x3: the sum 3 so far). */
+  const id = (letter: string, n: number) => sql.ident(`${letter}${n}`)
+  /** The column holding a block of the bitmap of this kind and key (a fixed kind letter). */
+  const col = (kind: string, key: string) => {
+    const ref = `${kind}\u0000${key}`
+    let name = named.get(ref)
+    if (name === undefined) {
+      name = id('c', named.size)
+      named.set(ref, name)
+      columns.push(
+        sql`coalesce(bit_or(b.bits) FILTER (WHERE b.kind = ${sql.literal(kind)} AND b.key = ${key}), ${NO_BITS}) AS ${name}`,
+      )
+    }
+    return name
+  }
+  /** The listings holding the word, itself or all its parts, in a bitmap of one of the kinds. */
+  const holds = (kinds: readonly string[], w: Word) => {
+    const any = (lexeme: string) =>
+      sql`(${sql.join(
+        kinds.map((k) => col(k, lexeme)),
+        sql` | `,
+      )})`
+    return w.parts ? sql`(${any(w.text)} | (${sql.join(w.parts.map(any), sql` & `)}))` : any(w.text)
+  }
+  const n = bq.words.length
+  const all = (exprs: Sql[]) => (exprs.length > 0 ? sql`(${sql.join(exprs, sql` & `)})` : NO_BITS)
+  const gram = bq.gram === null ? NO_BITS : col('g', bq.gram)
+  // The filters: each tag (kind 't') and the store (kind 's').
+  const filterBits = [
+    ...plan.tags.map((tag) => col('t', tag)),
+    ...(plan.storeId === undefined ? [] : [col('s', plan.storeId)]),
+  ]
+  const match = sql`((${all(bq.words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${gram})
+                  ${sql.join(
+                    filterBits.map((t) => sql`& ${t}`),
+                    sql` `,
+                  )})`
+  const inTitle = bq.title ? sql`(${all(bq.words.map((w) => holds(['A'], w)))} | ${gram})` : NO_BITS
+  const inAuthorTags = bq.authorTags ? all(bq.words.map((w) => holds(['B'], w))) : NO_BITS
+  // Each word's level: u (2, the title holds it) or v (1, author or tags do and the title does not).
+  const levels = bq.words.flatMap((w, i) => {
+    const a = bq.title ? holds(['A'], w) : NO_BITS
+    return [
+      sql`${a} AS ${id('u', i)}`,
+      sql`${bq.authorTags ? sql`(${holds(['B'], w)} & ~${a})` : NO_BITS} AS ${id('v', i)}`,
+    ]
+  })
+  // The sums of levels a tier can hold, from high to low. A word's level is at most `top`; all words
+  // at the top make tier 2 (title) or tier 1 (author and tags); in tier 1 every word has a level; tier 2
+  // without a gram is every word in the title.
+  const top = bq.title ? TITLE : bq.authorTags ? AUTHOR_TAGS : ELSEWHERE
+  const possible = (tier: number, sum: number) =>
+    sum <= n * top &&
+    (tier === TITLE
+      ? bq.gram !== null || sum === TITLE * n
+      : tier === AUTHOR_TAGS
+        ? sum >= n && sum < n * top + (bq.title ? 0 : 1)
+        : top === 0 || sum < n * top)
+  // Each tier's listings, from every word in the title (t2) and every word in author or tags (t1).
+  const tiers = [
+    [TITLE, sql`t2`],
+    [AUTHOR_TAGS, sql`t1 & ~t2`],
+    [ELSEWHERE, sql`~(t2 | t1)`],
+  ] as const
+  // The sets in the order of the search: tier, then sum of levels, both from high to low. The last
+  // step below holds each tier as a column z<tier>; without words, sum0 is that step.
+  const sets: { bits: Sql; score: number }[] = []
+  for (const [tier, bits] of tiers)
+    for (let sum = 2 * n; sum >= 0; sum--)
+      if (possible(tier, sum))
+        sets.push({
+          bits: sql`(${id('x', sum)} & ${n > 0 ? id('z', tier) : bits})`,
+          score: score(tier, sum, n),
+        })
+  // x0…x{2i} after the first i words: the matches whose levels add up to each sum, one word at a time.
+  const steps = bq.words.map((_, i) => {
+    const rest = bq.words.flatMap((_, j) => (j > i ? [sql`, ${id('u', j)}, ${id('v', j)}`] : []))
+    const x = Array.from({ length: 2 * i + 3 }, (_, k) => {
+      const terms = [
+        ...(k <= 2 * i ? [sql`(${id('x', k)} & ~(${id('u', i)} | ${id('v', i)}))`] : []),
+        ...(k >= 1 && k - 1 <= 2 * i ? [sql`(${id('x', k - 1)} & ${id('v', i)})`] : []),
+        ...(k >= 2 ? [sql`(${id('x', k - 2)} & ${id('u', i)})`] : []),
+      ]
+      return sql`, ${sql.join(terms, sql` | `)} AS ${id('x', k)}`
+    })
+    // The last step also splits the tiers apart, once per block.
+    const carried =
+      i === n - 1
+        ? sql.join(
+            tiers.map(([tier, bits]) => sql`, ${bits} AS ${id('z', tier)}`),
+            sql.empty,
+          )
+        : sql`, t2, t1`
+    return sql`, ${id('sum', i + 1)} AS MATERIALIZED (SELECT block${carried}${sql.join(rest, sql.empty)}${sql.join(x, sql.empty)} FROM ${id('sum', i)})`
+  })
+  const refs = [...named.keys()].map((ref) => ref.split('\u0000'))
+  const kinds = refs.map(([kind]) => kind)
+  const keys = refs.map(([, key]) => key)
+  /** Per block (of the blocks `where` keeps): the words' bitmaps, the tiers and the sums, then `output`. */
+  const statement = (output: Sql, where: Sql) => sql`
+    WITH raw AS (
+      SELECT b.block, ${sql.join(columns)}
+        FROM unnest(${kinds}::"char"[], ${keys}::text[]) AS k(kind, key)
+        JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key ${where}
+       GROUP BY b.block
+    ), sum0 AS MATERIALIZED (
+      SELECT block, ${inTitle} AS t2, ${inAuthorTags} AS t1${sql.join(
+        levels.map((l) => sql`, ${l}`),
+        sql.empty,
+      )}, ${match} AS x0
+        FROM raw
+    )${sql.join(steps, sql.empty)}
+    SELECT block, ${output} FROM ${id('sum', n)}`
+  const byBlock = (
+    await query<{ block: number; n: number[] }>(
+      q,
+      statement(sql`ARRAY[${sql.join(sets.map((x) => sql`bit_count(${x.bits})::int`))}] AS n`, sql.empty),
+    )
+  ).rows.sort((a, b) => b.block - a.block)
+  let total = 0
+  for (const r of byBlock) for (const x of r.n) total += x
+  if (total <= req.offset) return { total, hits: [] }
+  // The blocks of each set that hold the page, in order, and how many of each block's listings to skip and take.
+  const parts: { set: number; block: number; skip: number; take: number }[] = []
+  let skip = req.offset
+  let need = req.limit
+  for (let set = 0; set < sets.length && need > 0; set++)
+    for (const r of byBlock) {
+      const count = r.n[set] ?? 0
+      if (count <= skip) {
+        skip -= count
+        continue
+      }
+      const take = Math.min(count - skip, need)
+      parts.push({ set, block: r.block, skip, take })
+      need -= take
+      skip = 0
+      if (need === 0) break
+    }
+  // Then the bitmaps of those blocks of those sets.
+  const used = [...new Set(parts.map((x) => x.set))]
+  const bitmaps = await query<{ block: number; bits: string[] }>(
+    q,
+    statement(
+      sql`ARRAY[${sql.join(used.map((set) => sql`${sets[set]?.bits ?? NO_BITS}::text`))}] AS bits`,
+      sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
+    ),
+  )
+  const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r.bits]))
+  const docs: number[] = []
+  const scores: number[] = []
+  for (const part of parts) {
+    const bits = bitsOf.get(part.block)?.[used.indexOf(part.set)] ?? ''
+    let seen = 0
+    for (let i = bits.length - 1; i >= 0 && seen < part.skip + part.take; i--) {
+      if (bits[i] !== '1') continue
+      if (seen++ < part.skip) continue
+      docs.push(part.block * BITMAP_BLOCK + i)
+      scores.push(sets[part.set]?.score ?? 0)
+    }
+  }
+  const r = await query<SearchHit>(
+    q,
+    sql`SELECT ${HIT_COLUMNS}, p.score FROM unnest(${docs}::bigint[], ${scores}::float8[]) AS p(doc, score)
+         JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`,
+    { name: 'search_listings_by_doc' },
+  )
+  return { total, hits: r.rows }
+}

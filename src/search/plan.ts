@@ -1,0 +1,136 @@
+/**
+ * The search planner: one place that decides which structure answers a search request, and why.
+ * `planSearch` is a pure function of the request (the text query already parsed, typo candidates
+ * already looked up); each plan kind has one executor in src/repositories/search/. docs/search.md
+ * describes the plans; test/search/search-plan.test.ts holds the table of requests and their plans.
+ */
+import type { Sort } from '../api/catalog.ts'
+import type { BitmapQuery, TextQuery, TypoQuery } from './query.ts'
+
+export interface SearchFilters {
+  storeId?: string | undefined
+  /** Exact tags; a listing must carry all of them. */
+  tags?: readonly string[] | undefined
+  /** Normalised text the author must contain. */
+  author?: string | undefined
+  minPrice?: number | undefined
+  maxPrice?: number | undefined
+  inStock?: boolean | undefined
+}
+
+export interface SearchRequest {
+  /** undefined: browse by filters alone. */
+  text?: TextQuery | undefined
+  filters: SearchFilters
+  sort: Sort
+  limit: number
+  offset: number
+}
+
+/** Which structure answers a search. Every plan ranks by the one rule of docs/search.md. */
+export type SearchPlan =
+  | {
+      /** No text: listings in the sort's index order, stopping after the page. */
+      kind: 'browse'
+      /** Where the total comes from: listing_counts (a sum over prices), or a count of the listings. */
+      count: 'listing_counts' | 'listings'
+      why: string
+    }
+  | {
+      /** By relevance from search_bitmaps: sets of listings counted and paged block by block. */
+      kind: 'bitmaps'
+      query: BitmapQuery
+      /** Bitmaps the match is ANDed with: the tag filters, and the store. */
+      tags: readonly string[]
+      storeId: string | undefined
+      why: string
+    }
+  | {
+      /** One statement over the listings' tsvector (GIN), every filter in its WHERE clause. */
+      kind: 'statement'
+      why: string
+    }
+  | {
+      /**
+       * Typo matches after the exact ones: the exact query's own plan pages the exact matches, and a
+       * statement reads the typo matches only when the page reaches them (else only counts them).
+       */
+      kind: 'typos'
+      typos: TypoQuery
+      exact: SearchPlan
+      /** When nothing matches exactly: the plan of the query with the misspelt word replaced. */
+      substituted: SearchPlan | null
+      /** How the typo matches are counted when the page does not reach them. */
+      count: 'bitmaps' | 'statement'
+      why: string
+    }
+
+/** Filters with no bitmap and no count table: any of them sends a search to a statement. */
+const rowFilters = (f: SearchFilters) =>
+  f.author !== undefined || f.minPrice !== undefined || f.maxPrice !== undefined || f.inStock === true
+
+export function planSearch(req: SearchRequest): SearchPlan {
+  const f = req.filters
+  const text = req.text
+  if (!text) {
+    const tags = f.tags ?? []
+    return f.storeId === undefined && f.author === undefined && tags.length <= 1
+      ? {
+          kind: 'browse',
+          count: 'listing_counts',
+          why: 'at most one tag, a price range and in-stock: counted per price',
+        }
+      : {
+          kind: 'browse',
+          count: 'listings',
+          why: 'a store, an author or several tags: counted over the listings',
+        }
+  }
+  if (text.typos) return planTypos(req, text, text.typos)
+  if (req.sort !== 'relevance') return { kind: 'statement', why: `sort ${req.sort}: the matches are sorted` }
+  if (rowFilters(f)) return { kind: 'statement', why: 'author, price or stock filter: no bitmap holds them' }
+  if (!text.bitmaps) return { kind: 'statement', why: bitmapsDecline(text) }
+  return {
+    kind: 'bitmaps',
+    query: text.bitmaps,
+    tags: [...new Set(f.tags ?? [])],
+    storeId: f.storeId,
+    why: 'by relevance, filtered by tags and store at most: sets of listings from bitmaps',
+  }
+}
+
+/** Why a text query has no bitmap form (src/search/query.ts, bitmapQuery). */
+function bitmapsDecline(text: TextQuery): string {
+  if (text.terms.length > 3) return 'more than three words'
+  if (text.substring && [...text.substring.text].length !== 2)
+    return 'a title substring of one or three characters'
+  return 'a scope the bitmaps do not cover (author alone, intro or content without every field)'
+}
+
+function planTypos(req: SearchRequest, text: TextQuery, typos: TypoQuery): SearchPlan {
+  const exact = planSearch({ ...req, text: { ...text, typos: null } })
+  const substituted = typos.substituted ? planSearch({ ...req, text: typos.substituted }) : null
+  if (exact.kind === 'statement' && substituted === null)
+    return { kind: 'statement', why: 'typo matches: the widened query, typo matches scored 3 lower' }
+  const [word, ...more] = typos.widened.terms
+  const f = req.filters
+  // The typo matches of one word anywhere, unfiltered, are the candidates' listings less the word's.
+  const oneWordAnywhere =
+    text.everyField &&
+    text.substring === null &&
+    more.length === 0 &&
+    word !== undefined &&
+    !word.parts &&
+    (word.typos ?? []).length > 0 &&
+    f.storeId === undefined &&
+    (f.tags ?? []).length === 0 &&
+    !rowFilters(f)
+  return {
+    kind: 'typos',
+    typos,
+    exact,
+    substituted,
+    count: oneWordAnywhere ? 'bitmaps' : 'statement',
+    why: 'exact matches by their own plan, then the typo matches',
+  }
+}
