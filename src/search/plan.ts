@@ -37,8 +37,13 @@ export type SearchPlan =
       why: string
     }
   | {
-      /** By relevance from search_bitmaps: sets of listings counted and paged block by block. */
+      /**
+       * From search_bitmaps. By relevance, sets of listings counted and paged block by block; by
+       * rating, the match's bitmaps tested while the ratings are walked in order (a match too rare for
+       * the walk to pay is sorted by the statement instead).
+       */
       kind: 'bitmaps'
+      order: 'relevance' | 'rating'
       query: BitmapQuery
       /** Bitmaps the match is ANDed with: the tag filters, and the store. */
       tags: readonly string[]
@@ -87,15 +92,17 @@ export function planSearch(req: SearchRequest): SearchPlan {
         }
   }
   if (text.typos) return planTypos(req, text, text.typos)
-  if (req.sort !== 'relevance') return { kind: 'statement', why: `sort ${req.sort}: the matches are sorted` }
+  if (req.sort !== 'relevance' && req.sort !== 'rating_desc')
+    return { kind: 'statement', why: `sort ${req.sort}: the matches are sorted` }
   if (rowFilters(f)) return { kind: 'statement', why: 'author, price or stock filter: no bitmap holds them' }
   if (!text.bitmaps) return { kind: 'statement', why: bitmapsDecline(text) }
   return {
     kind: 'bitmaps',
+    order: req.sort === 'relevance' ? 'relevance' : 'rating',
     query: text.bitmaps,
     tags: [...new Set(f.tags ?? [])],
     storeId: f.storeId,
-    why: 'by relevance, filtered by tags and store at most: sets of listings from bitmaps',
+    why: 'filtered by tags and store at most: sets of listings from bitmaps',
   }
 }
 

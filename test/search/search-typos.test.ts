@@ -230,8 +230,17 @@ test('the group check bites: typo matches first, or a lost typo match, fail it',
   // … and the statement with the penalty taken away ranks a typo match first, which the check catches.
   const req = byStatement(await request('flask', { limit: 100 }))
   const flat = await searchListings(t.db, req)
+  // Ordered as the statement orders, by score and then newest (highest doc) first.
+  const docs = new Map(
+    (
+      await t.db.query<{ k: string; doc: number }>(
+        `SELECT store_id || '/' || book_id AS k, doc::int FROM listings`,
+      )
+    ).rows.map((r) => [r.k, r.doc]),
+  )
+  const unpenalised = (h: SearchHit) => (h.score < 0 ? h.score + 3 : h.score)
   const noPenalty = [...flat.hits].sort(
-    (a, b) => (b.score < 0 ? b.score + 3 : b.score) - (a.score < 0 ? a.score + 3 : a.score),
+    (a, b) => unpenalised(b) - unpenalised(a) || (docs.get(key(b)) ?? 0) - (docs.get(key(a)) ?? 0),
   )
   assert.throws(() => assertGroups(noPenalty.map(key), ref, 'no penalty'))
 })

@@ -54,6 +54,9 @@ function textSql(t: TextQuery): { match: Sql; score: Sql } {
   }
 }
 
+/** The relevance score of listing l for a query (src/search/rank.ts); 0 without text. */
+export const scoreSql = (text: TextQuery | undefined): Sql => (text ? textSql(text).score : sql`0`)
+
 /**
  * A query's text match and score, typo matches included: a listing matches when it matches the
  * widened query (each word or one of its typo candidates); one that also matches exactly has its
