@@ -136,21 +136,23 @@ async function search(
 let planned: SearchPlan | undefined
 const planName = (p: SearchPlan): string =>
   p.kind === 'typos'
-    ? `typos (exact: ${planName(p.exact)}; substituted: ${p.substituted ? planName(p.substituted) : 'none'}; typo matches counted by ${p.count})`
+    ? `typos (exact: ${planName(p.exact)}; substituted: ${p.substituted ? planName(p.substituted) : 'none'}; typo matches: ${planName(p.typoMatches)})`
     : p.kind === 'browse'
       ? `browse (counted from ${p.count})`
-      : p.kind
+      : p.kind === 'bitmaps' && p.excluding
+        ? 'bitmaps less the exact matches'
+        : p.kind
 
 /** Every kind of search statement: each path of searchListings, with representative parameters. */
 const SEARCH_CASES: Case[] = [
-  { what: 'browse, no filter, newest first: count from listing_counts', run: (q) => search(q, undefined) },
+  { what: 'browse, no filter, newest first', run: (q) => search(q, undefined) },
   {
-    what: 'browse, one tag, a price range, in stock: count from listing_counts',
+    what: 'browse, one tag, a price range, in stock',
     run: (q) =>
       search(q, undefined, { filters: { tags: ['novel'], minPrice: 1000, maxPrice: 1200, inStock: true } }),
   },
   {
-    what: 'browse in a store by author and tag, by price: count over the listings',
+    what: 'browse in a store by author and tag, by price',
     run: (q) =>
       search(q, undefined, {
         filters: { storeId: STORE, author: 'ada', tags: ['novel'] },
@@ -209,7 +211,7 @@ const SEARCH_CASES: Case[] = [
     run: (q) => search(q, 'rivre', { typos: { rivre: ['river', 'rover'] } }),
   },
   {
-    what: 'a word with candidates, page within the exact matches: the typo group counted from bitmaps',
+    what: 'a word with candidates, page within the exact matches: the typo matches counted',
     run: (q) => search(q, 'river', { typos: { river: ['rivers', 'rover'] }, limit: 5 }),
   },
   {

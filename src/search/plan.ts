@@ -45,6 +45,11 @@ export type SearchPlan =
       kind: 'bitmaps'
       order: 'relevance' | 'rating'
       query: BitmapQuery
+      /**
+       * The typo matches of a query: `query` is the query widened to its words' typo candidates, and
+       * the listings matching this exact form are left out; their scores are lowered by TYPO_PENALTY.
+       */
+      excluding: BitmapQuery | null
       /** Bitmaps the match is ANDed with: the tag filters, and the store. */
       tags: readonly string[]
       storeId: string | undefined
@@ -57,16 +62,16 @@ export type SearchPlan =
     }
   | {
       /**
-       * Typo matches after the exact ones: the exact query's own plan pages the exact matches, and a
-       * statement reads the typo matches only when the page reaches them (else only counts them).
+       * Typo matches after the exact ones: the exact query's own plan pages the exact matches, and
+       * the typo matches' plan pages them when the page reaches them (else only counts them).
        */
       kind: 'typos'
       typos: TypoQuery
       exact: SearchPlan
       /** When nothing matches exactly: the plan of the query with the misspelt word replaced. */
       substituted: SearchPlan | null
-      /** How the typo matches are counted when the page does not reach them. */
-      count: 'bitmaps' | 'statement'
+      /** The typo matches alone: from bitmaps (a bitmaps plan `excluding` the exact query), or a statement. */
+      typoMatches: SearchPlan
       why: string
     }
 
@@ -100,6 +105,7 @@ export function planSearch(req: SearchRequest): SearchPlan {
     kind: 'bitmaps',
     order: req.sort === 'relevance' ? 'relevance' : 'rating',
     query: text.bitmaps,
+    excluding: null,
     tags: [...new Set(f.tags ?? [])],
     storeId: f.storeId,
     why: 'filtered by tags and store at most: sets of listings from bitmaps',
@@ -119,25 +125,22 @@ function planTypos(req: SearchRequest, text: TextQuery, typos: TypoQuery): Searc
   const substituted = typos.substituted ? planSearch({ ...req, text: typos.substituted }) : null
   if (exact.kind === 'statement' && substituted === null)
     return { kind: 'statement', why: 'typo matches: the widened query, typo matches scored 3 lower' }
-  const [word, ...more] = typos.widened.terms
-  const f = req.filters
-  // The typo matches of one word anywhere, unfiltered, are the candidates' listings less the word's.
-  const oneWordAnywhere =
-    text.everyField &&
-    text.substring === null &&
-    more.length === 0 &&
-    word !== undefined &&
-    !word.parts &&
-    (word.typos ?? []).length > 0 &&
-    f.storeId === undefined &&
-    (f.tags ?? []).length === 0 &&
-    !rowFilters(f)
+  // The widened query has a bitmap form when the exact one has: candidates are whole words.
+  const typoMatches: SearchPlan =
+    exact.kind === 'bitmaps' && exact.order === 'relevance' && typos.widened.bitmaps
+      ? {
+          ...exact,
+          query: typos.widened.bitmaps,
+          excluding: exact.query,
+          why: 'the widened query less the exact one, from bitmaps',
+        }
+      : { kind: 'statement', why: 'the widened query less the exact one' }
   return {
     kind: 'typos',
     typos,
     exact,
     substituted,
-    count: oneWordAnywhere ? 'bitmaps' : 'statement',
+    typoMatches,
     why: 'exact matches by their own plan, then the typo matches',
   }
 }

@@ -216,8 +216,7 @@ export function textQuery(
   return {
     ...exact,
     typos: {
-      // Only the tsvector statement knows the candidates: no bitmap form.
-      widened: { ...widened, bitmaps: null },
+      widened,
       candidates: [...new Set(all)].map(quote).join(' | '),
       substituted: single
         ? exactQuery(

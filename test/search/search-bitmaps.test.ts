@@ -209,6 +209,7 @@ test('several words, or one word in a scope, from the bitmaps equal the tsvector
           const plan: BitmapsPlan = {
             kind: 'bitmaps',
             order: 'relevance',
+            excluding: null,
             query: text.bitmaps,
             tags,
             storeId: undefined,

@@ -26,11 +26,11 @@ function describe(p: SearchPlan): string {
     case 'browse':
       return `browse counted from ${p.count}`
     case 'bitmaps':
-      return `bitmaps by ${p.order}${p.tags.length > 0 ? ` tags ${p.tags.join('+')}` : ''}${p.storeId ? ` store ${p.storeId}` : ''}`
+      return `bitmaps by ${p.order}${p.excluding ? ' less the exact' : ''}${p.tags.length > 0 ? ` tags ${p.tags.join('+')}` : ''}${p.storeId ? ` store ${p.storeId}` : ''}`
     case 'statement':
       return 'statement'
     case 'typos':
-      return `typos: exact ${describe(p.exact)}; substituted ${p.substituted ? describe(p.substituted) : 'none'}; counted by ${p.count}`
+      return `typos: exact ${describe(p.exact)}; substituted ${p.substituted ? describe(p.substituted) : 'none'}; typo matches ${describe(p.typoMatches)}`
   }
 }
 
@@ -75,29 +75,29 @@ const TABLE: Row[] = [
   {
     q: 'pyhton',
     typos: { pyhton: ['python'] },
-    plan: 'typos: exact bitmaps by relevance; substituted bitmaps by relevance; counted by bitmaps',
+    plan: 'typos: exact bitmaps by relevance; substituted bitmaps by relevance; typo matches bitmaps by relevance less the exact',
   },
   {
     q: 'pyhton',
     typos: { pyhton: ['python', 'pylon'] },
-    plan: 'typos: exact bitmaps by relevance; substituted none; counted by bitmaps',
+    plan: 'typos: exact bitmaps by relevance; substituted none; typo matches bitmaps by relevance less the exact',
   },
   {
     q: 'pyhton',
     filters: { tags: ['编程'] },
     typos: { pyhton: ['python'] },
-    plan: 'typos: exact bitmaps by relevance tags 编程; substituted bitmaps by relevance tags 编程; counted by statement',
+    plan: 'typos: exact bitmaps by relevance tags 编程; substituted bitmaps by relevance tags 编程; typo matches bitmaps by relevance less the exact tags 编程',
   },
   {
     q: 'pyhton 编程',
     typos: { pyhton: ['python'] },
-    plan: 'typos: exact bitmaps by relevance; substituted bitmaps by relevance; counted by statement',
+    plan: 'typos: exact bitmaps by relevance; substituted bitmaps by relevance; typo matches bitmaps by relevance less the exact',
   },
   {
     q: 'pyhton',
     filters: { minPrice: 100 },
     typos: { pyhton: ['python'] },
-    plan: 'typos: exact statement; substituted statement; counted by statement',
+    plan: 'typos: exact statement; substituted statement; typo matches statement',
   },
   // No faster plan for the exact query and no single substitute: one statement, widened.
   { q: 'pyhton', filters: { minPrice: 100 }, typos: { pyhton: ['python', 'pylon'] }, plan: 'statement' },

@@ -250,7 +250,10 @@ test('a page within the exact matches counts the typo matches without the listin
   assert.deepEqual([ref.exact.size, ref.typo.size], [2, 1])
   const req = await request('rustacean')
   const plan = planSearch(req)
-  assert.ok(plan.kind === 'typos' && plan.count === 'bitmaps', 'one word over every field, with a candidate')
+  assert.ok(
+    plan.kind === 'typos' && plan.typoMatches.kind === 'bitmaps',
+    'one word over every field, with a candidate',
+  )
   // walk checks that every page says the same total: the first pages count the typo group alone
   // (from the bitmaps), the last one reads it.
   for (const size of [1, 2, 3]) assertGroups((await walk(req, size)).map(key), ref, `page size ${size}`)

@@ -9,6 +9,7 @@ import { BITMAP_BLOCK } from '../../search/encoding.ts'
 import type { SearchPlan, SearchRequest } from '../../search/plan.ts'
 import type { Word } from '../../search/query.ts'
 import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
+import { TYPO_PENALTY } from '../../search/typos.ts'
 import { HIT_COLUMNS, type SearchHit, type SearchResult } from './hits.ts'
 import { scoreSql, searchByStatement } from './statement.ts'
 
@@ -55,7 +56,12 @@ export async function searchBitmaps(
         kinds.map((k) => col(k, lexeme)),
         sql` | `,
       )})`
-    return w.parts ? sql`(${any(w.text)} | (${sql.join(w.parts.map(any), sql` & `)}))` : any(w.text)
+    const alternatives = [
+      any(w.text),
+      ...(w.parts ? [sql`(${sql.join(w.parts.map(any), sql` & `)})`] : []),
+      ...(w.typos ?? []).map(any),
+    ]
+    return alternatives.length === 1 ? any(w.text) : sql`(${sql.join(alternatives, sql` | `)})`
   }
   const n = bq.words.length
   const all = (exprs: Sql[]) => (exprs.length > 0 ? sql`(${sql.join(exprs, sql` & `)})` : NO_BITS)
@@ -65,7 +71,14 @@ export async function searchBitmaps(
     ...plan.tags.map((tag) => col('t', tag)),
     ...(plan.storeId === undefined ? [] : [col('s', plan.storeId)]),
   ]
-  const match = sql`((${all(bq.words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${gram})
+  /** The listings matching a query's words (or its title pair). */
+  const matching = (words: readonly Word[], pair: Sql) =>
+    sql`(${all(words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${pair})`
+  // Typo matches: the widened query's matches less the exact query's.
+  const excluded = plan.excluding
+    ? sql` & ~${matching(plan.excluding.words, plan.excluding.gram === null ? NO_BITS : col('g', plan.excluding.gram))}`
+    : sql.empty
+  const match = sql`(${matching(bq.words, gram)}${excluded}
                   ${sql.join(
                     filterBits.map((t) => sql`& ${t}`),
                     sql` `,
@@ -115,7 +128,7 @@ export async function searchBitmaps(
       if (possible(tier, sum))
         sets.push({
           bits: sql`(${id('x', sum)} & ${n > 0 ? id('z', tier) : bits})`,
-          score: score(tier, sum, n),
+          score: score(tier, sum, n) - (plan.excluding ? TYPO_PENALTY : 0),
         })
   // x0…x{2i} after the first i words: the matches whose levels add up to each sum, one word at a time.
   const steps = bq.words.map((_, i) => {
@@ -156,7 +169,8 @@ export async function searchBitmaps(
   ).rows.sort((a, b) => b.block - a.block)
   let total = 0
   for (const r of byBlock) for (const x of r.n) total += x
-  if (total <= req.offset) return { total, hits: [] }
+  // A page of none only counts (the typo matches of a page within the exact ones).
+  if (total <= req.offset || req.limit === 0) return { total, hits: [] }
   // The blocks of each set that hold the page, in order, and how many of each block's listings to skip and take.
   const parts: { set: number; block: number; skip: number; take: number }[] = []
   let skip = req.offset
