@@ -199,7 +199,7 @@ CREATE TABLE search_bitmaps (
   block integer NOT NULL,
   bits bit(8192) NOT NULL,
   CONSTRAINT search_bitmaps_block_check CHECK ((block >= 0)),
-  CONSTRAINT search_bitmaps_kind_check CHECK ((kind = ANY (ARRAY['w'::"char", 'A'::"char", 'B'::"char", 'k'::"char", 'g'::"char", 't'::"char"]))),
+  CONSTRAINT search_bitmaps_kind_check CHECK ((kind = ANY (ARRAY['w'::"char", 'A'::"char", 'B'::"char", 'k'::"char", 'g'::"char", 't'::"char", 's'::"char"]))),
   CONSTRAINT search_bitmaps_pkey PRIMARY KEY (kind, key, block)
 ) WITH (fillfactor=80);
 
@@ -673,6 +673,15 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION search_bitmaps_of_listing(store_id text, tags text[])
+ RETURNS TABLE(kind "char", key text)
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT 's'::"char", store_id
+  UNION ALL SELECT 't'::"char", t FROM unnest(tags) AS t;
+$function$;
+
 CREATE OR REPLACE FUNCTION search_bitmaps_of_postings()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -689,8 +698,8 @@ CREATE OR REPLACE FUNCTION search_bitmaps_of_tags()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  PERFORM search_bitmaps_change(TG_OP = 'INSERT', array_agg('t'::"char"), array_agg(t.tag), array_agg(l.doc))
-     FROM changed l, unnest(l.tags) t(tag);
+  PERFORM search_bitmaps_change(TG_OP = 'INSERT', array_agg(b.kind), array_agg(b.key), array_agg(l.doc))
+     FROM changed l, search_bitmaps_of_listing(l.store_id, l.tags) b;
   RETURN NULL;
 END
 $function$;
@@ -705,8 +714,8 @@ AS $function$
     FROM search_postings p, search_bitmap_kinds(p.term, p.fields, p.a, p.b, p.c, p.d) AS k(kind)
    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
   INSERT INTO search_bitmaps (kind, key, block, bits)
-  SELECT 't', t.tag, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
-    FROM listings l, unnest(l.tags) AS t(tag) GROUP BY 2, 3 ORDER BY 2, 3;
+  SELECT b.kind, b.key, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
+    FROM listings l, search_bitmaps_of_listing(l.store_id, l.tags) b GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 $function$;
 
 CREATE OR REPLACE FUNCTION search_bitmaps_tags_update()

@@ -44,7 +44,7 @@ after(() => t.close())
 const one = async (db: Db, sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n
 
 /**
- * Each bitmap has exactly the bits of its word's postings or its tag's listings: as many bits as
+ * Each bitmap has exactly the bits of its word's postings or its tag's or store's listings: as many bits as
  * there are listings (counted without the bitmaps), and every one of those listings' bits set.
  */
 async function assertBitmapsExact(db: Db) {
@@ -54,6 +54,7 @@ async function assertBitmapsExact(db: Db) {
   const postings = (where: string) =>
     `SELECT term, count(*)::int FROM search_postings WHERE ${where} GROUP BY term`
   const tagged = 'SELECT tag, count(DISTINCT doc)::int FROM listings, unnest(tags) tag GROUP BY tag'
+  const stored = 'SELECT store_id, count(*)::int FROM listings GROUP BY store_id'
   for (const [kind, truth] of [
     ['w', postings('a + b + c + d > 0')],
     ['A', postings('a > 0')],
@@ -61,6 +62,7 @@ async function assertBitmapsExact(db: Db) {
     ['k', postings('fields & 4 <> 0')],
     ['g', postings('fields & 32 <> 0 AND char_length(term) = 2')],
     ['t', tagged],
+    ['s', stored],
   ] as const) {
     assert.equal(
       await one(db, `SELECT count(*)::int AS n FROM (${popcount(kind)} EXCEPT ${truth}) x`),
@@ -87,8 +89,8 @@ async function assertBitmapsExact(db: Db) {
     'every posting has its bits',
   )
   assert.ok(
-    (await one(db, `SELECT count(DISTINCT kind)::int AS n FROM search_bitmaps`)) === 6,
-    'all six kinds',
+    (await one(db, `SELECT count(DISTINCT kind)::int AS n FROM search_bitmaps`)) === 7,
+    'all seven kinds',
   )
   assert.equal(
     await one(
@@ -97,6 +99,14 @@ async function assertBitmapsExact(db: Db) {
     ),
     0,
     'every tag of a listing has its bit',
+  )
+  assert.equal(
+    await one(
+      db,
+      `SELECT count(*)::int AS n FROM listings l WHERE ${bit("'s'", 'l.store_id', 'l.doc')} IS DISTINCT FROM 1`,
+    ),
+    0,
+    'every listing has the bit of its store',
   )
 }
 
