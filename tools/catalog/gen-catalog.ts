@@ -127,7 +127,7 @@ export async function genCatalog(
   const indexes = await bulkLoadIndexes()
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
-    // The bitmaps (migration 007) and price counts (009) are built in one pass at the end, too.
+    // The search bitmaps and term counts (migration 016) and price counts (009) are built in one pass at the end, too.
     await switchDerivedTriggers(db, 'DISABLE')
   }
 
@@ -160,7 +160,7 @@ export async function genCatalog(
       process.stderr.write(`  building ${name}…\n`)
       await db.exec(create.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'))
     }
-    process.stderr.write('  building the word and tag bitmaps and the price counts…\n')
+    process.stderr.write('  building the search bitmaps and term counts and the price counts…\n')
     await buildDerived(db)
     process.stderr.write(`  indexes and bitmaps built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }
