@@ -124,6 +124,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     .option('-c, --concurrency <n>', 'books added at once in the second run', positiveNumber, 8)
     .option('--rounds <n>', 'rounds over the databases', positiveNumber, 2)
     .option('--text-bytes <n>', 'bytes of intro and content per book', positiveNumber, 3000)
+    .option('--stores <n>', 'stores the books of a round are spread over, in turn', positiveNumber, 1)
     .option('--seed <n>', 'seed of the generated books', wholeNumber, 1)
     .action((o) =>
       run('bench-add-book', async () => {
@@ -138,6 +139,7 @@ export function addToolCommands(program: Command, env: Env): Command {
               concurrency: o.concurrency,
               rounds: o.rounds,
               textBytes: o.textBytes,
+              stores: o.stores,
               seed: o.seed,
             },
             env,

@@ -7,8 +7,9 @@
  * machine whose load drifts weighs on each alike, and prints the medians of the rounds at the end.
  *
  * The databases are used as they are: no migration is applied (a database left at an older schema is
- * measured at that schema, which the output names). Each round's books go to a store of their own,
- * which is deleted with them after the round, so the catalogue is the same size in every round.
+ * measured at that schema, which the output names). Each round's books go to stores of their own
+ * (one, or --stores in turn, as books of several sellers would), deleted with them after the round,
+ * so the catalogue is the same size in every round.
  */
 import { randomBytes } from 'node:crypto'
 import type { BookInfo } from '../../src/catalog/book-info.ts'
@@ -31,6 +32,8 @@ export interface AddBookBenchOptions {
   rounds: number
   /** UTF-8 bytes of text per book (intro and content), roughly. */
   textBytes: number
+  /** Stores of their own the books of a round are spread over, in turn (1: all in one store). */
+  stores: number
   seed: number
 }
 
@@ -83,7 +86,7 @@ interface RunResult {
 async function addBooks(
   seller: SellerService,
   userId: string,
-  storeId: string,
+  storeIds: string[],
   books: BookInfo[],
   concurrency: number,
   label: string,
@@ -97,7 +100,7 @@ async function addBooks(
     for (let i = next++; i < books.length; i = next++) {
       const t0 = performance.now()
       try {
-        await seller.addBook(userId, storeId, books[i] as BookInfo, 10)
+        await seller.addBook(userId, storeIds[i % storeIds.length] as string, books[i] as BookInfo, 10)
         samples.add(performance.now() - t0)
       } catch (err) {
         samples.errors++
@@ -155,27 +158,28 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
     const textBytes = utf8(`${sample.book_intro}${sample.content}`)
     process.stderr.write(
       `add_book: ${o.books} books per run (${textBytes} bytes of intro and content each), ` +
-        `1 then ${o.concurrency} at once, ${o.rounds} rounds over ${targets.length} database(s)\n`,
+        `1 then ${o.concurrency} at once, into ${o.stores} store(s), ${o.rounds} rounds over ${targets.length} database(s)\n`,
     )
     for (let round = 1; round <= o.rounds; round++) {
       for (const [i, t] of targets.entries()) {
-        const storeId = `addbench_${runId}_${round}_${i}`
-        await t.seller.createStore(owner, storeId)
+        const prefix = `addbench_${runId}_${round}_${i}`
+        const storeIds = Array.from({ length: o.stores }, (_, k) => `${prefix}_${k}`)
+        for (const storeId of storeIds) await t.seller.createStore(owner, storeId)
         const books = (from: number) =>
-          Array.from({ length: o.books }, (_, k) => benchBook(from + k, o.textBytes, o.seed, `${storeId}_`))
+          Array.from({ length: o.books }, (_, k) => benchBook(from + k, o.textBytes, o.seed, `${prefix}_`))
         const tag = `round ${round} ${String.fromCharCode(65 + i)}`
-        const seq = await addBooks(t.seller, owner, storeId, books(0), 1, `${tag} one at a time`)
+        const seq = await addBooks(t.seller, owner, storeIds, books(0), 1, `${tag} one at a time`)
         const par = await addBooks(
           t.seller,
           owner,
-          storeId,
+          storeIds,
           books(o.books),
           o.concurrency,
           `${tag} ${o.concurrency} at once`,
         )
         // The round's books go, so that every round starts from the same catalogue.
-        await t.db.query('DELETE FROM listings WHERE store_id = $1', [storeId])
-        await t.db.query('DELETE FROM stores WHERE store_id = $1', [storeId])
+        await t.db.query('DELETE FROM listings WHERE store_id = ANY($1)', [storeIds])
+        await t.db.query('DELETE FROM stores WHERE store_id = ANY($1)', [storeIds])
         const entry = byTarget.get(t.url) ?? { seq: [], par: [] }
         entry.seq.push(seq)
         entry.par.push(par)
