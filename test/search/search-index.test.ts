@@ -20,7 +20,7 @@ import {
 import { assertSearchIndexExact } from '../support/search-index.ts'
 
 // search_bitmaps and search_terms are kept from the listings' own columns by the triggers of
-// migration 016, in the statement that changes the listings: every way a listing is written, added
+// migration 017, in the statement that changes the listings: every way a listing is written, added
 // or removed must leave them exactly as a recomputation from the columns says.
 let t: TestApp
 let seller: User
