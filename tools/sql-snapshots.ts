@@ -26,6 +26,7 @@ import { type SearchFilters, type SearchRequest, searchListings } from '../src/r
 import { insertStore } from '../src/repositories/stores.ts'
 import { findTypoCandidates } from '../src/repositories/typos.ts'
 import { insertUser } from '../src/repositories/users.ts'
+import { planSearch, type SearchPlan } from '../src/search/plan.ts'
 import { parseScope, queryWords, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
 
@@ -127,19 +128,31 @@ async function search(
     limit: opts.limit ?? 10,
     offset: opts.offset ?? 0,
   }
+  planned = planSearch(req)
   return searchListings(q, req)
 }
 
+/** The plan of the last search a case ran, named in its heading. */
+let planned: SearchPlan | undefined
+const planName = (p: SearchPlan): string =>
+  p.kind === 'typos'
+    ? `typos (exact: ${planName(p.exact)}; substituted: ${p.substituted ? planName(p.substituted) : 'none'}; typo matches: ${planName(p.typoMatches)})`
+    : p.kind === 'browse'
+      ? `browse (counted from ${p.count})`
+      : p.kind === 'bitmaps' && p.excluding
+        ? 'bitmaps less the exact matches'
+        : p.kind
+
 /** Every kind of search statement: each path of searchListings, with representative parameters. */
 const SEARCH_CASES: Case[] = [
-  { what: 'browse, no filter, newest first: count from listing_counts', run: (q) => search(q, undefined) },
+  { what: 'browse, no filter, newest first', run: (q) => search(q, undefined) },
   {
-    what: 'browse, one tag, a price range, in stock: count from listing_counts',
+    what: 'browse, one tag, a price range, in stock',
     run: (q) =>
       search(q, undefined, { filters: { tags: ['novel'], minPrice: 1000, maxPrice: 1200, inStock: true } }),
   },
   {
-    what: 'browse in a store by author and tag, by price: count over the listings',
+    what: 'browse in a store by author and tag, by price',
     run: (q) =>
       search(q, undefined, {
         filters: { storeId: STORE, author: 'ada', tags: ['novel'] },
@@ -152,50 +165,33 @@ const SEARCH_CASES: Case[] = [
     what: 'browse by year, past the end',
     run: (q) => search(q, undefined, { sort: 'pub_year_desc', offset: 50 }),
   },
-  { what: 'one word, every field, whole site: search_postings', run: (q) => search(q, 'river') },
+  { what: 'one word, every field, whole site', run: (q) => search(q, 'river') },
+  { what: 'one word, whole site, by rating', run: (q) => search(q, 'river', { sort: 'rating_desc' }) },
+  { what: 'one word in one store', run: (q) => search(q, 'river', { filters: { storeId: STORE } }) },
   {
-    what: 'one word, whole site, by rating, a common word: the ratings walked in order',
-    run: (q) => search(q, 'river', { sort: 'rating_desc', limit: 1 }),
-  },
-  {
-    what: 'one word, whole site, by rating, a rare word: its postings sorted',
-    run: (q) => search(q, 'stone', { sort: 'rating_desc' }),
-  },
-  {
-    what: 'one word in one store: the store’s docs in the postings',
-    run: (q) => search(q, 'river', { filters: { storeId: STORE } }),
-  },
-  {
-    what: 'one word in one store by rating, past the end: the count statement',
+    what: 'one word in one store by rating, past the end',
     run: (q) => search(q, 'river', { filters: { storeId: STORE }, sort: 'rating_desc', offset: 50 }),
   },
+  { what: 'one word in title and intro', run: (q) => search(q, 'river', { scope: 'title,book_intro' }) },
   {
-    what: 'one word in title and intro, whole site: postings of some fields',
-    run: (q) => search(q, 'river', { scope: 'title,book_intro' }),
-  },
-  {
-    what: 'one word in the title in one store: postings of some fields',
+    what: 'one word in the title in one store',
     run: (q) => search(q, 'river', { scope: 'title', filters: { storeId: STORE } }),
   },
   {
-    what: 'one word in the title, whole site: search_bitmaps',
-    run: (q) => search(q, 'river', { scope: 'title' }),
-  },
-  {
-    what: 'one word with two tags: search_bitmaps counts, postings walked',
+    what: 'one word with two tags',
     run: (q) => search(q, 'river', { filters: { tags: ['novel', 'history'] } }),
   },
-  { what: 'two words: search_bitmaps', run: (q) => search(q, 'river stone') },
+  { what: 'two words', run: (q) => search(q, 'river stone') },
   {
-    what: 'two words in title and tags with a tag: search_bitmaps',
+    what: 'two words in title and tags with a tag',
     run: (q) => search(q, 'river stone', { scope: 'title,tags', filters: { tags: ['novel'] } }),
   },
   {
-    what: 'two words with filters: the tsvector statement',
+    what: 'two words with a price and in stock',
     run: (q) => search(q, 'river stone', { filters: { minPrice: 1000, inStock: true } }),
   },
   {
-    what: 'one word in author only, by price: the tsvector statement with the split fields',
+    what: 'one word in author only, by price (the split fields)',
     run: (q) => search(q, 'river', { scope: 'author', sort: 'price_desc' }),
   },
   {
@@ -203,11 +199,11 @@ const SEARCH_CASES: Case[] = [
     run: (q) => search(q, 'ri', { filters: { storeId: STORE }, sort: 'sales_desc', offset: 50 }),
   },
   {
-    what: 'three words with a price, by rating: the tsvector statement',
+    what: 'three words with a price, by rating',
     run: (q) => search(q, 'river stone valley', { filters: { maxPrice: 5000 }, sort: 'rating_desc' }),
   },
   {
-    what: 'a typo (rivre): candidates looked up, no exact match, the one candidate (river) by its postings',
+    what: 'a typo (rivre): candidates looked up, no exact match, the one candidate (river) by its own plan',
     run: (q) => search(q, 'rivre', { typos: true }),
   },
   {
@@ -215,7 +211,7 @@ const SEARCH_CASES: Case[] = [
     run: (q) => search(q, 'rivre', { typos: { rivre: ['river', 'rover'] } }),
   },
   {
-    what: 'a word with candidates, page within the exact matches: postings, then the typo group counted',
+    what: 'a word with candidates, page within the exact matches: the typo matches counted',
     run: (q) => search(q, 'river', { typos: { river: ['rivers', 'rover'] }, limit: 5 }),
   },
   {
@@ -344,6 +340,7 @@ export async function sqlSnapshots(): Promise<Map<string, string>> {
       const done: { what: string; sent: Sent[] }[] = []
       for (const c of cases) {
         const sent: Sent[] = []
+        planned = undefined
         // Each case in a transaction that is rolled back: every case sees the same catalogue.
         await db
           .transaction(async (tx) => {
@@ -354,7 +351,7 @@ export async function sqlSnapshots(): Promise<Map<string, string>> {
           .catch((err: unknown) => {
             if (err !== ROLLBACK) throw err
           })
-        done.push({ what: c.what, sent })
+        done.push({ what: planned ? `${c.what} — plan: ${planName(planned)}` : c.what, sent })
       }
       files.set(file, render(done))
     }

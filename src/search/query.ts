@@ -1,4 +1,3 @@
-import { FIELD_BITS, TITLE_GRAM_BIT } from './encoding.ts'
 import { gramsQuery, quote, type Weight } from './lexemes.ts'
 import { queryPinyinWord, withoutToneNumbers } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
@@ -37,13 +36,13 @@ export interface TextQuery {
   inAuthorTags: string | null
   /** Short or unsegmentable query: titles containing this normalised text also match. */
   substring: { text: string; grams: string } | null
-  /** The same query answered from search_postings, when one term decides it exactly (else null). */
-  postings: PostingsQuery | null
+  /** Every field is in scope. */
+  everyField: boolean
   /**
-   * How each word adds to the rank when the query is not one word over every field (else null): the
-   * word restricted to the title (2) or else to author and tags (1), each null when out of scope.
+   * How each word adds to the rank (the one ranking rule, docs/search.md): the word restricted to the
+   * title (level 2) or else to author and tags (level 1), each null when out of scope.
    */
-  levels: { title: string | null; authorTags: string | null }[] | null
+  levels: { title: string | null; authorTags: string | null }[]
   /** The same query answered from search_bitmaps, when bitmaps decide it exactly (else null). */
   bitmaps: BitmapQuery | null
   /** When some word has typo candidates (src/search/typos.ts), the query widened to them; else null. */
@@ -86,23 +85,6 @@ export interface BitmapQuery {
 
 /** The most words a query answered from bitmaps has (its levels add up in 3^words ways). */
 export const MAX_BITMAP_WORDS = 3
-
-/**
- * A one-term query in the terms of search_postings: a listing matches when its row for the term has a
- * bit of `fields`; it ranks like the tsvector statement ranks it (title tier, author/tag tier, then
- * ts_rank_cd over the scope's weights, which for one term is a weighted count of its positions).
- */
-export interface PostingsQuery {
-  term: string
-  /** Field bits that match, TITLE_GRAM_BIT included when the short-query substring rule applies. */
-  fields: number
-  /** Every field is in scope: the stored score is the score, and every row of the term matches. */
-  allFields: boolean
-  /** Title in scope: a title match (or a title substring, when `fields` has it) ranks first. */
-  title: boolean
-  /** Author or tags in scope: a match in either ranks next. */
-  authorTags: boolean
-}
 
 /**
  * The bitmap form of a query, when it has one: up to MAX_BITMAP_WORDS words, a scope of every field
@@ -234,8 +216,7 @@ export function textQuery(
   return {
     ...exact,
     typos: {
-      // Only the tsvector statement knows the candidates: no postings or bitmap form.
-      widened: { ...widened, postings: null, bitmaps: null },
+      widened,
       candidates: [...new Set(all)].map(quote).join(' | '),
       substituted: single
         ? exactQuery(
@@ -268,7 +249,6 @@ function exactQuery(words: readonly Word[], q: string, scope: ReadonlySet<ScopeF
     const grams = gramsQuery(compact)
     if (grams !== null) substring = { text: compact, grams }
   }
-  const postings = postingsQuery(words, scope, substring)
   return {
     terms: words,
     words: allWords(words, weights),
@@ -276,40 +256,12 @@ function exactQuery(words: readonly Word[], q: string, scope: ReadonlySet<ScopeF
     inTitle: scope.has('title') ? allWords(words, 'A') : null,
     inAuthorTags: author || tags ? allWords(words, 'B') : null,
     substring,
-    postings,
-    levels: postings?.allFields
-      ? null
-      : words.map((w) => ({
-          title: scope.has('title') ? wordQuery(w, 'A') : null,
-          authorTags: author || tags ? wordQuery(w, 'B') : null,
-        })),
-    bitmaps: postings?.allFields ? null : bitmapQuery(words, scope, substring),
+    everyField: scope.size === SCOPE_FIELDS.length,
+    levels: words.map((w) => ({
+      title: scope.has('title') ? wordQuery(w, 'A') : null,
+      authorTags: author || tags ? wordQuery(w, 'B') : null,
+    })),
+    bitmaps: bitmapQuery(words, scope, substring),
     typos: null,
-  }
-}
-
-/**
- * The postings form of a query, when it has one: a single word that the search does not widen to its
- * sub-words. A substring rule can only be answered when the query is one title gram itself (one or two
- * characters): longer substrings need the title text to confirm them.
- */
-function postingsQuery(
-  words: readonly Word[],
-  scope: ReadonlySet<ScopeField>,
-  substring: TextQuery['substring'],
-): PostingsQuery | null {
-  const word = words[0]
-  if (words.length !== 1 || word === undefined || word.parts) return null
-  const term = word.text
-  if (substring && (substring.text !== term || substring.grams !== quote(term))) return null
-  let fields = substring ? TITLE_GRAM_BIT : 0
-  for (const f of scope) fields |= FIELD_BITS[f]
-  return {
-    term,
-    fields,
-    // Title grams have one or two characters: a longer term never has a row that only a gram made.
-    allFields: scope.size === SCOPE_FIELDS.length && (substring !== null || [...term].length > 2),
-    title: scope.has('title'),
-    authorTags: scope.has('author') || scope.has('tags'),
   }
 }

@@ -24,7 +24,9 @@ test('when the code builds its dynamic statements, then they are the committed s
   }
   // Every case sent something, and no statement still numbers its own placeholders wrongly.
   const search = files.get('search.sql') ?? ''
-  assert.match(search, /FROM search_postings p WHERE p\.term = \$1/)
+  // Every plan kind has its statements in the file.
+  for (const kind of ['browse', 'bitmaps', 'statement', 'typos'])
+    assert.match(search, new RegExp(`^-- ## .* — plan: ${kind}`, 'm'), kind)
   assert.match(search, /WITH raw AS \(/)
   assert.doesNotMatch(search, /\$0\b|undefined/)
 })

@@ -2,13 +2,10 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
 import { insertListings } from '../../src/repositories/listings.ts'
-import {
-  type SearchRequest,
-  searchBitmaps,
-  searchListings,
-  searchTagged,
-} from '../../src/repositories/search.ts'
-import { parseScope, type TextQuery, textQuery } from '../../src/search/query.ts'
+import { searchBitmaps } from '../../src/repositories/search/bitmaps.ts'
+import { type SearchRequest, searchListings } from '../../src/repositories/search.ts'
+import { planSearch, type SearchPlan } from '../../src/search/plan.ts'
+import { parseScope, textQuery } from '../../src/search/query.ts'
 import { segmenter } from '../../src/search/segmenter.ts'
 import { syntheticListing, VOCABULARY } from '../../tools/catalog/synthetic.ts'
 import {
@@ -23,8 +20,9 @@ import {
 import { byStatement, search } from '../support/search-fixtures.ts'
 import { assertSearchIndexExact } from '../support/search-index.ts'
 
-// One word with tag filters is answered from search_bitmaps (migration 007) and the ranked postings:
-// it must answer exactly what the tsvector statement answers, and the bitmaps must follow every change.
+// Searches by relevance of up to three words, filtered by tags and a store at most, are answered from
+// search_bitmaps: they must answer exactly what the tsvector statement answers, and the bitmaps must
+// follow every change.
 let t: TestApp
 let seller: User
 let stores: string[]
@@ -42,6 +40,8 @@ before(async () => {
 })
 after(() => t.close())
 
+type BitmapsPlan = Extract<SearchPlan, { kind: 'bitmaps' }>
+
 const one = async (db: Db, sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n
 
 test('the bitmaps and term counts hold exactly what the listings say after bulk loads across two blocks', async () => {
@@ -49,7 +49,7 @@ test('the bitmaps and term counts hold exactly what the listings say after bulk 
   await assertSearchIndexExact(t.db)
 })
 
-test('one word with tag filters from the bitmaps equals the tsvector search, on every page', async () => {
+test('one word, with tag filters or in a store, from the bitmaps equals the tsvector search, on every page', async () => {
   const seg = segmenter()
   const all = parseScope(undefined) as Set<never>
   const words = [
@@ -59,7 +59,17 @@ test('one word with tag filters from the bitmaps equals the tsvector search, on 
     'python',
     '不存在的词',
   ]
-  const tagSets = [['小说'], ['历史'], ['文学', '中国'], [VOCABULARY.tags[20] as string], ['不存在的标签']]
+  const filterSets = [
+    {},
+    { tags: ['小说'] },
+    { tags: ['历史'] },
+    { tags: ['文学', '中国'] },
+    { tags: [VOCABULARY.tags[20] as string] },
+    { tags: ['不存在的标签'] },
+    { storeId: stores[0] as string },
+    { storeId: stores[1] as string, tags: ['小说'] },
+    { storeId: 'no-such-store' },
+  ]
   const pages = [
     { limit: 20, offset: 0 },
     { limit: 7, offset: 14 },
@@ -67,26 +77,27 @@ test('one word with tag filters from the bitmaps equals the tsvector search, on 
     { limit: 10, offset: 100_000 },
   ]
   let answered = 0
+  let fromBitmaps = 0
   let nonEmpty = 0
   for (const word of words) {
     const text = textQuery(seg, word, all)
-    if (!text.postings?.allFields) continue
-    for (const tags of tagSets) {
+    for (const filters of filterSets) {
       for (const page of pages) {
-        const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
-        const slow = await searchListings(t.db, byStatement(req))
-        // Whichever way the search takes, and the walk even where it would not be taken (cost 0).
-        assert.deepEqual(await searchListings(t.db, req), slow, `${word} with ${tags} at ${page.offset}`)
-        const walked = await searchTagged(t.db, text.postings, tags, req, 0)
+        const req: SearchRequest = { text, filters, sort: 'relevance', ...page }
+        const plan = planSearch(req)
+        const what = `${word} with ${JSON.stringify(filters)} at ${page.offset}`
         // One character also matches titles holding it, which no bitmap records: the statement answers.
-        const oneChar = [...word].length === 1
-        assert.deepEqual(walked, oneChar ? null : slow, `${word} with ${tags} at ${page.offset}: walked`)
+        assert.equal(plan.kind, text.bitmaps ? 'bitmaps' : 'statement', what)
+        if ([...word].length === 1) assert.equal(text.bitmaps, null, what)
+        if (plan.kind === 'bitmaps') fromBitmaps++
+        const slow = await searchListings(t.db, byStatement(req))
+        assert.deepEqual(await searchListings(t.db, req), slow, what)
         answered++
         if (slow.hits.length > 0) nonEmpty++
       }
     }
   }
-  assert.ok(answered >= 600, `${answered} searches walked`)
+  assert.ok(fromBitmaps >= 900, `${fromBitmaps} of ${answered} searches from bitmaps`)
   assert.ok(nonEmpty >= 150, `${nonEmpty} of them found something`)
 })
 
@@ -129,7 +140,16 @@ test('several words, or one word in a scope, from the bitmaps equal the tsvector
           const req: SearchRequest = { text, filters: { tags }, sort: 'relevance', ...page }
           const slow = await searchListings(t.db, byStatement(req))
           const what = `${q} in ${scopeName ?? 'all'} with [${tags}] at ${page.offset}`
-          assert.deepEqual(await searchBitmaps(t.db, text.bitmaps, tags, req), slow, what)
+          const plan: BitmapsPlan = {
+            kind: 'bitmaps',
+            order: 'relevance',
+            excluding: null,
+            query: text.bitmaps,
+            tags,
+            storeId: undefined,
+            why: '',
+          }
+          assert.deepEqual(await searchBitmaps(t.db, plan, req), slow, what)
           assert.deepEqual(await searchListings(t.db, req), slow, `${what}: searchListings`)
           answered++
           if (slow.hits.length > 0) nonEmpty++
@@ -160,35 +180,9 @@ test('queries the bitmaps cannot decide exactly keep to the tsvector statement',
   ]
   for (const [q, scope] of cases)
     assert.equal(textQuery(seg, q, parseScope(scope) as Set<never>).bitmaps, null, `${q} in ${scope}`)
-  // One word over every field keeps its ts_rank_cd order from the postings.
+  // One word over every field ranks by the same rule as any query, and the bitmaps hold it.
   const one = textQuery(seg, '小说', parseScope(undefined) as Set<never>)
-  assert.equal(one.bitmaps, null)
-  assert.equal(one.levels, null)
-})
-
-test('a walk expected to cost more than the tsvector statement is left to it', async () => {
-  const text = textQuery(segmenter(), '作者', parseScope(undefined) as Set<never>) as TextQuery
-  assert.ok(text.postings)
-  const req: SearchRequest = { text, filters: { tags: ['小说'] }, sort: 'relevance', limit: 20, offset: 0 }
-  const slow = await searchListings(t.db, byStatement(req))
-  assert.ok(slow.total > 20)
-  // The walk reads about 20 · (listings with the word) / total postings: few here, so it is taken.
-  assert.deepEqual(await searchTagged(t.db, text.postings, ['小说'], req), slow)
-  // One match among the many listings with the word: a page of 100 would mean reading all of the
-  // word's postings about 100 times over, so the statement answers.
-  await addBook(t.app, seller, stores[0] as string, {
-    ...bookInfo('lone'),
-    title: '作者的孤本',
-    tags: ['孤本标签'],
-  })
-  const lone: SearchRequest = { ...req, filters: { tags: ['孤本标签'] }, limit: 100 }
-  assert.equal(await searchTagged(t.db, text.postings, ['孤本标签'], lone), null)
-  const answer = await searchListings(t.db, lone)
-  assert.equal(answer.total, 1)
-  assert.deepEqual(
-    answer.hits.map((h) => h.book_id),
-    ['lone'],
-  )
+  assert.deepEqual(one.bitmaps?.match, [['w']])
 })
 
 test('the bitmaps and term counts follow added, retagged, reworded and deleted listings in the same statement', async () => {

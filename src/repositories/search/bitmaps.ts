@@ -1,0 +1,268 @@
+/**
+ * The bitmaps plan: a search by relevance of up to three words, filtered by tags and a store at most,
+ * answered from search_bitmaps (migrations 007, 010, 016) without visiting a match that is not on
+ * the page (docs/search.md, "Bitmaps").
+ */
+import type { Queryable } from '../../db/db.ts'
+import { query, type Sql, sql } from '../../db/sql.ts'
+import { BITMAP_BLOCK } from '../../search/encoding.ts'
+import type { SearchPlan, SearchRequest } from '../../search/plan.ts'
+import type { Word } from '../../search/query.ts'
+import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
+import { TYPO_PENALTY } from '../../search/typos.ts'
+import { HIT_COLUMNS, type SearchHit, type SearchResult } from './hits.ts'
+import { scoreSql, searchByStatement } from './statement.ts'
+
+/** An empty bitmap block. */
+const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
+
+/** The sums below add levels of 2, 1 and 0 a word at a time: this fails to compile if rank.ts changes them. */
+export const LEVELS: readonly [typeof TITLE, typeof AUTHOR_TAGS, typeof ELSEWHERE] = [2, 1, 0]
+
+/**
+ * The order of a search is a sequence of sets: tier 2, 1, 0, and within a tier the sum of the words'
+ * levels (src/search/rank.ts) from high to low, newest (highest doc) first in each.
+ * Per block of 8 192 listings, one statement builds each set's bitmap from the words' bitmaps and
+ * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
+ * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
+ */
+export async function searchBitmaps(
+  q: Queryable,
+  plan: Extract<SearchPlan, { kind: 'bitmaps' }>,
+  req: SearchRequest,
+): Promise<SearchResult> {
+  const bq = plan.query
+  const columns: Sql[] = []
+  const named = new Map<string, Sql>()
+  /** A name the statement gives a column of its own: a letter and a number (x3: the sum 3 so far). */
+  const id = (letter: string, n: number) => sql.ident(`${letter}${n}`)
+  /** The column holding a block of the bitmap of this kind and key (a fixed kind letter). */
+  const col = (kind: string, key: string) => {
+    const ref = `${kind}\u0000${key}`
+    let name = named.get(ref)
+    if (name === undefined) {
+      name = id('c', named.size)
+      named.set(ref, name)
+      columns.push(
+        sql`coalesce(bit_or(b.bits) FILTER (WHERE b.kind = ${sql.literal(kind)} AND b.key = ${key}), ${NO_BITS}) AS ${name}`,
+      )
+    }
+    return name
+  }
+  /** The listings holding the word, itself or all its parts, in a bitmap of one of the kinds. */
+  const holds = (kinds: readonly string[], w: Word) => {
+    const any = (lexeme: string) =>
+      sql`(${sql.join(
+        kinds.map((k) => col(k, lexeme)),
+        sql` | `,
+      )})`
+    const alternatives = [
+      any(w.text),
+      ...(w.parts ? [sql`(${sql.join(w.parts.map(any), sql` & `)})`] : []),
+      ...(w.typos ?? []).map(any),
+    ]
+    return alternatives.length === 1 ? any(w.text) : sql`(${sql.join(alternatives, sql` | `)})`
+  }
+  const n = bq.words.length
+  const all = (exprs: Sql[]) => (exprs.length > 0 ? sql`(${sql.join(exprs, sql` & `)})` : NO_BITS)
+  const gram = bq.gram === null ? NO_BITS : col('g', bq.gram)
+  // The filters: each tag (kind 't') and the store (kind 's').
+  const filterBits = [
+    ...plan.tags.map((tag) => col('t', tag)),
+    ...(plan.storeId === undefined ? [] : [col('s', plan.storeId)]),
+  ]
+  /** The listings matching a query's words (or its title pair). */
+  const matching = (words: readonly Word[], pair: Sql) =>
+    sql`(${all(words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${pair})`
+  // Typo matches: the widened query's matches less the exact query's.
+  const excluded = plan.excluding
+    ? sql` & ~${matching(plan.excluding.words, plan.excluding.gram === null ? NO_BITS : col('g', plan.excluding.gram))}`
+    : sql.empty
+  const match = sql`(${matching(bq.words, gram)}${excluded}
+                  ${sql.join(
+                    filterBits.map((t) => sql`& ${t}`),
+                    sql` `,
+                  )})`
+  /** Per block (of the blocks `where` keeps), a column of each bitmap the statement names. */
+  const raw = (where: Sql) => {
+    const refs = [...named.keys()].map((ref) => ref.split('\u0000'))
+    return sql`SELECT b.block, ${sql.join(columns)}
+        FROM unnest(${refs.map(([kind]) => kind)}::"char"[], ${refs.map(([, key]) => key)}::text[]) AS k(kind, key)
+        JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key ${where}
+       GROUP BY b.block`
+  }
+  if (plan.order === 'rating')
+    return byRating(q, sql`SELECT block, ${match} AS bits FROM (${raw(sql.empty)}) raw`, req)
+  const inTitle = bq.title ? sql`(${all(bq.words.map((w) => holds(['A'], w)))} | ${gram})` : NO_BITS
+  const inAuthorTags = bq.authorTags ? all(bq.words.map((w) => holds(['B'], w))) : NO_BITS
+  // Each word's level: u (2, the title holds it) or v (1, author or tags do and the title does not).
+  const levels = bq.words.flatMap((w, i) => {
+    const a = bq.title ? holds(['A'], w) : NO_BITS
+    return [
+      sql`${a} AS ${id('u', i)}`,
+      sql`${bq.authorTags ? sql`(${holds(['B'], w)} & ~${a})` : NO_BITS} AS ${id('v', i)}`,
+    ]
+  })
+  // The sums of levels a tier can hold, from high to low. A word's level is at most `top`; all words
+  // at the top make tier 2 (title) or tier 1 (author and tags); in tier 1 every word has a level; tier 2
+  // without a gram is every word in the title.
+  const top = bq.title ? TITLE : bq.authorTags ? AUTHOR_TAGS : ELSEWHERE
+  const possible = (tier: number, sum: number) =>
+    sum <= n * top &&
+    (tier === TITLE
+      ? bq.gram !== null || sum === TITLE * n
+      : tier === AUTHOR_TAGS
+        ? sum >= n && sum < n * top + (bq.title ? 0 : 1)
+        : top === 0 || sum < n * top)
+  // Each tier's listings, from every word in the title (t2) and every word in author or tags (t1).
+  const tiers = [
+    [TITLE, sql`t2`],
+    [AUTHOR_TAGS, sql`t1 & ~t2`],
+    [ELSEWHERE, sql`~(t2 | t1)`],
+  ] as const
+  // The sets in the order of the search: tier, then sum of levels, both from high to low. The last
+  // step below holds each tier as a column z<tier>; without words, sum0 is that step.
+  const sets: { bits: Sql; score: number }[] = []
+  for (const [tier, bits] of tiers)
+    for (let sum = 2 * n; sum >= 0; sum--)
+      if (possible(tier, sum))
+        sets.push({
+          bits: sql`(${id('x', sum)} & ${n > 0 ? id('z', tier) : bits})`,
+          score: score(tier, sum, n) - (plan.excluding ? TYPO_PENALTY : 0),
+        })
+  // x0…x{2i} after the first i words: the matches whose levels add up to each sum, one word at a time.
+  const steps = bq.words.map((_, i) => {
+    const rest = bq.words.flatMap((_, j) => (j > i ? [sql`, ${id('u', j)}, ${id('v', j)}`] : []))
+    const x = Array.from({ length: 2 * i + 3 }, (_, k) => {
+      const terms = [
+        ...(k <= 2 * i ? [sql`(${id('x', k)} & ~(${id('u', i)} | ${id('v', i)}))`] : []),
+        ...(k >= 1 && k - 1 <= 2 * i ? [sql`(${id('x', k - 1)} & ${id('v', i)})`] : []),
+        ...(k >= 2 ? [sql`(${id('x', k - 2)} & ${id('u', i)})`] : []),
+      ]
+      return sql`, ${sql.join(terms, sql` | `)} AS ${id('x', k)}`
+    })
+    // The last step also splits the tiers apart, once per block.
+    const carried =
+      i === n - 1
+        ? sql.join(
+            tiers.map(([tier, bits]) => sql`, ${bits} AS ${id('z', tier)}`),
+            sql.empty,
+          )
+        : sql`, t2, t1`
+    return sql`, ${id('sum', i + 1)} AS MATERIALIZED (SELECT block${carried}${sql.join(rest, sql.empty)}${sql.join(x, sql.empty)} FROM ${id('sum', i)})`
+  })
+  /** Per block (of the blocks `where` keeps): the words' bitmaps, the tiers and the sums, then `output`. */
+  const statement = (output: Sql, where: Sql) => sql`
+    WITH raw AS (${raw(where)}), sum0 AS MATERIALIZED (
+      SELECT block, ${inTitle} AS t2, ${inAuthorTags} AS t1${sql.join(
+        levels.map((l) => sql`, ${l}`),
+        sql.empty,
+      )}, ${match} AS x0
+        FROM raw
+    )${sql.join(steps, sql.empty)}
+    SELECT block, ${output} FROM ${id('sum', n)}`
+  const byBlock = (
+    await query<{ block: number; n: number[] }>(
+      q,
+      statement(sql`ARRAY[${sql.join(sets.map((x) => sql`bit_count(${x.bits})::int`))}] AS n`, sql.empty),
+    )
+  ).rows.sort((a, b) => b.block - a.block)
+  let total = 0
+  for (const r of byBlock) for (const x of r.n) total += x
+  // A page of none only counts (the typo matches of a page within the exact ones).
+  if (total <= req.offset || req.limit === 0) return { total, hits: [] }
+  // The blocks of each set that hold the page, in order, and how many of each block's listings to skip and take.
+  const parts: { set: number; block: number; skip: number; take: number }[] = []
+  let skip = req.offset
+  let need = req.limit
+  for (let set = 0; set < sets.length && need > 0; set++)
+    for (const r of byBlock) {
+      const count = r.n[set] ?? 0
+      if (count <= skip) {
+        skip -= count
+        continue
+      }
+      const take = Math.min(count - skip, need)
+      parts.push({ set, block: r.block, skip, take })
+      need -= take
+      skip = 0
+      if (need === 0) break
+    }
+  // Then the bitmaps of those blocks of those sets.
+  const used = [...new Set(parts.map((x) => x.set))]
+  const bitmaps = await query<{ block: number; bits: string[] }>(
+    q,
+    statement(
+      sql`ARRAY[${sql.join(used.map((set) => sql`${sets[set]?.bits ?? NO_BITS}::text`))}] AS bits`,
+      sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
+    ),
+  )
+  const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r.bits]))
+  const docs: number[] = []
+  const scores: number[] = []
+  for (const part of parts) {
+    const bits = bitsOf.get(part.block)?.[used.indexOf(part.set)] ?? ''
+    let seen = 0
+    for (let i = bits.length - 1; i >= 0 && seen < part.skip + part.take; i--) {
+      if (bits[i] !== '1') continue
+      if (seen++ < part.skip) continue
+      docs.push(part.block * BITMAP_BLOCK + i)
+      scores.push(sets[part.set]?.score ?? 0)
+    }
+  }
+  const r = await query<SearchHit>(
+    q,
+    sql`SELECT ${HIT_COLUMNS}, p.score FROM unnest(${docs}::bigint[], ${scores}::float8[]) AS p(doc, score)
+         JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`,
+    { name: 'search_listings_by_doc' },
+  )
+  return { total, hits: r.rows }
+}
+
+/**
+ * What walking the ratings costs per listing, against the statement's cost per match, in µs as
+ * measured at 100 000 listings: the walk reads the index listing_ratings_rank and tests a bit of the
+ * match (about 0.15 µs); the statement reads GIN entries and visits each match's row (about 10 µs).
+ */
+const RATING_WALK_COST = 0.15
+const STATEMENT_MATCH_COST = 10
+/** The order of sort=rating_desc (hits.ts, SORT_KEYS), over a table alias with average, rating_count and doc. */
+const RATING_ORDER = (alias: 'r' | 'w') => {
+  const a = sql.ident(alias)
+  return sql`${a}.average DESC NULLS LAST, ${a}.rating_count DESC, ${a}.doc DESC`
+}
+
+/**
+ * By rating: the ratings are walked in their order (index listing_ratings_rank, every listing has a
+ * row), and a listing is kept when its bit is set in the match's bitmap of its block; the walk stops
+ * after the page. The match's blocks are one array, indexed by block, built once per statement. A
+ * common word's page comes early in the walk. A rare word's matches are fewer than the walk would
+ * read: the statement sorts them instead. The score is the relevance score, as the statement computes
+ * it, of the page's listings.
+ */
+async function byRating(q: Queryable, matched: Sql, req: SearchRequest): Promise<SearchResult> {
+  const counted = await query<{ total: number; listings: number }>(
+    q,
+    sql`SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (${matched}) m) AS total,
+              (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings`,
+  )
+  const { total = 0, listings = 0 } = counted.rows[0] ?? {}
+  if (total <= req.offset) return { total, hits: [] }
+  // Before the table's first statistics (listings 0) the walk's length is unknown: sort.
+  const walk = listings > 0 ? ((req.offset + req.limit) * listings) / total : Number.POSITIVE_INFINITY
+  if (walk * RATING_WALK_COST > total * STATEMENT_MATCH_COST) return searchByStatement(q, req)
+  const block = sql.literal(BITMAP_BLOCK)
+  const page = await query<SearchHit>(
+    q,
+    sql`WITH m AS (${matched}),
+        blocks AS (SELECT array_agg(coalesce(m.bits, ${NO_BITS}) ORDER BY g) AS bits
+                     FROM generate_series(0, (SELECT max(block) FROM m)) g LEFT JOIN m ON m.block = g),
+        walked AS (
+          SELECT r.doc, r.average, r.rating_count FROM listing_ratings r
+           WHERE get_bit((SELECT bits FROM blocks)[(r.doc / ${block})::int + 1], (r.doc % ${block})::int) = 1
+           ORDER BY ${RATING_ORDER('r')} LIMIT ${req.limit} OFFSET ${req.offset})
+        SELECT ${HIT_COLUMNS}, ${scoreSql(req.text)}::float8 AS score
+          FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY ${RATING_ORDER('w')}`,
+  )
+  return { total, hits: page.rows }
+}

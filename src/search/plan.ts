@@ -1,0 +1,146 @@
+/**
+ * The search planner: one place that decides which structure answers a search request, and why.
+ * `planSearch` is a pure function of the request (the text query already parsed, typo candidates
+ * already looked up); each plan kind has one executor in src/repositories/search/. docs/search.md
+ * describes the plans; test/search/search-plan.test.ts holds the table of requests and their plans.
+ */
+import type { Sort } from '../api/catalog.ts'
+import type { BitmapQuery, TextQuery, TypoQuery } from './query.ts'
+
+export interface SearchFilters {
+  storeId?: string | undefined
+  /** Exact tags; a listing must carry all of them. */
+  tags?: readonly string[] | undefined
+  /** Normalised text the author must contain. */
+  author?: string | undefined
+  minPrice?: number | undefined
+  maxPrice?: number | undefined
+  inStock?: boolean | undefined
+}
+
+export interface SearchRequest {
+  /** undefined: browse by filters alone. */
+  text?: TextQuery | undefined
+  filters: SearchFilters
+  sort: Sort
+  limit: number
+  offset: number
+}
+
+/** Which structure answers a search. Every plan ranks by the one rule of docs/search.md. */
+export type SearchPlan =
+  | {
+      /** No text: listings in the sort's index order, stopping after the page. */
+      kind: 'browse'
+      /** Where the total comes from: listing_counts (a sum over prices), or a count of the listings. */
+      count: 'listing_counts' | 'listings'
+      why: string
+    }
+  | {
+      /**
+       * From search_bitmaps. By relevance, sets of listings counted and paged block by block; by
+       * rating, the match's bitmaps tested while the ratings are walked in order (a match too rare for
+       * the walk to pay is sorted by the statement instead).
+       */
+      kind: 'bitmaps'
+      order: 'relevance' | 'rating'
+      query: BitmapQuery
+      /**
+       * The typo matches of a query: `query` is the query widened to its words' typo candidates, and
+       * the listings matching this exact form are left out; their scores are lowered by TYPO_PENALTY.
+       */
+      excluding: BitmapQuery | null
+      /** Bitmaps the match is ANDed with: the tag filters, and the store. */
+      tags: readonly string[]
+      storeId: string | undefined
+      why: string
+    }
+  | {
+      /** One statement over the listings' tsvector (GIN), every filter in its WHERE clause. */
+      kind: 'statement'
+      why: string
+    }
+  | {
+      /**
+       * Typo matches after the exact ones: the exact query's own plan pages the exact matches, and
+       * the typo matches' plan pages them when the page reaches them (else only counts them).
+       */
+      kind: 'typos'
+      typos: TypoQuery
+      exact: SearchPlan
+      /** When nothing matches exactly: the plan of the query with the misspelt word replaced. */
+      substituted: SearchPlan | null
+      /** The typo matches alone: from bitmaps (a bitmaps plan `excluding` the exact query), or a statement. */
+      typoMatches: SearchPlan
+      why: string
+    }
+
+/** Filters with no bitmap and no count table: any of them sends a search to a statement. */
+const rowFilters = (f: SearchFilters) =>
+  f.author !== undefined || f.minPrice !== undefined || f.maxPrice !== undefined || f.inStock === true
+
+export function planSearch(req: SearchRequest): SearchPlan {
+  const f = req.filters
+  const text = req.text
+  if (!text) {
+    const tags = f.tags ?? []
+    return f.storeId === undefined && f.author === undefined && tags.length <= 1
+      ? {
+          kind: 'browse',
+          count: 'listing_counts',
+          why: 'at most one tag, a price range and in-stock: counted per price',
+        }
+      : {
+          kind: 'browse',
+          count: 'listings',
+          why: 'a store, an author or several tags: counted over the listings',
+        }
+  }
+  if (text.typos) return planTypos(req, text, text.typos)
+  if (req.sort !== 'relevance' && req.sort !== 'rating_desc')
+    return { kind: 'statement', why: `sort ${req.sort}: the matches are sorted` }
+  if (rowFilters(f)) return { kind: 'statement', why: 'author, price or stock filter: no bitmap holds them' }
+  if (!text.bitmaps) return { kind: 'statement', why: bitmapsDecline(text) }
+  return {
+    kind: 'bitmaps',
+    order: req.sort === 'relevance' ? 'relevance' : 'rating',
+    query: text.bitmaps,
+    excluding: null,
+    tags: [...new Set(f.tags ?? [])],
+    storeId: f.storeId,
+    why: 'filtered by tags and store at most: sets of listings from bitmaps',
+  }
+}
+
+/** Why a text query has no bitmap form (src/search/query.ts, bitmapQuery). */
+function bitmapsDecline(text: TextQuery): string {
+  if (text.terms.length > 3) return 'more than three words'
+  if (text.substring && [...text.substring.text].length !== 2)
+    return 'a title substring of one or three characters'
+  return 'a scope the bitmaps do not cover (author alone, intro or content without every field)'
+}
+
+function planTypos(req: SearchRequest, text: TextQuery, typos: TypoQuery): SearchPlan {
+  const exact = planSearch({ ...req, text: { ...text, typos: null } })
+  const substituted = typos.substituted ? planSearch({ ...req, text: typos.substituted }) : null
+  if (exact.kind === 'statement' && substituted === null)
+    return { kind: 'statement', why: 'typo matches: the widened query, typo matches scored 3 lower' }
+  // The widened query has a bitmap form when the exact one has: candidates are whole words.
+  const typoMatches: SearchPlan =
+    exact.kind === 'bitmaps' && exact.order === 'relevance' && typos.widened.bitmaps
+      ? {
+          ...exact,
+          query: typos.widened.bitmaps,
+          excluding: exact.query,
+          why: 'the widened query less the exact one, from bitmaps',
+        }
+      : { kind: 'statement', why: 'the widened query less the exact one' }
+  return {
+    kind: 'typos',
+    typos,
+    exact,
+    substituted,
+    typoMatches,
+    why: 'exact matches by their own plan, then the typo matches',
+  }
+}
