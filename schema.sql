@@ -203,18 +203,6 @@ CREATE TABLE search_bitmaps (
   CONSTRAINT search_bitmaps_pkey PRIMARY KEY (kind, key, block)
 ) WITH (fillfactor=80);
 
-CREATE TABLE search_postings (
-  term text NOT NULL,
-  doc bigint NOT NULL,
-  fields smallint NOT NULL,
-  a smallint NOT NULL,
-  b smallint NOT NULL,
-  c smallint NOT NULL,
-  d smallint NOT NULL,
-  score double precision NOT NULL,
-  CONSTRAINT search_postings_pkey PRIMARY KEY (term, doc) INCLUDE (fields, a, b, c, d)
-);
-
 CREATE TABLE search_terms (
   term text NOT NULL,
   listings integer NOT NULL,
@@ -326,8 +314,6 @@ CREATE INDEX orders_unpaid_expiry ON orders USING btree (expires_at) WHERE (stat
 CREATE INDEX reviews_listing ON reviews USING btree (store_id, book_id, created_at DESC, review_id);
 
 CREATE INDEX reviews_unanswered ON reviews USING btree (store_id, created_at DESC, review_id) WHERE (reply IS NULL);
-
-CREATE INDEX search_postings_rank ON search_postings USING btree (term, score DESC, doc DESC);
 
 CREATE INDEX sessions_expires ON sessions USING btree (expires_at);
 
@@ -637,17 +623,6 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION search_bitmap_kinds(term text, fields smallint, a smallint, b smallint, c smallint, d smallint)
- RETURNS SETOF "char"
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-  SELECT v.kind FROM (VALUES ('w'::"char", a + b + c + d > 0), ('A', a > 0), ('B', b > 0),
-                             ('k', fields & 4 <> 0), ('g', fields & 32 <> 0 AND char_length(term) = 2))
-                      AS v(kind, holds)
-   WHERE v.holds;
-$function$;
-
 CREATE OR REPLACE FUNCTION search_bitmaps_change(adding boolean, kinds "char"[], keys text[], docs bigint[])
  RETURNS void
  LANGUAGE plpgsql
@@ -670,62 +645,6 @@ BEGIN
     UPDATE search_bitmaps b SET bits = b.bits & ~locked.mask FROM locked
      WHERE b.kind = locked.kind AND b.key = locked.key AND b.block = locked.block;
   END IF;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION search_bitmaps_of_listing(store_id text, tags text[])
- RETURNS TABLE(kind "char", key text)
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-  SELECT 's'::"char", store_id
-  UNION ALL SELECT 't'::"char", t FROM unnest(tags) AS t;
-$function$;
-
-CREATE OR REPLACE FUNCTION search_bitmaps_of_postings()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  PERFORM search_bitmaps_change(TG_OP = 'INSERT', array_agg(k.kind), array_agg(p.term), array_agg(p.doc))
-     FROM changed p, search_bitmap_kinds(p.term, p.fields, p.a, p.b, p.c, p.d) AS k(kind);
-  RETURN NULL;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION search_bitmaps_of_tags()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  PERFORM search_bitmaps_change(TG_OP = 'INSERT', array_agg(b.kind), array_agg(b.key), array_agg(l.doc))
-     FROM changed l, search_bitmaps_of_listing(l.store_id, l.tags) b;
-  RETURN NULL;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION search_bitmaps_rebuild()
- RETURNS void
- LANGUAGE sql
-AS $function$
-  TRUNCATE search_bitmaps;
-  INSERT INTO search_bitmaps (kind, key, block, bits)
-  SELECT k.kind, p.term, (p.doc / 8192)::int, search_bits(array_agg((p.doc % 8192)::int))
-    FROM search_postings p, search_bitmap_kinds(p.term, p.fields, p.a, p.b, p.c, p.d) AS k(kind)
-   GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
-  INSERT INTO search_bitmaps (kind, key, block, bits)
-  SELECT b.kind, b.key, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
-    FROM listings l, search_bitmaps_of_listing(l.store_id, l.tags) b GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
-$function$;
-
-CREATE OR REPLACE FUNCTION search_bitmaps_tags_update()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  PERFORM search_bitmaps_change(false, array_agg('t'::"char"), array_agg(t), array_agg(OLD.doc)) FROM unnest(OLD.tags) t;
-  PERFORM search_bitmaps_change(true, array_agg('t'::"char"), array_agg(t), array_agg(NEW.doc)) FROM unnest(NEW.tags) t;
-  RETURN NULL;
 END
 $function$;
 
@@ -752,101 +671,102 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION search_postings_delete()
+CREATE OR REPLACE FUNCTION search_index_change(adding boolean, kinds "char"[], keys text[], docs bigint[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM search_bitmaps_change(adding, array_agg(e.kind), array_agg(e.key), array_agg(e.doc))
+     FROM unnest(kinds, keys, docs) AS e(kind, key, doc) WHERE e.kind IS NOT NULL;
+  IF adding THEN
+    INSERT INTO search_terms AS t (term, listings)
+    SELECT e.key, count(*) FROM unnest(kinds, keys) AS e(kind, key) WHERE e.kind IS NULL
+     GROUP BY 1 ORDER BY 1
+    ON CONFLICT (term) DO UPDATE SET listings = t.listings + excluded.listings;
+  ELSE
+    WITH gone AS (
+      SELECT e.key AS term, count(*) AS n FROM unnest(kinds, keys) AS e(kind, key) WHERE e.kind IS NULL GROUP BY 1
+    ), locked AS (
+      SELECT t.term, gone.n FROM search_terms t JOIN gone USING (term) ORDER BY t.term FOR UPDATE OF t
+    )
+    UPDATE search_terms t SET listings = t.listings - locked.n FROM locked WHERE t.term = locked.term;
+  END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_index_of_docs(adding boolean, docs bigint[])
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  SELECT search_index_change(adding, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
+    FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+   WHERE l.doc = ANY (docs);
+$function$;
+
+CREATE OR REPLACE FUNCTION search_index_of_rows()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  DELETE FROM search_postings p
-   USING old_listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) o
-   WHERE p.term = o.term AND p.doc = l.doc;
+  PERFORM search_index_change(TG_OP = 'INSERT', array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
+     FROM changed l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e;
   RETURN NULL;
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION search_postings_insert()
+CREATE OR REPLACE FUNCTION search_index_rebuild()
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  TRUNCATE search_bitmaps, search_terms;
+  INSERT INTO search_bitmaps (kind, key, block, bits)
+  SELECT e.kind, e.key, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
+    FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+   WHERE e.kind IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+  INSERT INTO search_terms (term, listings)
+  SELECT e.key, count(*)
+    FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+   WHERE e.kind IS NULL GROUP BY 1;
+$function$;
+
+CREATE OR REPLACE FUNCTION search_index_update()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  INSERT INTO search_postings
-  SELECT p.* FROM new_listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) p;
+  IF current_setting('bookstore.search_by_statement', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  PERFORM search_index_change(false, array_agg(e.kind), array_agg(e.key), array_agg(OLD.doc))
+     FROM (SELECT * FROM search_keys_of(OLD.store_id, OLD.tags, OLD.search_vec, OLD.author_tags_vec, OLD.title_grams)
+           EXCEPT
+           SELECT * FROM search_keys_of(NEW.store_id, NEW.tags, NEW.search_vec, NEW.author_tags_vec, NEW.title_grams)) e;
+  PERFORM search_index_change(true, array_agg(e.kind), array_agg(e.key), array_agg(NEW.doc))
+     FROM (SELECT * FROM search_keys_of(NEW.store_id, NEW.tags, NEW.search_vec, NEW.author_tags_vec, NEW.title_grams)
+           EXCEPT
+           SELECT * FROM search_keys_of(OLD.store_id, OLD.tags, OLD.search_vec, OLD.author_tags_vec, OLD.title_grams)) e;
   RETURN NULL;
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION search_postings_of(listing bigint, v tsvector, at tsvector, g tsvector)
- RETURNS TABLE(term text, doc bigint, fields smallint, a smallint, b smallint, c smallint, d smallint, score double precision)
+CREATE OR REPLACE FUNCTION search_keys_of(store_id text, tags text[], v tsvector, at tsvector, g tsvector)
+ RETURNS TABLE(kind "char", key text)
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-  SELECT x.term, listing, bit_or(x.f)::smallint, sum(x.a)::smallint, sum(x.b)::smallint,
-         sum(x.c)::smallint, sum(x.d)::smallint,
-         (CASE WHEN sum(x.a) > 0 OR bit_or(x.f) & 32 <> 0 THEN 2 WHEN sum(x.b) > 0 THEN 1 ELSE 0 END
-           + ts_rank_cd(v, ('''' || replace(replace(x.term, '\', '\\'), '''', '''''') || '''')::tsquery, 32))
-  FROM (
-    SELECT u.lexeme AS term,
-           CASE WHEN 'A' = ANY (u.weights) THEN 1 ELSE 0 END
-             | CASE WHEN 'C' = ANY (u.weights) THEN 8 ELSE 0 END
-             | CASE WHEN 'D' = ANY (u.weights) THEN 16 ELSE 0 END AS f,
-           cardinality(array_positions(u.weights, 'A')) AS a,
-           cardinality(array_positions(u.weights, 'B')) AS b,
-           cardinality(array_positions(u.weights, 'C')) AS c,
-           cardinality(array_positions(u.weights, 'D')) AS d
-      FROM unnest(v) u
-    UNION ALL
-    SELECT u.lexeme,
-           CASE WHEN 'A' = ANY (u.weights) THEN 2 ELSE 0 END | CASE WHEN 'B' = ANY (u.weights) THEN 4 ELSE 0 END,
-           0, 0, 0, 0
-      FROM unnest(at) u
-    UNION ALL
-    SELECT u.lexeme, 32, 0, 0, 0, 0 FROM unnest(g) u
-  ) x
-  GROUP BY x.term
-$function$;
-
-CREATE OR REPLACE FUNCTION search_postings_update()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  IF current_setting('bookstore.postings_by_statement', true) = 'on' THEN
-    RETURN NULL;
-  END IF;
-  -- The old postings are found by (term, doc) from the old columns: postings have no index on doc.
-  DELETE FROM search_postings p
-   USING search_postings_of(OLD.doc, OLD.search_vec, OLD.author_tags_vec, OLD.title_grams) o
-   WHERE p.term = o.term AND p.doc = OLD.doc;
-  INSERT INTO search_postings
-  SELECT p.* FROM search_postings_of(NEW.doc, NEW.search_vec, NEW.author_tags_vec, NEW.title_grams) p;
-  RETURN NULL;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION search_terms_add()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  INSERT INTO search_terms AS t (term, listings)
-  SELECT term, count(*) FROM new_postings GROUP BY term ORDER BY term
-  ON CONFLICT (term) DO UPDATE SET listings = t.listings + excluded.listings;
-  RETURN NULL;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION search_terms_remove()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-  WITH gone AS (SELECT term, count(*) AS n FROM old_postings GROUP BY term),
-  locked AS (
-    SELECT t.term, gone.n FROM search_terms t JOIN gone USING (term) ORDER BY t.term FOR UPDATE OF t
-  )
-  UPDATE search_terms t SET listings = t.listings - locked.n FROM locked WHERE t.term = locked.term;
-  RETURN NULL;
-END
+  SELECT NULL::"char", x.term
+    FROM (SELECT lexeme FROM unnest(v) UNION SELECT lexeme FROM unnest(at) UNION SELECT lexeme FROM unnest(g))
+         AS x(term)
+  UNION ALL
+  SELECT k.kind, u.lexeme
+    FROM unnest(v) AS u,
+         LATERAL (VALUES ('w'::"char", cardinality(u.weights) > 0), ('A', 'A' = ANY (u.weights)),
+                         ('B', 'B' = ANY (u.weights))) AS k(kind, holds)
+   WHERE k.holds
+  UNION ALL SELECT 'k', u.lexeme FROM unnest(at) AS u WHERE 'B' = ANY (u.weights)
+  UNION ALL SELECT 'g', u.lexeme FROM unnest(g) AS u WHERE char_length(u.lexeme) = 2
+  UNION ALL SELECT 't', t FROM unnest(tags) AS t
+  UNION ALL SELECT 's', store_id;
 $function$;
 
 CREATE OR REPLACE FUNCTION suggestion_texts_change(kinds "char"[], texts text[], deltas integer[], store_ids text[], book_ids text[])
@@ -903,17 +823,11 @@ CREATE TRIGGER listing_counts_remove AFTER DELETE ON listings REFERENCING OLD TA
 
 CREATE TRIGGER listing_counts_update AFTER UPDATE OF tags, price, stock_level ON listings FOR EACH ROW WHEN (((old.tags IS DISTINCT FROM new.tags) OR (old.price <> new.price) OR ((old.stock_level > 0) <> (new.stock_level > 0)))) EXECUTE FUNCTION listing_counts_update();
 
-CREATE TRIGGER search_bitmaps_tags_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_tags();
+CREATE TRIGGER search_index_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_of_rows();
 
-CREATE TRIGGER search_bitmaps_tags_remove AFTER DELETE ON listings REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_tags();
+CREATE TRIGGER search_index_remove AFTER DELETE ON listings REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_of_rows();
 
-CREATE TRIGGER search_bitmaps_tags_update AFTER UPDATE OF tags ON listings FOR EACH ROW WHEN ((old.tags IS DISTINCT FROM new.tags)) EXECUTE FUNCTION search_bitmaps_tags_update();
-
-CREATE TRIGGER search_postings_delete AFTER DELETE ON listings REFERENCING OLD TABLE AS old_listings FOR EACH STATEMENT EXECUTE FUNCTION search_postings_delete();
-
-CREATE TRIGGER search_postings_insert AFTER INSERT ON listings REFERENCING NEW TABLE AS new_listings FOR EACH STATEMENT EXECUTE FUNCTION search_postings_insert();
-
-CREATE TRIGGER search_postings_update AFTER UPDATE OF search_vec, author_tags_vec, title_grams ON listings FOR EACH ROW WHEN (((old.search_vec IS DISTINCT FROM new.search_vec) OR (old.author_tags_vec IS DISTINCT FROM new.author_tags_vec) OR (old.title_grams IS DISTINCT FROM new.title_grams))) EXECUTE FUNCTION search_postings_update();
+CREATE TRIGGER search_index_update AFTER UPDATE OF tags, search_vec, author_tags_vec, title_grams ON listings FOR EACH ROW WHEN (((old.tags IS DISTINCT FROM new.tags) OR (old.search_vec IS DISTINCT FROM new.search_vec) OR (old.author_tags_vec IS DISTINCT FROM new.author_tags_vec) OR (old.title_grams IS DISTINCT FROM new.title_grams))) EXECUTE FUNCTION search_index_update();
 
 CREATE TRIGGER suggestion_texts_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION suggestion_texts_of_rows();
 
@@ -924,11 +838,3 @@ CREATE TRIGGER listing_ratings_add AFTER INSERT ON reviews FOR EACH ROW EXECUTE 
 CREATE TRIGGER listing_ratings_remove AFTER DELETE ON reviews FOR EACH ROW EXECUTE FUNCTION listing_ratings_change();
 
 CREATE TRIGGER listing_ratings_rerate AFTER UPDATE OF rating ON reviews FOR EACH ROW WHEN ((old.rating <> new.rating)) EXECUTE FUNCTION listing_ratings_change();
-
-CREATE TRIGGER search_bitmaps_postings_add AFTER INSERT ON search_postings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_postings();
-
-CREATE TRIGGER search_bitmaps_postings_remove AFTER DELETE ON search_postings REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_bitmaps_of_postings();
-
-CREATE TRIGGER search_terms_add AFTER INSERT ON search_postings REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION search_terms_add();
-
-CREATE TRIGGER search_terms_remove AFTER DELETE ON search_postings REFERENCING OLD TABLE AS old_postings FOR EACH STATEMENT EXECUTE FUNCTION search_terms_remove();

@@ -108,6 +108,47 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
 
   program
+    .command('bench-add-book')
+    .description(
+      'add books of about 3 KB of Chinese and Latin text through the service layer, one at a time and ' +
+        'several at once, and print books/s and p50 / p99; several --db are taken in turn each round ' +
+        '(A, B, A, B), used as they are (no migration)',
+    )
+    .option(
+      '--db <url>',
+      'a PostgreSQL database to measure (repeat to compare; default DATABASE_URL)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('-n, --books <n>', 'books per run', positiveNumber, 500)
+    .option('-c, --concurrency <n>', 'books added at once in the second run', positiveNumber, 8)
+    .option('--rounds <n>', 'rounds over the databases', positiveNumber, 2)
+    .option('--text-bytes <n>', 'bytes of intro and content per book', positiveNumber, 3000)
+    .option('--stores <n>', 'stores the books of a round are spread over, in turn', positiveNumber, 1)
+    .option('--seed <n>', 'seed of the generated books', wholeNumber, 1)
+    .action((o) =>
+      run('bench-add-book', async () => {
+        const urls: string[] = o.db.length > 0 ? o.db : env.DATABASE_URL ? [env.DATABASE_URL] : []
+        if (urls.length === 0 && !requirePostgres(env, 'bench-add-book')) return
+        const { benchAddBook } = await import('./bench/add-book.ts')
+        console.log(
+          await benchAddBook(
+            {
+              urls,
+              books: o.books,
+              concurrency: o.concurrency,
+              rounds: o.rounds,
+              textBytes: o.textBytes,
+              stores: o.stores,
+              seed: o.seed,
+            },
+            env,
+          ),
+        )
+      }),
+    )
+
+  program
     .command('bench-startup')
     .description('start-up time and memory of the server run through tsx against compiled JavaScript')
     .option(

@@ -172,11 +172,11 @@ export async function insertListings(
 
 /**
  * After a bulk load: planner statistics and an up-to-date visibility map for the listings and their
- * search postings (the index-only scans of search need the latter). PostgreSQL's autovacuum would get
+ * search structures (bitmaps and term counts). PostgreSQL's autovacuum would get
  * there later; the embedded engine never does. Not inside a transaction.
  */
 export async function analyseListings(db: Db): Promise<void> {
-  await db.exec('VACUUM ANALYZE listings, listing_ratings, search_postings, search_terms')
+  await db.exec('VACUUM ANALYZE listings, listing_ratings, search_bitmaps, search_terms')
 }
 
 /** The most used tags over the whole catalogue (from the per-price counts, not the listings). */

@@ -67,15 +67,10 @@ export async function reindexSearchText(
         }),
       )
       const docs = r.rows.map((l) => l.doc)
-      // The batch's postings are moved by two statements of their own (migration 014): the old ones
-      // out before the columns change, the new ones in after.
-      await tx.query(`SET LOCAL bookstore.postings_by_statement = 'on'`)
-      await tx.query(
-        `DELETE FROM search_postings p
-          USING listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) o
-          WHERE l.doc = ANY($1::bigint[]) AND p.term = o.term AND p.doc = l.doc`,
-        [docs],
-      )
+      // The batch's bits and term counts are moved by two statements of their own (migration 017): the
+      // old ones out before the columns change, the new ones in after; the row trigger stands aside.
+      await tx.query(`SET LOCAL bookstore.search_by_statement = 'on'`)
+      await tx.query('SELECT search_index_of_docs(false, $1::bigint[])', [docs])
       await tx.query(
         `UPDATE listings l SET search_vec = u.search_vec::tsvector, author_tags_vec = u.author_tags_vec::tsvector,
                 title_grams = u.title_grams::tsvector
@@ -89,12 +84,7 @@ export async function reindexSearchText(
           columns.map((c) => c.titleGrams),
         ],
       )
-      await tx.query(
-        `INSERT INTO search_postings
-         SELECT p.* FROM listings l, search_postings_of(l.doc, l.search_vec, l.author_tags_vec, l.title_grams) p
-          WHERE l.doc = ANY($1::bigint[])`,
-        [docs],
-      )
+      await tx.query('SELECT search_index_of_docs(true, $1::bigint[])', [docs])
       await tx.query('UPDATE search_text_state SET rebuilt_to = greatest(rebuilt_to, $1)', [last.doc])
       after = BigInt(last.doc)
       return r.rows.length

@@ -222,11 +222,11 @@ describe('the import command', () => {
     try {
       const r = await db.query<{ relname: string; analysed: boolean }>(
         `SELECT relname, reltuples > 0 AND relallvisible > 0 AS analysed FROM pg_class
-          WHERE relname IN ('listings', 'search_postings') ORDER BY relname`,
+          WHERE relname IN ('listings', 'search_bitmaps') ORDER BY relname`,
       )
       assert.deepEqual(r.rows, [
         { relname: 'listings', analysed: true },
-        { relname: 'search_postings', analysed: true },
+        { relname: 'search_bitmaps', analysed: true },
       ])
     } finally {
       await db.close()

@@ -21,7 +21,7 @@ test('when the migrations have run, then the schema is what schema.sql says', as
     'schema.sql differs from what the migrations make: run `npm run schema` and commit the file',
   )
   assert.match(dumped, /^CREATE TABLE listings \(\n {2}store_id text NOT NULL,$/m)
-  assert.match(dumped, /^CREATE TRIGGER search_postings_insert AFTER INSERT ON listings /m)
+  assert.match(dumped, /^CREATE TRIGGER search_index_add AFTER INSERT ON listings /m)
   assert.doesNotMatch(dumped, /\b(public|t_[0-9a-f]{12})\./, 'no schema name in the file')
 })
 

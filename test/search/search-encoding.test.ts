@@ -7,12 +7,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
 import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
-import { BITMAP_BLOCK, FIELD_BITS, TITLE_GRAM_BIT } from '../../src/search/encoding.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 import { SCOPE_FIELDS, type ScopeField } from '../../src/search/query.ts'
 import { bulkLoadIndexes } from '../../tools/catalog/gen-catalog.ts'
 import { freshDb, type TestDb } from '../support/helpers.ts'
 
-/** One word per field, none shared: each word's postings row says which field it is in. */
+/** One word per field, none shared: each word's bitmaps say which field it is in. */
 const WORD: Record<ScopeField, string> = {
   title: 'alpha',
   author: 'bravo',
@@ -58,32 +58,29 @@ describe('search constants against the database', () => {
   })
   after(() => t.dispose())
 
-  const fieldsOf = async (term: string) =>
-    (await db.query<{ fields: number }>('SELECT fields FROM search_postings WHERE term = $1', [term])).rows[0]
-      ?.fields
-
-  it('when a word is in one field, then its postings row has that field’s bit of FIELD_BITS', async () => {
-    for (const field of SCOPE_FIELDS) {
-      const fields = await fieldsOf(WORD[field])
-      assert.equal((fields ?? 0) & ~TITLE_GRAM_BIT, FIELD_BITS[field], `${field}: ${WORD[field]}`)
-    }
-  })
-
-  it('when a term is a pair of title characters, then its postings row has TITLE_GRAM_BIT alone', async () => {
-    assert.equal(await fieldsOf('al'), TITLE_GRAM_BIT)
-  })
-
-  it('when the SQL picks bitmap kinds from the field bits, then the tag bit and the gram bit are the TS ones', async () => {
-    const kinds = async (term: string, fields: number) =>
+  it('when a word is in one field, then it has the bitmap kinds of that field (search_keys_of)', async () => {
+    const kinds = async (key: string) =>
       (
         await db.query<{ kind: string }>(
-          'SELECT k::text AS kind FROM search_bitmap_kinds($1, $2::smallint, 0::smallint, 0::smallint, 0::smallint, 0::smallint) AS k',
-          [term, fields],
+          `SELECT DISTINCT b.kind::text AS kind FROM search_bitmaps b
+            WHERE b.key = $1 AND get_bit(b.bits, $2::int) = 1`,
+          [key, doc % BITMAP_BLOCK],
         )
-      ).rows.map((r) => r.kind)
-    assert.deepEqual(await kinds('x', FIELD_BITS.tags), ['k'])
-    assert.deepEqual(await kinds('xy', TITLE_GRAM_BIT), ['g'])
-    assert.deepEqual(await kinds('xy', FIELD_BITS.title | FIELD_BITS.author | FIELD_BITS.book_intro), [])
+      ).rows
+        .map((r) => r.kind)
+        .sort()
+    const expected: Record<ScopeField, string[]> = {
+      title: ['A', 'w'],
+      author: ['B', 'w'],
+      tags: ['B', 'k', 't', 'w'],
+      book_intro: ['w'],
+      content: ['w'],
+    }
+    for (const field of SCOPE_FIELDS) assert.deepEqual(await kinds(WORD[field]), expected[field], field)
+    // A pair of neighbouring title characters; a single one has no bitmap.
+    assert.deepEqual(await kinds('al'), ['g'])
+    assert.deepEqual(await kinds('a'), [])
+    assert.deepEqual(await kinds('enc-store'), ['s'])
   })
 
   it('when bitmaps are stored, then a block is BITMAP_BLOCK bits and doc / BITMAP_BLOCK picks it', async () => {
@@ -111,7 +108,6 @@ describe('search constants against the database', () => {
       'listings_store_docs',
       'listings_tags',
       'listings_title_grams',
-      'search_postings_rank',
     ])
     // Each definition rebuilds its index on this database.
     const def = indexes.get('listings_price') ?? ''

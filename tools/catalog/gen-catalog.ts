@@ -31,7 +31,7 @@ export const benchStoreId = (i: number) => `bench_store_${i}`
 const storeIds = (stores: number) => Array.from({ length: stores }, (_, i) => benchStoreId(i))
 
 /**
- * The secondary indexes of listings and search_postings (not those of a key or unique constraint), by
+ * The secondary indexes of listings (not those of a key or unique constraint), by
  * name, as a freshly migrated database has them: read from its catalog (pg_indexes), then dropped for a
  * bulk load and rebuilt after it. A fresh database rather than the one being loaded, so that a load
  * stopped after the drop still rebuilds them all when it is run again.
@@ -45,7 +45,7 @@ export async function bulkLoadIndexes(): Promise<[string, string][]> {
          FROM pg_indexes i
          JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = current_schema()::regnamespace
          JOIN pg_index x ON x.indexrelid = c.oid
-        WHERE i.schemaname = current_schema() AND i.tablename IN ('listings', 'search_postings')
+        WHERE i.schemaname = current_schema() AND i.tablename = 'listings'
           AND NOT x.indisunique AND NOT x.indisprimary
         ORDER BY i.indexname`,
     )
@@ -57,12 +57,11 @@ export async function bulkLoadIndexes(): Promise<[string, string][]> {
 }
 
 /**
- * The triggers that keep what is derived from listings beyond their indexes: the bitmap bits
- * (migrations 007 and 010) and the price counts (009), as listings are inserted (a load only inserts).
+ * The triggers that keep what is derived from listings beyond their indexes: the search bitmaps and
+ * term counts (migration 017) and the price counts (009), as listings are inserted (a load only inserts).
  */
 const DERIVED_TRIGGERS = [
-  ['search_postings', 'search_bitmaps_postings_add'],
-  ['listings', 'search_bitmaps_tags_add'],
+  ['listings', 'search_index_add'],
   ['listings', 'listing_counts_add'],
 ] as const
 
@@ -71,11 +70,11 @@ const switchDerivedTriggers = async (q: Queryable, to: 'ENABLE' | 'DISABLE') => 
     await q.query(`ALTER TABLE ${table} ${to} TRIGGER ${trigger}`)
 }
 
-/** Turns those triggers back on and builds every bitmap and count, in one transaction. */
+/** Turns those triggers back on and builds every bitmap, term count and price count, in one transaction. */
 async function buildDerived(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     await switchDerivedTriggers(tx, 'ENABLE')
-    await tx.query('SELECT search_bitmaps_rebuild()')
+    await tx.query('SELECT search_index_rebuild()')
     await tx.query('SELECT listing_counts_rebuild()')
   })
 }
@@ -128,7 +127,7 @@ export async function genCatalog(
   const indexes = await bulkLoadIndexes()
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
-    // The bitmaps (migration 007) and price counts (009) are built in one pass at the end, too.
+    // The search bitmaps and term counts (migration 017) and price counts (009) are built in one pass at the end, too.
     await switchDerivedTriggers(db, 'DISABLE')
   }
 
@@ -161,7 +160,7 @@ export async function genCatalog(
       process.stderr.write(`  building ${name}…\n`)
       await db.exec(create.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'))
     }
-    process.stderr.write('  building the word and tag bitmaps and the price counts…\n')
+    process.stderr.write('  building the search bitmaps and term counts and the price counts…\n')
     await buildDerived(db)
     process.stderr.write(`  indexes and bitmaps built in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`)
   }

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { Db } from '../../src/db/db.ts'
+import { insertListings } from '../../src/repositories/listings.ts'
+import { reindexSearchText } from '../../src/repositories/search-text.ts'
+import { syntheticListing } from '../../tools/catalog/synthetic.ts'
+import {
+  addBook,
+  addFunds,
+  bookInfo,
+  newStore,
+  newUser,
+  orderBooks,
+  pay,
+  startApp,
+  stockOf,
+  type TestApp,
+  type User,
+} from '../support/helpers.ts'
+import { assertSearchIndexExact } from '../support/search-index.ts'
+
+// search_bitmaps and search_terms are kept from the listings' own columns by the triggers of
+// migration 017, in the statement that changes the listings: every way a listing is written, added
+// or removed must leave them exactly as a recomputation from the columns says.
+let t: TestApp
+let seller: User
+let stores: string[]
+
+before(async () => {
+  t = await startApp()
+  seller = await newUser(t.app, 'seller')
+  stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
+  const books = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: stores, seed: 11 }))
+  await t.db.transaction((tx) => insertListings(tx, books(0, 120)))
+  // The next listings straddle the first block boundary (8192 listings a block).
+  await t.db.query('ALTER TABLE listings ALTER COLUMN doc RESTART WITH 8150')
+  await t.db.transaction((tx) => insertListings(tx, books(120, 120)))
+})
+after(() => t.close())
+
+const one = async (db: Db, sql: string, params: unknown[] = []): Promise<number> => {
+  const n = (await db.query<{ n: number }>(sql, params)).rows[0]?.n
+  assert.equal(typeof n, 'number', sql)
+  return n as number
+}
+
+/** Listings holding the word (kind 'w') and carrying the tag, from the bitmaps alone. */
+const wordAndTag = (word: string, tag: string) =>
+  one(
+    t.db,
+    `SELECT coalesce(sum(bit_count(w.bits & g.bits)), 0)::int AS n
+       FROM search_bitmaps w JOIN search_bitmaps g USING (block)
+      WHERE w.kind = 'w' AND w.key = $1 AND g.kind = 't' AND g.key = $2`,
+    [word, tag],
+  )
+const termCount = (term: string) =>
+  one(t.db, 'SELECT coalesce((SELECT listings FROM search_terms WHERE term = $1), 0) AS n', [term])
+const storeBits = (storeId: string) =>
+  one(
+    t.db,
+    `SELECT coalesce(sum(bit_count(bits)), 0)::int AS n FROM search_bitmaps WHERE kind = 's' AND key = $1`,
+    [storeId],
+  )
+
+/** Every row of the bitmaps and term counts, with the transaction that last wrote it. */
+const searchRows = async () => [
+  (await t.db.query('SELECT kind, key, block, bits::text, xmin::text FROM search_bitmaps ORDER BY 1, 2, 3'))
+    .rows,
+  (await t.db.query('SELECT term, listings, xmin::text FROM search_terms ORDER BY 1')).rows,
+]
+
+test('bulk loads across two blocks: every kind, store bits and term counts exact', async () => {
+  assert.equal(await one(t.db, 'SELECT count(DISTINCT doc / 8192)::int AS n FROM listings'), 2)
+  await assertSearchIndexExact(t.db)
+  const perStore = await t.db.query<{ store_id: string; n: number }>(
+    'SELECT store_id, count(*)::int AS n FROM listings GROUP BY 1',
+  )
+  for (const r of perStore.rows) assert.equal(await storeBits(r.store_id), r.n, r.store_id)
+})
+
+test('books added through the API, one at a time and 16 at once, keep every bit and count exact', async () => {
+  const storeId = stores[0] as string
+  const words = () => Promise.all([wordAndTag('星云', '天文'), termCount('星云'), storeBits(storeId)])
+  const [pairs, terms, inStore] = await words()
+  await addBook(t.app, seller, storeId, {
+    ...bookInfo('nebula-first'),
+    title: '星云 Nebula 初卷',
+    author: '王星云',
+    tags: ['天文', '科普'],
+    book_intro: '关于星云的一本书 about nebulae and stars',
+    content: '星云 是 宇宙 中 的 气体 与 尘埃 clouds of gas and dust',
+  })
+  assert.deepEqual(await words(), [pairs + 1, terms + 1, inStore + 1])
+  await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      addBook(t.app, seller, storeId, {
+        ...bookInfo(`nebula-${i}`),
+        title: `星云 第${i}卷`,
+        tags: ['天文', '科普', `卷${i}`],
+      }),
+    ),
+  )
+  assert.deepEqual(await words(), [pairs + 17, terms + 17, inStore + 17])
+  await assertSearchIndexExact(t.db)
+})
+
+test('a retagged, then reworded listing moves only its bits and counts', async () => {
+  const storeId = stores[1] as string
+  await addBook(t.app, seller, storeId, {
+    ...bookInfo('retag'),
+    title: '青铜时代札记',
+    tags: ['考古', '新标签'],
+  })
+  assert.equal(await wordAndTag('青铜', '新标签'), 1)
+  const bronze = await termCount('青铜')
+  await t.db.query(
+    `UPDATE listings SET tags = ARRAY['另一个标签'] WHERE store_id = $1 AND book_id = 'retag'`,
+    [storeId],
+  )
+  assert.equal(await wordAndTag('青铜', '新标签'), 0)
+  assert.equal(await wordAndTag('青铜', '另一个标签'), 1)
+  await assertSearchIndexExact(t.db)
+
+  await t.db.query(
+    `UPDATE listings SET title = '白银时代', search_vec = $2::tsvector, title_grams = ''::tsvector
+      WHERE store_id = $1 AND book_id = 'retag'`,
+    [storeId, `'白银':1A '时代':2A`],
+  )
+  assert.equal(await wordAndTag('青铜', '另一个标签'), 0)
+  assert.equal(await wordAndTag('白银', '另一个标签'), 1)
+  assert.equal(await termCount('青铜'), bronze - 1)
+  await assertSearchIndexExact(t.db)
+})
+
+test('an order that changes only stock rewrites no row of the bitmaps or term counts', async () => {
+  const storeId = stores[0] as string
+  const buyer = await newUser(t.app, 'buyer')
+  await addFunds(t.app, buyer, 1_000_000)
+  const rows = await searchRows()
+  const order = await orderBooks(t.app, buyer, storeId, [{ id: 'nebula-first', count: 2 }])
+  assert.equal((await pay(t.app, buyer, order)).status, 200)
+  assert.equal(await stockOf(t.db, storeId, 'nebula-first'), 8)
+  await t.db.query('UPDATE listings SET stock_level = stock_level + 1 WHERE store_id = $1', [storeId])
+  assert.deepEqual(await searchRows(), rows)
+})
+
+test('deleted listings, one and many per statement, leave no bit and no count behind', async () => {
+  const storeId = stores[1] as string
+  await t.db.query(`DELETE FROM listings WHERE store_id = $1 AND book_id = 'retag'`, [storeId])
+  assert.equal(await wordAndTag('白银', '另一个标签'), 0)
+  assert.equal(await termCount('白银'), 0)
+  await assertSearchIndexExact(t.db)
+  const nebulae = await termCount('星云')
+  const r = await t.db.query(`DELETE FROM listings WHERE book_id LIKE 'nebula-%'`)
+  assert.equal(r.rowCount, 17)
+  assert.equal(await termCount('星云'), nebulae - 17)
+  await t.db.query('DELETE FROM listings WHERE store_id = $1', [storeId])
+  assert.equal(await storeBits(storeId), 0)
+  await assertSearchIndexExact(t.db)
+})
+
+test('the search text rebuild moves each batch by statement and leaves every bit and count exact', async () => {
+  const storeId = stores[0] as string
+  const listed = await one(t.db, 'SELECT count(*)::int AS n FROM listings')
+  assert.ok(listed > 100)
+  // As if the store's listings had been indexed by an older version of the search text.
+  await t.db.query(
+    `UPDATE listings SET search_vec = '''旧词'':1A', author_tags_vec = '', title_grams = '''旧'' ''词'' ''旧词'''
+      WHERE store_id = $1`,
+    [storeId],
+  )
+  const old = await one(t.db, 'SELECT count(*)::int AS n FROM listings WHERE store_id = $1', [storeId])
+  assert.equal(await termCount('旧词'), old)
+  // Every listing left is in that store: none has author or tag words now.
+  await assertSearchIndexExact(t.db, ['w', 'A', 'g', 't', 's'])
+  await t.db.query('UPDATE search_text_state SET version = 1, rebuilding = NULL, rebuilt_to = 0')
+  const seen: number[] = []
+  assert.equal(await reindexSearchText(t.db, (done) => seen.push(done), 50), listed)
+  assert.equal(seen.at(-1), listed)
+  assert.equal(await termCount('旧词'), 0)
+  await assertSearchIndexExact(t.db)
+  // The stand-aside is for the rebuild's own transaction only: a later update moves its entries itself.
+  await t.db.query(`UPDATE listings SET search_vec = '''旧词'':1A' WHERE store_id = $1`, [storeId])
+  assert.equal(await termCount('旧词'), old)
+  // Titles are all that search_vec holds now ('B' gone); tags are still words of author_tags_vec.
+  await assertSearchIndexExact(t.db, ['w', 'A', 'k', 'g', 't', 's'])
+})
