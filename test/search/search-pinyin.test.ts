@@ -17,7 +17,8 @@ import {
   withoutToneNumbers,
 } from '../../src/search/pinyin.ts'
 import { segmenter } from '../../src/search/segmenter.ts'
-import { addBook, bookInfo, newStore, newUser, startApp, type TestApp } from '../support/helpers.ts'
+import { queryPrefixes } from '../../src/search/suggest.ts'
+import { addBook, bookInfo, call, newStore, newUser, startApp, type TestApp } from '../support/helpers.ts'
 import { search } from '../support/search-fixtures.ts'
 
 describe('ü in pinyin, stored and typed', () => {
@@ -148,6 +149,20 @@ describe('search by pinyin with ü', () => {
     for (const q of ['zhanlve', 'zhanlüe', 'zhanlue', 'zhan4lue4', 'zhan lüe', 'zhanlüe guanli'])
       assert.deepEqual(await ids({ q, scope: 'title' }), ['strategy'], q)
     for (const q of ['nvedai', 'nüèdài', 'nuedai']) assert.deepEqual(await ids({ q }), ['abuse'], q)
+  })
+
+  test('the search box completes 绿色 from lv, lü and lu alike (its keys spell ü as u)', async () => {
+    assert.deepEqual(queryPrefixes('lvs'), ['lvs', 'lus'])
+    assert.deepEqual(queryPrefixes('nv xing'), ['nv xing', 'nuxing'])
+    for (const q of ['lvse', 'lüse', 'luse', 'lv se jing']) {
+      const r = await call(t.app, 'GET', `/search/suggest?${new URLSearchParams({ q })}`)
+      assert.equal(r.status, 200, q)
+      assert.deepEqual(
+        (r.body.suggestions as { kind: string; text: string }[]).map((x) => `${x.kind}:${x.text}`),
+        ['title:绿色经济'],
+        q,
+      )
+    }
   })
 
   test('an author by pinyin with ü, and Latin words with ü as before', async () => {
