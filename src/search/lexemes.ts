@@ -66,9 +66,10 @@ export interface SearchColumns {
  * The version of what searchColumns computes (folding, segmentation, pinyin). Stored columns built by
  * an older version are rebuilt at start (reindexSearchText, src/repositories/search-text.ts): raise
  * it whenever a change here or in fold.ts, segmenter.ts or pinyin.ts changes the columns of a listing.
- * 1: NFKC and lower case; 2: fold.ts (traditional → simplified, accents) and pinyin of titles and authors.
+ * 1: NFKC and lower case; 2: fold.ts (traditional → simplified, accents) and pinyin of titles and authors;
+ * 3: pinyin writes ü as v (绿色 lvse, no longer luse: 路色's spelling).
  */
-export const SEARCH_TEXT_VERSION = 2
+export const SEARCH_TEXT_VERSION = 3
 
 /** A field's tokens, followed by the pinyin of its Chinese words (titles and authors, see pinyin.ts). */
 function withPinyin(seg: Segmenter, text: string | null): string[] {

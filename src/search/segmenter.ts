@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { Jieba } from '@node-rs/jieba'
 import { fold } from './fold.ts'
+import { umlautAsV } from './pinyin.ts'
 
 /**
  * Chinese (and Latin) word segmentation for full-text search. PostgreSQL cannot split Chinese text,
@@ -45,10 +46,13 @@ export class Segmenter {
       .filter(keep)
   }
 
-  /** The words of a query (precise mode: one token per word as typed), normalised like documents. */
+  /**
+   * The words of a query (precise mode: one token per word as typed), normalised like documents;
+   * pinyin written with ü first takes the index's v (umlautAsV, pinyin.ts).
+   */
   queryWords(text: string): string[] {
     return this.jieba
-      .cut(normalise(text), true)
+      .cut(normalise(umlautAsV(text)), true)
       .map((t) => t.trim())
       .filter(keep)
   }

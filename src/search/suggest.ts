@@ -42,7 +42,8 @@ export function suggestionKeys(text: string): string[] {
 
 /**
  * The prefixes a typed query is looked up by: as written (folded), and, when it is Latin, as pinyin
- * (spaces, tone marks and tone numbers dropped: `mei3 li` → meili). Empty when nothing is left.
+ * (spaces, tone marks and tone numbers dropped: `mei3 li` → meili; ü typed as v spelt u, as the keys
+ * spell it: `lvse` → luse). Empty when nothing is left.
  */
 export function queryPrefixes(q: string): string[] {
   const out = new Set<string>()
@@ -50,7 +51,7 @@ export function queryPrefixes(q: string): string[] {
   if (folded.trim() !== '') out.add(folded)
   const latin = bareLatin(normalise(q))
   if (/^[a-z0-9\s'’-]+$/.test(latin)) {
-    const pinyinPrefix = head(latin.replace(/[^a-z]/g, ''))
+    const pinyinPrefix = head(latin.replace(/[^a-z]/g, '').replace(/([ln])v/g, '$1u'))
     if (pinyinPrefix !== '') out.add(pinyinPrefix)
   }
   return [...out]

@@ -71,7 +71,7 @@ describe('pinyin of a query', () => {
   })
 
   test('titles and authors store the pinyin of their words of two characters or more', () => {
-    assert.deepEqual(pinyinLexemes(['美丽', '的', '心灵', '绿色', 'python']), ['meili', 'xinling', 'luse'])
+    assert.deepEqual(pinyinLexemes(['美丽', '的', '心灵', '绿色', 'python']), ['meili', 'xinling', 'lvse'])
   })
 })
 
