@@ -103,7 +103,7 @@ test('one-term searches equal the tsvector search, on every scope and page, site
     `UPDATE listing_ratings SET n1 = (doc * 7) % 3, n3 = (doc * 5) % 2, n5 = (doc * 11) % 4 WHERE doc % 2 = 0`,
   )
   // With statistics, a common word site-wide walks the ratings in order and a rare one sorts its
-  // matches (ratingWalkPays): both must give the statement's answer.
+  // matches (the bitmaps plan by rating): both must give the statement's answer.
   await t.db.exec('ANALYZE listing_ratings')
   let byRating = 0
   let byIndex = 0

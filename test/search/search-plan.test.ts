@@ -1,6 +1,6 @@
 /**
  * The planner's table: which plan each kind of request gets. The executors' answers are compared with
- * the statement's elsewhere (search-bitmaps, search-postings, search-typos); this pins the choice.
+ * the statement's elsewhere (search-bitmaps, search-one-term, search-typos); this pins the choice.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'

@@ -18,8 +18,8 @@ import { newStore, newUser, startApp, type TestApp } from '../support/helpers.ts
 import { allPages, byStatement, type Page, search } from '../support/search-fixtures.ts'
 
 // Typo tolerance (src/search/typos.ts): a Latin word of 5+ letters also matches the vocabulary's
-// words one edit away, every such listing ranked below every exact match. The fast plans (postings,
-// bitmaps, then the typo group) must answer what the one tsvector statement answers, and that what a
+// words one edit away, every such listing ranked below every exact match. The fast plans (bitmaps for the
+// exact matches, then the typo matches) must answer what the one tsvector statement answers, and that what a
 // plain scan of the listings' words with the same one-edit rule finds.
 const N = 300
 let t: TestApp

@@ -66,7 +66,7 @@ export const kindsOf = (stores: number): Record<string, (r: Rng) => Query> => ({
   deep_page: (r) => ({ q: r.pick(VOCABULARY.nouns), page: 50, page_size: 20 }),
   // Typos (src/search/typos.ts): a Latin word of the catalogue with one random edit, alone (no exact
   // match: its listings are all typo matches) and with a noun; and the word spelt right (the candidate
-  // lookup finds nothing, and the postings answer as for one_word).
+  // lookup finds nothing, and the bitmaps answer as for one_word).
   typo: (r) => ({ q: misspelt(r) }),
   typo_two_words: (r) => ({ q: `${misspelt(r)} ${r.pick(VOCABULARY.nouns)}` }),
   latin_word: (r) => ({ q: r.pick(LATIN_WORDS) }),
