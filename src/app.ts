@@ -54,23 +54,32 @@ export async function openDatabase(config: Config, opts: { poolSize?: number } =
     ? await openPostgres(config.databaseUrl, { max: opts.poolSize ?? config.dbPoolSize })
     : await openPgliteThread(join(config.dataDir, 'pglite'))
   try {
-    await migrate(db, undefined, reportOnStderr)
-    const keyed = await completeSuggestionKeys(db, (n) => {
-      if (n % 10_000 === 0) reportOnStderr(`suggestion keys: ${n} titles, authors and tags so far`)
-    })
-    if (keyed !== undefined) reportOnStderr(`suggestion keys: ${keyed} titles, authors and tags keyed`)
-    let shown = 0
-    const rebuilt = await reindexSearchText(db, (done, total) => {
-      if (done - shown < 10_000 && done < total) return
-      shown = done
-      reportOnStderr(`search text: ${done}/${total} listings re-indexed`)
-    })
-    if (rebuilt !== undefined) reportOnStderr(`search text: ${rebuilt} listings re-indexed`)
+    await bringUpToDate(db)
   } catch (err) {
     await db.close()
     throw err
   }
   return db
+}
+
+/**
+ * What every opening of a database does before it is used, with progress on stderr: the migrations,
+ * then the data steps a migration leaves to the code (the suggestions' keys, and the search text
+ * rebuilt to SEARCH_TEXT_VERSION; on an empty catalogue that only records the version).
+ */
+export async function bringUpToDate(db: Db): Promise<void> {
+  await migrate(db, undefined, reportOnStderr)
+  const keyed = await completeSuggestionKeys(db, (n) => {
+    if (n % 10_000 === 0) reportOnStderr(`suggestion keys: ${n} titles, authors and tags so far`)
+  })
+  if (keyed !== undefined) reportOnStderr(`suggestion keys: ${keyed} titles, authors and tags keyed`)
+  let shown = 0
+  const rebuilt = await reindexSearchText(db, (done, total) => {
+    if (done - shown < 10_000 && done < total) return
+    shown = done
+    reportOnStderr(`search text: ${done}/${total} listings re-indexed`)
+  })
+  if (rebuilt !== undefined) reportOnStderr(`search text: ${rebuilt} listings re-indexed`)
 }
 
 /** Opens the replicas DATABASE_REPLICA_URLS names, of the primary `db`; undefined when it names none. */

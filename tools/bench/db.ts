@@ -1,6 +1,6 @@
 import { join } from 'node:path'
+import { bringUpToDate } from '../../src/app.ts'
 import type { Db } from '../../src/db/db.ts'
-import { migrate, reportOnStderr } from '../../src/db/migrate.ts'
 import { openPglite } from '../../src/db/pglite.ts'
 import { openPostgres } from '../../src/db/postgres.ts'
 
@@ -14,6 +14,7 @@ export async function openBenchDb(
   const url = env.DATABASE_URL
   const dir = env.BENCH_DIR ?? './data/bench'
   const db = url ? await openPostgres(url, { max: 4 }) : await openPglite(join(dir, 'pglite'))
-  await migrate(db, undefined, reportOnStderr)
+  // As the app opens it: a catalogue generated here records the search text version it is written in.
+  await bringUpToDate(db)
   return { db, where: url ? `PostgreSQL ${new URL(url).pathname.slice(1)}` : `PGlite ${dir}` }
 }
