@@ -244,7 +244,8 @@ CREATE TABLE suggestion_keys (
   key text NOT NULL,
   kind "char" NOT NULL,
   text text NOT NULL,
-  CONSTRAINT suggestion_keys_pkey PRIMARY KEY (key, kind, text)
+  listings integer DEFAULT 0 NOT NULL,
+  CONSTRAINT suggestion_keys_pkey PRIMARY KEY (key, kind, text) INCLUDE (listings)
 );
 
 CREATE TABLE suggestion_keys_pending (
@@ -318,6 +319,8 @@ CREATE INDEX reviews_unanswered ON reviews USING btree (store_id, created_at DES
 CREATE INDEX sessions_expires ON sessions USING btree (expires_at);
 
 CREATE INDEX stores_owner ON stores USING btree (owner_id);
+
+CREATE INDEX suggestion_keys_text ON suggestion_keys USING btree (kind, text);
 
 -- Functions
 
@@ -781,6 +784,10 @@ AS $function$
   ON CONFLICT (kind, text) DO UPDATE
     SET listings = s.listings + excluded.listings,
         store_id = coalesce(s.store_id, excluded.store_id), book_id = coalesce(s.book_id, excluded.book_id);
+  UPDATE suggestion_keys k SET listings = s.listings
+    FROM (SELECT DISTINCT e.kind, e.text FROM unnest(kinds, texts) AS e(kind, text)) e
+    JOIN suggestion_texts s ON s.kind = e.kind AND s.text = e.text
+   WHERE k.kind = s.kind AND k.text = s.text AND k.listings <> s.listings;
 $function$;
 
 CREATE OR REPLACE FUNCTION suggestion_texts_of(title text, author text, tags text[], store_id text, book_id text)

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../db/db.ts'
-import { KIND_LETTER, type SuggestKind, suggestionKeys } from '../search/suggest.ts'
+import { KIND_LETTER, MAX_KEYS_PER_TEXT, type SuggestKind, suggestionKeys } from '../search/suggest.ts'
 
 /** One completion, as GET /search/suggest answers it. */
 export interface Suggestion {
@@ -31,9 +31,12 @@ async function addKeys(q: Queryable, texts: readonly { kind: string; text: strin
   }
   if (keys.length === 0) return
   // In key order, so that concurrent inserts of the same keys wait for each other, never deadlock.
+  // A key carries its text's count (migration 018): the listing's own insert has already counted it.
   await q.query(
-    `INSERT INTO suggestion_keys (key, kind, text)
-     SELECT key, kind, text FROM unnest($1::text[], $2::"char"[], $3::text[]) AS k(key, kind, text)
+    `INSERT INTO suggestion_keys (key, kind, text, listings)
+     SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)
+       FROM unnest($1::text[], $2::"char"[], $3::text[]) AS k(key, kind, text)
+       LEFT JOIN suggestion_texts s ON s.kind = k.kind AND s.text = k.text
       ORDER BY 1, 2, 3
      ON CONFLICT DO NOTHING`,
     [keys, kinds, values],
@@ -82,12 +85,19 @@ export async function findSuggestions(
   const order = `n DESC, CASE kind WHEN 't' THEN 0 WHEN 'a' THEN 1 ELSE 2 END, length(text), text COLLATE "C"`
   const sql =
     storeId === undefined
-      ? `SELECT * FROM (
-           SELECT s.kind, s.text, s.listings AS n, s.store_id, s.book_id
-             FROM (${matching}) m
-             -- Each matching text looked up by key (OFFSET 0 keeps the planner from hashing every text).
-            CROSS JOIN LATERAL (SELECT * FROM suggestion_texts s
-                                 WHERE s.kind = m.kind AND s.text = m.text AND s.listings > 0 OFFSET 0) s) s
+      ? // The keys in the prefixes' ranges carry their texts' counts (migration 018, in the primary
+        // key): they are ranked from the index alone, and only the texts taken are looked up (for a
+        // title's listing). A text stands in the ranges at most once per key and prefix, so the
+        // first $4 rows hold the first $3 texts.
+        `WITH ranked AS (
+           SELECT k.kind, k.text, k.listings AS n FROM unnest($1::text[], $2::text[]) AS p(low, high)
+            CROSS JOIN LATERAL (SELECT kind, text, listings FROM suggestion_keys
+                                 WHERE key >= p.low COLLATE "C" AND key < p.high COLLATE "C" AND listings > 0) k
+            ORDER BY ${order} LIMIT $4)
+         SELECT * FROM (
+           SELECT top.kind, top.text, top.n, s.store_id, s.book_id
+             FROM (SELECT DISTINCT kind, text, n FROM ranked) top
+             JOIN suggestion_texts s ON s.kind = top.kind AND s.text = top.text) r
           ORDER BY ${order} LIMIT $3`
       : `WITH m AS MATERIALIZED (${matching}), l AS MATERIALIZED (
            SELECT book_id, title, author, tags FROM listings WHERE store_id = $4)
@@ -102,7 +112,8 @@ export async function findSuggestions(
              FROM l CROSS JOIN LATERAL unnest(l.tags) AS t(tag)
             WHERE t.tag IN (SELECT text FROM m WHERE kind = 'g') GROUP BY t.tag) s
          ORDER BY ${order} LIMIT $3`
-  if (storeId !== undefined) params.push(storeId)
+  // $4: the store, or how many keys the site-wide ranking reads.
+  params.push(storeId === undefined ? limit * MAX_KEYS_PER_TEXT * prefixes.length : storeId)
   const r = await q.query<{ kind: string; text: string; store_id: string | null; book_id: string | null }>(
     sql,
     params,

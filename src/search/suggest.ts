@@ -32,6 +32,9 @@ export function pinyinKey(text: string): string | null {
   return key === '' ? null : head(key)
 }
 
+/** The most keys a text has (suggestionKeys: its folded form and its pinyin). */
+export const MAX_KEYS_PER_TEXT = 2
+
 /** Every key of a text (one or two). */
 export function suggestionKeys(text: string): string[] {
   const keys = [foldedKey(text)]

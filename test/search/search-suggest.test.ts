@@ -2,9 +2,11 @@
  * GET /search/suggest: completions of a prefix among titles, authors and tags, in Chinese and in
  * pinyin, kept in the transaction that lists a book (migration 012, src/repositories/suggest.ts).
  */
+
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
+import type { Db } from '../../src/db/db.ts'
 import { backfillSuggestionKeys, completeSuggestionKeys } from '../../src/repositories/suggest.ts'
 import { foldedKey, pinyinKey, queryPrefixes } from '../../src/search/suggest.ts'
 import { addBook, call, newStore, newUser, startApp, type TestApp, type User } from '../support/helpers.ts'
@@ -158,6 +160,23 @@ describe('completions', () => {
   })
 })
 
+/**
+ * Every key carries its text's count (migration 018), which the completions are ranked by: no key
+ * differs from its text, and every text has its keys.
+ */
+async function assertKeysCounted(db: Db) {
+  const wrong = await db.query(
+    `SELECT k.key, k.listings, s.listings AS text_listings FROM suggestion_keys k
+       JOIN suggestion_texts s ON s.kind = k.kind AND s.text = k.text WHERE k.listings <> s.listings`,
+  )
+  assert.deepEqual(wrong.rows, [])
+  const keyless = await db.query(
+    `SELECT s.text FROM suggestion_texts s
+      WHERE NOT EXISTS (SELECT 1 FROM suggestion_keys k WHERE k.kind = s.kind AND k.text = s.text)`,
+  )
+  assert.deepEqual(keyless.rows, [])
+}
+
 describe('kept with the listings', () => {
   test('a listed book is suggested at once; concurrent listings count every copy', async () => {
     const own = await startApp()
@@ -186,10 +205,12 @@ describe('kept with the listings', () => {
         { kind: 't', text: '红与黑', listings: 2 },
         { kind: 't', text: '红楼梦', listings: 6 },
       ])
+      await assertKeysCounted(own.db)
       // A removed listing leaves the counts; a text without listings is no longer suggested, and a
       // title's listing moves to one that is left.
       await own.db.query(`DELETE FROM listings WHERE title = '红与黑'`)
       assert.deepEqual(texts(await suggest({ q: 'hong' }, own.app)), ['title:红楼梦'])
+      await assertKeysCounted(own.db)
       const first = (await suggest({ q: '红楼' }, own.app)).suggestions[0] as Suggestion
       await own.db.query('DELETE FROM listings WHERE store_id = $1 AND book_id = $2', [
         first.store_id,
@@ -225,6 +246,13 @@ describe('kept with the listings', () => {
         'utf8',
       )
       await own.db.exec(migration.slice(migration.indexOf('INSERT INTO suggestion_texts (kind, text')))
+      // … and migration 018's, which gives the keys their texts' counts.
+      const counts018 = readFileSync(
+        new URL('../../src/db/migrations/018_suggestion_key_counts.sql', import.meta.url),
+        'utf8',
+      )
+      const update = counts018.slice(counts018.indexOf('UPDATE suggestion_keys k'))
+      await own.db.exec(update.slice(0, update.indexOf(';') + 1))
       assert.deepEqual(texts(await suggest({ q: '美丽' }, own.app)), ['title:美丽心灵'])
       assert.deepEqual(texts(await suggest({ q: 'PYTHON' }, own.app)), ['title:Python Cookbook'])
       const counts = await own.db.query<{ kind: string; text: string; listings: number }>(
