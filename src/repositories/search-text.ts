@@ -67,7 +67,7 @@ export async function reindexSearchText(
         }),
       )
       const docs = r.rows.map((l) => l.doc)
-      // The batch's bits and term counts are moved by two statements of their own (migration 017): the
+      // The batch's bits and term counts are moved by two statements of their own (migration 016): the
       // old ones out before the columns change, the new ones in after; the row trigger stands aside.
       await tx.query(`SET LOCAL bookstore.search_by_statement = 'on'`)
       await tx.query('SELECT search_index_of_docs(false, $1::bigint[])', [docs])

@@ -31,7 +31,7 @@ async function addKeys(q: Queryable, texts: readonly { kind: string; text: strin
   }
   if (keys.length === 0) return
   // In key order, so that concurrent inserts of the same keys wait for each other, never deadlock.
-  // A key carries its text's count (migration 018): the listing's own insert has already counted it.
+  // A key carries its text's count (migration 017): the listing's own insert has already counted it.
   await q.query(
     `INSERT INTO suggestion_keys (key, kind, text, listings)
      SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)
@@ -85,7 +85,7 @@ export async function findSuggestions(
   const order = `n DESC, CASE kind WHEN 't' THEN 0 WHEN 'a' THEN 1 ELSE 2 END, length(text), text COLLATE "C"`
   const sql =
     storeId === undefined
-      ? // The keys in the prefixes' ranges carry their texts' counts (migration 018, in the primary
+      ? // The keys in the prefixes' ranges carry their texts' counts (migration 017, in the primary
         // key): they are ranked from the index alone, and only the texts taken are looked up (for a
         // title's listing). A text stands in the ranges at most once per key and prefix, so the
         // first $4 rows hold the first $3 texts.

@@ -5,7 +5,7 @@
  * describes the plans; test/search/search-plan.test.ts holds the table of requests and their plans.
  */
 import type { Sort } from '../api/catalog.ts'
-import type { BitmapQuery, TextQuery, TypoQuery } from './query.ts'
+import { type BitmapQuery, MAX_BITMAP_WORDS, type TextQuery, type TypoQuery } from './query.ts'
 
 export interface SearchFilters {
   storeId?: string | undefined
@@ -114,7 +114,7 @@ export function planSearch(req: SearchRequest): SearchPlan {
 
 /** Why a text query has no bitmap form (src/search/query.ts, bitmapQuery). */
 function bitmapsDecline(text: TextQuery): string {
-  if (text.terms.length > 3) return 'more than three words'
+  if (text.terms.length > MAX_BITMAP_WORDS) return 'more than three words'
   if (text.substring && [...text.substring.text].length !== 2)
     return 'a title substring of one or three characters'
   return 'a scope the bitmaps do not cover (author alone, intro or content without every field)'

@@ -36,8 +36,6 @@ export interface TextQuery {
   inAuthorTags: string | null
   /** Short or unsegmentable query: titles containing this normalised text also match. */
   substring: { text: string; grams: string } | null
-  /** Every field is in scope. */
-  everyField: boolean
   /**
    * How each word adds to the rank (the one ranking rule, docs/search.md): the word restricted to the
    * title (level 2) or else to author and tags (level 1), each null when out of scope.
@@ -256,7 +254,6 @@ function exactQuery(words: readonly Word[], q: string, scope: ReadonlySet<ScopeF
     inTitle: scope.has('title') ? allWords(words, 'A') : null,
     inAuthorTags: author || tags ? allWords(words, 'B') : null,
     substring,
-    everyField: scope.size === SCOPE_FIELDS.length,
     levels: words.map((w) => ({
       title: scope.has('title') ? wordQuery(w, 'A') : null,
       authorTags: author || tags ? wordQuery(w, 'B') : null,

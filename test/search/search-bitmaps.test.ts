@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
-import { insertListings } from '../../src/repositories/listings.ts'
 import { searchBitmaps } from '../../src/repositories/search/bitmaps.ts'
 import { type SearchRequest, searchListings } from '../../src/repositories/search.ts'
 import { planSearch, type SearchPlan } from '../../src/search/plan.ts'
 import { parseScope, textQuery } from '../../src/search/query.ts'
 import { segmenter } from '../../src/search/segmenter.ts'
-import { syntheticListing, VOCABULARY } from '../../tools/catalog/synthetic.ts'
+import { VOCABULARY } from '../../tools/catalog/synthetic.ts'
 import {
   addBook,
   bookInfo,
@@ -17,7 +16,7 @@ import {
   type TestApp,
   type User,
 } from '../support/helpers.ts'
-import { byStatement, search } from '../support/search-fixtures.ts'
+import { byStatement, insertAcrossBlocks, search } from '../support/search-fixtures.ts'
 import { assertSearchIndexExact } from '../support/search-index.ts'
 
 // Searches by relevance of up to three words, filtered by tags and a store at most, are answered from
@@ -31,12 +30,7 @@ before(async () => {
   t = await startApp()
   seller = await newUser(t.app, 'seller')
   stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
-  const books = (from: number, n: number) =>
-    Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: stores, seed: 7 }))
-  await t.db.transaction((tx) => insertListings(tx, books(0, 150)))
-  // The next listings straddle the first block boundary (8192 listings a block).
-  await t.db.query('ALTER TABLE listings ALTER COLUMN doc RESTART WITH 8120')
-  await t.db.transaction((tx) => insertListings(tx, books(150, 150)))
+  await insertAcrossBlocks(t.db, stores, { seed: 7, below: 150, restartAt: 8120, above: 150 })
 })
 after(() => t.close())
 

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
-import { insertListings } from '../../src/repositories/listings.ts'
 import { reindexSearchText } from '../../src/repositories/search-text.ts'
-import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import {
   addBook,
   addFunds,
@@ -17,10 +15,11 @@ import {
   type TestApp,
   type User,
 } from '../support/helpers.ts'
+import { insertAcrossBlocks } from '../support/search-fixtures.ts'
 import { assertSearchIndexExact } from '../support/search-index.ts'
 
 // search_bitmaps and search_terms are kept from the listings' own columns by the triggers of
-// migration 017, in the statement that changes the listings: every way a listing is written, added
+// migration 016, in the statement that changes the listings: every way a listing is written, added
 // or removed must leave them exactly as a recomputation from the columns says.
 let t: TestApp
 let seller: User
@@ -30,12 +29,7 @@ before(async () => {
   t = await startApp()
   seller = await newUser(t.app, 'seller')
   stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
-  const books = (from: number, n: number) =>
-    Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: stores, seed: 11 }))
-  await t.db.transaction((tx) => insertListings(tx, books(0, 120)))
-  // The next listings straddle the first block boundary (8192 listings a block).
-  await t.db.query('ALTER TABLE listings ALTER COLUMN doc RESTART WITH 8150')
-  await t.db.transaction((tx) => insertListings(tx, books(120, 120)))
+  await insertAcrossBlocks(t.db, stores, { seed: 11, below: 120, restartAt: 8150, above: 120 })
 })
 after(() => t.close())
 

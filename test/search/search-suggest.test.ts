@@ -161,7 +161,7 @@ describe('completions', () => {
 })
 
 /**
- * Every key carries its text's count (migration 018), which the completions are ranked by: no key
+ * Every key carries its text's count (migration 017), which the completions are ranked by: no key
  * differs from its text, and every text has its keys.
  */
 async function assertKeysCounted(db: Db) {
@@ -246,12 +246,12 @@ describe('kept with the listings', () => {
         'utf8',
       )
       await own.db.exec(migration.slice(migration.indexOf('INSERT INTO suggestion_texts (kind, text')))
-      // … and migration 018's, which gives the keys their texts' counts.
-      const counts018 = readFileSync(
-        new URL('../../src/db/migrations/018_suggestion_key_counts.sql', import.meta.url),
+      // … and migration 017's, which gives the keys their texts' counts.
+      const counts017 = readFileSync(
+        new URL('../../src/db/migrations/017_suggestion_key_counts.sql', import.meta.url),
         'utf8',
       )
-      const update = counts018.slice(counts018.indexOf('UPDATE suggestion_keys k'))
+      const update = counts017.slice(counts017.indexOf('UPDATE suggestion_keys k'))
       await own.db.exec(update.slice(0, update.indexOf(';') + 1))
       assert.deepEqual(texts(await suggest({ q: '美丽' }, own.app)), ['title:美丽心灵'])
       assert.deepEqual(texts(await suggest({ q: 'PYTHON' }, own.app)), ['title:Python Cookbook'])

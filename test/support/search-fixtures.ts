@@ -1,7 +1,10 @@
 /** Shared pieces of the search and catalogue tests. */
 import type { FastifyInstance } from 'fastify'
 import type { ApiHit } from '../../src/api/catalog.ts'
+import type { Db } from '../../src/db/db.ts'
+import { insertListings } from '../../src/repositories/listings.ts'
 import type { SearchRequest } from '../../src/repositories/search.ts'
+import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import { call } from './helpers.ts'
 
 /**
@@ -52,4 +55,20 @@ export async function allPages(
     pages.push(p)
     if (page * pageSize >= p.total) return pages
   }
+}
+
+/**
+ * Synthetic listings spread over the stores that straddle the first block boundary of the bitmaps
+ * (8 192 listings a block): `below` listings from doc 1, then `above` more from doc `restartAt`.
+ */
+export async function insertAcrossBlocks(
+  db: Db,
+  stores: readonly string[],
+  o: { seed: number; below: number; restartAt: number; above: number },
+): Promise<void> {
+  const books = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: [...stores], seed: o.seed }))
+  await db.transaction((tx) => insertListings(tx, books(0, o.below)))
+  await db.query(`ALTER TABLE listings ALTER COLUMN doc RESTART WITH ${o.restartAt}`)
+  await db.transaction((tx) => insertListings(tx, books(o.below, o.above)))
 }

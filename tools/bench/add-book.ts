@@ -21,7 +21,7 @@ import { Metrics } from '../../src/metrics.ts'
 import { PasswordHasher } from '../../src/security/passwords.ts'
 import { SellerService } from '../../src/services/seller.ts'
 import { syntheticListing, VOCABULARY } from '../catalog/synthetic.ts'
-import { fmt, Samples, table } from './stats.ts'
+import { fmt, median, Samples, table } from './stats.ts'
 
 export interface AddBookBenchOptions {
   /** PostgreSQL databases, taken in turn within each round. */
@@ -128,12 +128,6 @@ async function describe(db: Db, url: string): Promise<string> {
   )
   const row = r.rows[0]
   return `${new URL(url).pathname.slice(1)} (schema ${row?.version}, ${row?.listings} listings)`
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
 export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, string | undefined>) {

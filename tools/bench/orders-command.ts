@@ -20,7 +20,7 @@ import {
   type Target,
   type Workload,
 } from './orders.ts'
-import { fmt, table } from './stats.ts'
+import { fmt, median, table } from './stats.ts'
 
 export interface BenchOptions {
   url?: string
@@ -179,12 +179,6 @@ async function measure(
   } finally {
     await cleanup()
   }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
 /** The slower of the two calls' q-quantile, in ms. */

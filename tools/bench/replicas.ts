@@ -18,7 +18,7 @@ import { Rng } from '../catalog/synthetic.ts'
 import { startServer } from '../shared/server-process.ts'
 import { HttpClient } from './http-client.ts'
 import { kindsOf, qs } from './search.ts'
-import { fmt, Samples, table } from './stats.ts'
+import { fmt, median, Samples, table } from './stats.ts'
 
 export interface ReplicaBenchOptions {
   /** Replica URLs of DATABASE_URL; rounds run with 0 … all of them. */
@@ -120,11 +120,6 @@ export async function benchReplicas(
     }
   } finally {
     await Promise.all(servers.map((s) => s.close()))
-  }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b)
-    const m = Math.floor(s.length / 2)
-    return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
   }
   const summary: (string | number)[][] = []
   for (const [k, rounds] of results) {

@@ -58,7 +58,7 @@ export async function bulkLoadIndexes(): Promise<[string, string][]> {
 
 /**
  * The triggers that keep what is derived from listings beyond their indexes: the search bitmaps and
- * term counts (migration 017) and the price counts (009), as listings are inserted (a load only inserts).
+ * term counts (migration 016) and the price counts (009), as listings are inserted (a load only inserts).
  */
 const DERIVED_TRIGGERS = [
   ['listings', 'search_index_add'],
@@ -127,7 +127,7 @@ export async function genCatalog(
   const indexes = await bulkLoadIndexes()
   if (rebuild) {
     for (const [name] of indexes) await db.query(`DROP INDEX IF EXISTS ${name}`)
-    // The search bitmaps and term counts (migration 017) and price counts (009) are built in one pass at the end, too.
+    // The search bitmaps and term counts (migration 016) and price counts (009) are built in one pass at the end, too.
     await switchDerivedTriggers(db, 'DISABLE')
   }
 

@@ -7,10 +7,10 @@ import type { Queryable } from '../../db/db.ts'
 import { query, type Sql, sql } from '../../db/sql.ts'
 import { BITMAP_BLOCK } from '../../search/encoding.ts'
 import type { SearchPlan, SearchRequest } from '../../search/plan.ts'
-import type { Word } from '../../search/query.ts'
+import type { BitmapQuery, Word } from '../../search/query.ts'
 import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
 import { TYPO_PENALTY } from '../../search/typos.ts'
-import { HIT_COLUMNS, type SearchHit, type SearchResult } from './hits.ts'
+import { HIT_COLUMNS, ratingOrder, type SearchHit, type SearchResult } from './hits.ts'
 import { scoreSql, searchByStatement } from './statement.ts'
 
 /** An empty bitmap block. */
@@ -65,7 +65,9 @@ export async function searchBitmaps(
   }
   const n = bq.words.length
   const all = (exprs: Sql[]) => (exprs.length > 0 ? sql`(${sql.join(exprs, sql` & `)})` : NO_BITS)
-  const gram = bq.gram === null ? NO_BITS : col('g', bq.gram)
+  /** The listings whose title holds a query's pair of characters (kind 'g'), when it has one. */
+  const pairOf = (query: BitmapQuery) => (query.gram === null ? NO_BITS : col('g', query.gram))
+  const gram = pairOf(bq)
   // The filters: each tag (kind 't') and the store (kind 's').
   const filterBits = [
     ...plan.tags.map((tag) => col('t', tag)),
@@ -76,7 +78,7 @@ export async function searchBitmaps(
     sql`(${all(words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${pair})`
   // Typo matches: the widened query's matches less the exact query's.
   const excluded = plan.excluding
-    ? sql` & ~${matching(plan.excluding.words, plan.excluding.gram === null ? NO_BITS : col('g', plan.excluding.gram))}`
+    ? sql` & ~${matching(plan.excluding.words, pairOf(plan.excluding))}`
     : sql.empty
   const match = sql`(${matching(bq.words, gram)}${excluded}
                   ${sql.join(
@@ -226,11 +228,6 @@ export async function searchBitmaps(
  */
 const RATING_WALK_COST = 0.15
 const STATEMENT_MATCH_COST = 10
-/** The order of sort=rating_desc (hits.ts, SORT_KEYS), over a table alias with average, rating_count and doc. */
-const RATING_ORDER = (alias: 'r' | 'w') => {
-  const a = sql.ident(alias)
-  return sql`${a}.average DESC NULLS LAST, ${a}.rating_count DESC, ${a}.doc DESC`
-}
 
 /**
  * By rating: the ratings are walked in their order (index listing_ratings_rank, every listing has a
@@ -260,9 +257,9 @@ async function byRating(q: Queryable, matched: Sql, req: SearchRequest): Promise
         walked AS (
           SELECT r.doc, r.average, r.rating_count FROM listing_ratings r
            WHERE get_bit((SELECT bits FROM blocks)[(r.doc / ${block})::int + 1], (r.doc % ${block})::int) = 1
-           ORDER BY ${RATING_ORDER('r')} LIMIT ${req.limit} OFFSET ${req.offset})
+           ORDER BY ${ratingOrder('r')} LIMIT ${req.limit} OFFSET ${req.offset})
         SELECT ${HIT_COLUMNS}, ${scoreSql(req.text)}::float8 AS score
-          FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY ${RATING_ORDER('w')}`,
+          FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY ${ratingOrder('w')}`,
   )
   return { total, hits: page.rows }
 }

@@ -20,6 +20,24 @@ const rating = (column: 'rating_sum' | 'rating_count') =>
 export const HIT_COLUMNS = sql`l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   ${rating('rating_sum')}, ${rating('rating_count')}`
 
+/**
+ * sort=rating_desc over a table (alias) with listing_ratings' average, rating_count and doc: highest
+ * average first, then more ratings, then newest; unrated listings (no average) last. The index
+ * listing_ratings_rank holds this order.
+ */
+function ratingKeys(alias: string): [Sql, Sql][] {
+  const a = sql.ident(alias)
+  return [
+    [sql`${a}.average`, sql` DESC NULLS LAST`],
+    [sql`${a}.rating_count`, sql` DESC`],
+    [sql`${a}.doc`, sql` DESC`],
+  ]
+}
+
+/** The order of sort=rating_desc over a table (alias) with the ratings' columns, as SQL. */
+export const ratingOrder = (alias: string): Sql =>
+  sql.join(ratingKeys(alias).map(([col, dir]) => sql`${col}${dir}`))
+
 /** Sort keys (column, direction) of each sort; every order ends with a unique key. */
 export const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [Sql, Sql][]> = {
   price_asc: [
@@ -42,13 +60,7 @@ export const SORT_KEYS: Record<Exclude<Sort, 'relevance'>, [Sql, Sql][]> = {
     [sql`ls.store_id`, sql``],
     [sql`ls.book_id`, sql``],
   ],
-  // Highest average first, then more ratings, then newest; unrated listings (no average) last. The
-  // index listing_ratings_rank holds this order.
-  rating_desc: [
-    [sql`lr.average`, sql` DESC NULLS LAST`],
-    [sql`lr.rating_count`, sql` DESC`],
-    [sql`lr.doc`, sql` DESC`],
-  ],
+  rating_desc: ratingKeys('lr'),
 }
 
 /** The tables a sort reads: the sales count and the ratings live in tables of their own (migrations 005 and 011). */

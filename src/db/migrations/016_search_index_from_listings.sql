@@ -1,6 +1,10 @@
 -- Search kept lean: the bitmaps and the term counts follow the listings' own columns, and the postings
 -- (one row per term and listing, two thirds of the database) are gone; no search reads them any more.
--- Migration 016 made stores bitmaps (kind 's'); here they join the rest in one set of triggers.
+-- Stores become bitmaps too (kind 's', key store_id), so that a search in one store is a bit
+-- operation like a tag filter. A listing never changes store (store_id is part of its key).
+ALTER TABLE search_bitmaps DROP CONSTRAINT search_bitmaps_kind_check;
+ALTER TABLE search_bitmaps ADD CONSTRAINT search_bitmaps_kind_check
+  CHECK (kind IN ('w', 'A', 'B', 'k', 'g', 't', 's'));
 
 -- What one listing puts in the search structures, from its columns: the one place of these rules.
 --   kind NULL: each distinct term of search_vec, author_tags_vec and title_grams, once: it counts one
@@ -92,7 +96,7 @@ BEGIN
 END
 $$;
 
--- The postings and everything that only served them go; the tag and store triggers are folded into the new ones.
+-- The postings and everything that only served them go; the tag triggers are folded into the new ones.
 DROP TRIGGER search_postings_insert ON listings;
 DROP TRIGGER search_postings_update ON listings;
 DROP TRIGGER search_postings_delete ON listings;
@@ -111,7 +115,6 @@ DROP FUNCTION search_bitmap_kinds(text, smallint, smallint, smallint, smallint, 
 DROP FUNCTION search_bitmaps_of_tags();
 DROP FUNCTION search_bitmaps_tags_update();
 DROP FUNCTION search_bitmaps_rebuild();
-DROP FUNCTION search_bitmaps_of_listing(text, text[]);
 
 CREATE TRIGGER search_index_add AFTER INSERT ON listings
   REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_of_rows();
@@ -139,4 +142,7 @@ CREATE FUNCTION search_index_rebuild() RETURNS void LANGUAGE sql AS $$
    WHERE e.kind IS NULL GROUP BY 1;
 $$;
 
--- The existing bitmaps and counts already hold what the postings held: nothing to backfill.
+-- The existing bitmaps and counts already hold what the postings held; only the stores' bitmaps are new.
+INSERT INTO search_bitmaps (kind, key, block, bits)
+SELECT 's', store_id, (doc / 8192)::int, search_bits(array_agg((doc % 8192)::int))
+  FROM listings GROUP BY 2, 3 ORDER BY 2, 3;
