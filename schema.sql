@@ -197,9 +197,9 @@ CREATE TABLE search_bitmaps (
   kind "char" NOT NULL,
   key text NOT NULL,
   block integer NOT NULL,
-  bits bit(8192) NOT NULL,
-  CONSTRAINT search_bitmaps_block_check CHECK ((block >= 0)),
-  CONSTRAINT search_bitmaps_kind_check CHECK ((kind = ANY (ARRAY['w'::"char", 'A'::"char", 'B'::"char", 'k'::"char", 'g'::"char", 't'::"char", 's'::"char"]))),
+  bits bit(16384) NOT NULL STORAGE MAIN,
+  CONSTRAINT search_bitmaps_block CHECK ((block >= 0)),
+  CONSTRAINT search_bitmaps_kind CHECK ((kind = ANY (ARRAY['w'::"char", 'A'::"char", 'B'::"char", 'k'::"char", 'g'::"char", 't'::"char", 's'::"char"]))),
   CONSTRAINT search_bitmaps_pkey PRIMARY KEY (kind, key, block)
 ) WITH (fillfactor=80);
 
@@ -633,13 +633,13 @@ AS $function$
 BEGIN
   IF adding THEN
     INSERT INTO search_bitmaps AS b (kind, key, block, bits)
-    SELECT e.kind, e.key, (e.doc / 8192)::int, search_bits(array_agg((e.doc % 8192)::int))
+    SELECT e.kind, e.key, (e.doc / 16384)::int, search_bits(array_agg((e.doc % 16384)::int))
       FROM unnest(kinds, keys, docs) AS e(kind, key, doc)
-     GROUP BY e.kind, e.key, e.doc / 8192 ORDER BY e.kind, e.key, e.doc / 8192
+     GROUP BY e.kind, e.key, e.doc / 16384 ORDER BY e.kind, e.key, e.doc / 16384
     ON CONFLICT (kind, key, block) DO UPDATE SET bits = b.bits | excluded.bits;
   ELSE
     WITH gone AS (
-      SELECT e.kind, e.key, (e.doc / 8192)::int AS block, search_bits(array_agg((e.doc % 8192)::int)) AS mask
+      SELECT e.kind, e.key, (e.doc / 16384)::int AS block, search_bits(array_agg((e.doc % 16384)::int)) AS mask
         FROM unnest(kinds, keys, docs) AS e(kind, key, doc) GROUP BY 1, 2, 3
     ), locked AS (
       SELECT b.kind, b.key, b.block, gone.mask FROM search_bitmaps b JOIN gone USING (kind, key, block)
@@ -657,7 +657,7 @@ CREATE OR REPLACE FUNCTION search_bits(offsets integer[])
  IMMUTABLE PARALLEL SAFE
 AS $function$
 DECLARE
-  bits bit(8192) := B'0'::bit(8192);
+  bits bit(16384) := B'0'::bit(16384);
   o integer;
 BEGIN
   IF cardinality(offsets) <= 32 THEN
@@ -666,7 +666,7 @@ BEGIN
     END LOOP;
     RETURN bits;
   END IF;
-  SELECT ('x' || rpad(string_agg(repeat('00', gap) || lpad(to_hex(v), 2, '0'), '' ORDER BY byte), 2048, '0'))::bit(8192)
+  SELECT ('x' || rpad(string_agg(repeat('00', gap) || lpad(to_hex(v), 2, '0'), '' ORDER BY byte), 4096, '0'))::bit(16384)
     INTO bits
     FROM (SELECT byte, v, byte - coalesce(lag(byte) OVER (ORDER BY byte), -1) - 1 AS gap
             FROM (SELECT x >> 3 AS byte, bit_or(128 >> (x & 7)) AS v FROM unnest(offsets) x GROUP BY 1) b) g;
@@ -723,7 +723,7 @@ CREATE OR REPLACE FUNCTION search_index_rebuild()
 AS $function$
   TRUNCATE search_bitmaps, search_terms;
   INSERT INTO search_bitmaps (kind, key, block, bits)
-  SELECT e.kind, e.key, (l.doc / 8192)::int, search_bits(array_agg((l.doc % 8192)::int))
+  SELECT e.kind, e.key, (l.doc / 16384)::int, search_bits(array_agg((l.doc % 16384)::int))
     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
    WHERE e.kind IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
   INSERT INTO search_terms (term, listings)

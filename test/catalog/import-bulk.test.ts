@@ -15,6 +15,7 @@ import sqlite from 'node-sqlite3-wasm'
 import { CourseDb } from '../../src/catalog/course-db.ts'
 import { importCatalog } from '../../src/catalog/import.ts'
 import { bookstoreCli } from '../../src/cli/main.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 import { PasswordHasher } from '../../src/security/passwords.ts'
 import { genCourseDb } from '../../tools/catalog/gen-course-db.ts'
 import { addToolCommands } from '../../tools/cli.ts'
@@ -137,8 +138,8 @@ describe('importing a book_lx-shaped catalogue', () => {
       (
         await t.db.query<Record<string, unknown>>(
           `SELECT l.book_id, b.kind::text AS kind, b.key
-             FROM listings l JOIN search_bitmaps b ON b.block = (l.doc / 8192)::int
-            WHERE l.store_id = $1 AND b.kind <> 's' AND get_bit(b.bits, (l.doc % 8192)::int) = 1
+             FROM listings l JOIN search_bitmaps b ON b.block = (l.doc / ${BITMAP_BLOCK})::int
+            WHERE l.store_id = $1 AND b.kind <> 's' AND get_bit(b.bits, (l.doc % ${BITMAP_BLOCK})::int) = 1
             ORDER BY l.book_id, b.kind::text COLLATE "C", b.key COLLATE "C"`,
           [store],
         )

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
 import { searchBitmaps } from '../../src/repositories/search/bitmaps.ts'
 import { type SearchRequest, searchListings } from '../../src/repositories/search.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 import { planSearch, type SearchPlan } from '../../src/search/plan.ts'
 import { parseScope, textQuery } from '../../src/search/query.ts'
 import { segmenter } from '../../src/search/segmenter.ts'
@@ -30,7 +31,7 @@ before(async () => {
   t = await startApp()
   seller = await newUser(t.app, 'seller')
   stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
-  await insertAcrossBlocks(t.db, stores, { seed: 7, below: 150, restartAt: 8120, above: 150 })
+  await insertAcrossBlocks(t.db, stores, { seed: 7, below: 150, straddle: 72, above: 150 })
 })
 after(() => t.close())
 
@@ -39,7 +40,7 @@ type BitmapsPlan = Extract<SearchPlan, { kind: 'bitmaps' }>
 const one = async (db: Db, sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n
 
 test('the bitmaps and term counts hold exactly what the listings say after bulk loads across two blocks', async () => {
-  assert.equal(await one(t.db, 'SELECT count(DISTINCT doc / 8192)::int AS n FROM listings'), 2)
+  assert.equal(await one(t.db, `SELECT count(DISTINCT doc / ${BITMAP_BLOCK})::int AS n FROM listings`), 2)
   await assertSearchIndexExact(t.db)
 })
 

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
+import { loadMigrations, migrate } from '../../src/db/migrate.ts'
+import { insertListings } from '../../src/repositories/listings.ts'
 import { reindexSearchText } from '../../src/repositories/search-text.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
+import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import {
   addBook,
   addFunds,
   bookInfo,
+  freshDb,
   newStore,
   newUser,
   orderBooks,
@@ -29,7 +34,7 @@ before(async () => {
   t = await startApp()
   seller = await newUser(t.app, 'seller')
   stores = [await newStore(t.app, seller), await newStore(t.app, seller)]
-  await insertAcrossBlocks(t.db, stores, { seed: 11, below: 120, restartAt: 8150, above: 120 })
+  await insertAcrossBlocks(t.db, stores, { seed: 11, below: 120, straddle: 42, above: 120 })
 })
 after(() => t.close())
 
@@ -65,7 +70,7 @@ const searchRows = async () => [
 ]
 
 test('bulk loads across two blocks: every kind, store bits and term counts exact', async () => {
-  assert.equal(await one(t.db, 'SELECT count(DISTINCT doc / 8192)::int AS n FROM listings'), 2)
+  assert.equal(await one(t.db, `SELECT count(DISTINCT doc / ${BITMAP_BLOCK})::int AS n FROM listings`), 2)
   await assertSearchIndexExact(t.db)
   const perStore = await t.db.query<{ store_id: string; n: number }>(
     'SELECT store_id, count(*)::int AS n FROM listings GROUP BY 1',
@@ -179,4 +184,40 @@ test('the search text rebuild moves each batch by statement and leaves every bit
   assert.equal(await termCount('旧词'), old)
   // Titles are all that search_vec holds now ('B' gone); tags are still words of author_tags_vec.
   await assertSearchIndexExact(t.db, ['w', 'A', 'k', 'g', 't', 's'])
+})
+
+test('migration 018 joins the blocks of 8 192 listings in pairs, leaving every bit where a block of 16 384 puts it', async () => {
+  const all = loadMigrations()
+  const own = await freshDb({ migrations: all.filter((m) => m.version < '018') })
+  try {
+    await own.db.query(`INSERT INTO users (user_id, password_hash) VALUES ('m18-owner', 'x')`)
+    await own.db.query(
+      `INSERT INTO stores (store_id, owner_id) VALUES ('m18-a', 'm18-owner'), ('m18-b', 'm18-owner')`,
+    )
+    // Runs of listings across each old boundary: 8 192 and 24 576 fall inside a new block, 16 384 between two.
+    let n = 0
+    for (const from of [1, 8150, 16350, 24540]) {
+      await own.db.query(`ALTER TABLE listings ALTER COLUMN doc RESTART WITH ${from}`)
+      const books = Array.from({ length: 70 }, (_, i) =>
+        syntheticListing(n + i, { storeIds: ['m18-a', 'm18-b'], seed: 18 }),
+      )
+      n += books.length
+      await own.db.transaction((tx) => insertListings(tx, books))
+    }
+    assert.equal(await one(own.db, 'SELECT count(DISTINCT block)::int AS n FROM search_bitmaps'), 4)
+    assert.deepEqual(
+      await migrate(own.db, all),
+      all.filter((m) => m.version >= '018').map((m) => m.version),
+    )
+    assert.equal(await one(own.db, 'SELECT count(DISTINCT block)::int AS n FROM search_bitmaps'), 2)
+    await assertSearchIndexExact(own.db)
+    // The sparse rows are stored compressed; the bits of a word in every listing are not.
+    const stored = await own.db.query<{ compressed: boolean; n: number }>(
+      `SELECT pg_column_compression(bits) IS NOT NULL AS compressed, count(*)::int AS n
+         FROM search_bitmaps GROUP BY 1 ORDER BY 1`,
+    )
+    assert.ok((stored.rows.find((r) => r.compressed)?.n ?? 0) > 0, JSON.stringify(stored.rows))
+  } finally {
+    await own.dispose()
+  }
 })

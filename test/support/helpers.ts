@@ -8,7 +8,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify'
 import { buildApp } from '../../src/app.ts'
 import { type Config, DEFAULTS } from '../../src/config.ts'
 import type { Db } from '../../src/db/db.ts'
-import { migrate } from '../../src/db/migrate.ts'
+import { loadMigrations, type Migration, migrate } from '../../src/db/migrate.ts'
 import { openPglite } from '../../src/db/pglite.ts'
 import { openPostgres } from '../../src/db/postgres.ts'
 import { brokenInvariants, MONEY_INVARIANTS, ORDER_INVARIANTS } from '../../tools/shared/invariants.ts'
@@ -30,18 +30,19 @@ export interface TestDb {
   dispose(): Promise<void>
 }
 
-/** A fresh, migrated database of the engine under test. */
-export async function freshDb(opts: { poolSize?: number } = {}): Promise<TestDb> {
+/** A fresh database of the engine under test, migrated (by the given migrations, else all). */
+export async function freshDb(opts: { poolSize?: number; migrations?: Migration[] } = {}): Promise<TestDb> {
+  const migrations = opts.migrations ?? loadMigrations()
   if (!DATABASE_URL) {
     const db = await openPglite()
-    await migrate(db)
+    await migrate(db, migrations)
     return { db, dispose: () => db.close() }
   }
   const schema = `t_${randomBytes(6).toString('hex')}`
   const admin = await openPostgres(DATABASE_URL, { max: 1 })
   await admin.exec(`CREATE SCHEMA ${schema}`)
   const db = await openPostgres(DATABASE_URL, { schema, max: opts.poolSize ?? 10 })
-  await migrate(db)
+  await migrate(db, migrations)
   return {
     db,
     async dispose() {

@@ -4,6 +4,7 @@ import type { ApiHit } from '../../src/api/catalog.ts'
 import type { Db } from '../../src/db/db.ts'
 import { insertListings } from '../../src/repositories/listings.ts'
 import type { SearchRequest } from '../../src/repositories/search.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import { call } from './helpers.ts'
 
@@ -59,16 +60,17 @@ export async function allPages(
 
 /**
  * Synthetic listings spread over the stores that straddle the first block boundary of the bitmaps
- * (8 192 listings a block): `below` listings from doc 1, then `above` more from doc `restartAt`.
+ * (BITMAP_BLOCK listings a block): `below` listings from doc 1, then `above` more from `straddle` docs
+ * before the boundary.
  */
 export async function insertAcrossBlocks(
   db: Db,
   stores: readonly string[],
-  o: { seed: number; below: number; restartAt: number; above: number },
+  o: { seed: number; below: number; straddle: number; above: number },
 ): Promise<void> {
   const books = (from: number, n: number) =>
     Array.from({ length: n }, (_, i) => syntheticListing(from + i, { storeIds: [...stores], seed: o.seed }))
   await db.transaction((tx) => insertListings(tx, books(0, o.below)))
-  await db.query(`ALTER TABLE listings ALTER COLUMN doc RESTART WITH ${o.restartAt}`)
+  await db.query(`ALTER TABLE listings ALTER COLUMN doc RESTART WITH ${BITMAP_BLOCK - o.straddle}`)
   await db.transaction((tx) => insertListings(tx, books(o.below, o.above)))
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import type { Queryable } from '../../src/db/db.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 
 /**
  * What each bitmap kind and search_terms must hold, recomputed here from the listings' own columns
@@ -41,7 +42,7 @@ export async function assertSearchIndexExact(q: Queryable, kinds = ['w', 'A', 'B
       q,
       `SELECT 1 FROM (${EXPECTED_BITS}) e
         WHERE get_bit((SELECT b.bits FROM search_bitmaps b WHERE b.kind = e.kind::"char" AND b.key = e.key
-                         AND b.block = (e.doc / 8192)::int), (e.doc % 8192)::int) IS DISTINCT FROM 1`,
+                         AND b.block = (e.doc / ${BITMAP_BLOCK})::int), (e.doc % ${BITMAP_BLOCK})::int) IS DISTINCT FROM 1`,
     ),
     0,
     "every listing's bits are set",

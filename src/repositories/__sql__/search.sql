@@ -65,22 +65,22 @@ SELECT coalesce(sum(listings), 0)::int AS n FROM listing_counts
 -- ## one word, every field, whole site — plan: bitmaps
 
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -97,24 +97,24 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word, whole site, by rating — plan: bitmaps
 
 -- $1 = "river", $2 = ["w"], $3 = ["river"]
-SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c0)) | B'0'::bit(8192))
-                  ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0
+SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c0)) | B'0'::bit(16384))
+                  ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block) raw) m) AS total,
               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings;
 
 -- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = 10, $5 = 0, $6 = "'river':A", $7 = "'river':B", $8 = "'river':A", $9 = "'river':B"
-WITH m AS (SELECT block, ((((c0)) | B'0'::bit(8192))
-                  ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0
+WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))
+                  ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block) raw),
-        blocks AS (SELECT array_agg(coalesce(m.bits, B'0'::bit(8192)) ORDER BY g) AS bits
+        blocks AS (SELECT array_agg(coalesce(m.bits, B'0'::bit(16384)) ORDER BY g) AS bits
                      FROM generate_series(0, (SELECT max(block) FROM m)) g LEFT JOIN m ON m.block = g),
         walked AS (
           SELECT r.doc, r.average, r.rating_count FROM listing_ratings r
-           WHERE get_bit((SELECT bits FROM blocks)[(r.doc / 8192)::int + 1], (r.doc % 8192)::int) = 1
+           WHERE get_bit((SELECT bits FROM blocks)[(r.doc / 16384)::int + 1], (r.doc % 16384)::int) = 1
            ORDER BY r.average DESC NULLS LAST, r.rating_count DESC, r.doc DESC LIMIT $4 OFFSET $5)
         SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
@@ -126,22 +126,22 @@ WITH m AS (SELECT block, ((((c0)) | B'0'::bit(8192))
 -- ## one word in one store — plan: bitmaps
 
 -- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(8192)) AS c3
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c2)) | B'0'::bit(8192)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c1)) | B'0'::bit(8192))
+      SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c1)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(8192)) AS c3
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($7::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c2)) | B'0'::bit(8192)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c1)) | B'0'::bit(8192))
+      SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c1)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -158,8 +158,8 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word in one store by rating, past the end — plan: bitmaps
 
 -- $1 = "north-store", $2 = "river", $3 = ["s","w"], $4 = ["north-store","river"]
-SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c1)) | B'0'::bit(8192))
-                  & c0) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1
+SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c1)) | B'0'::bit(16384))
+                  & c0) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block) raw) m) AS total,
@@ -182,22 +182,22 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word in the title in one store — plan: bitmaps
 
 -- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, B'0'::bit(8192) AS t1, (c1) AS u0, B'0'::bit(8192) AS v0, ((((c1) & (c1)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c1) AS u0, B'0'::bit(16384) AS v0, ((((c1) & (c1)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($5::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, B'0'::bit(8192) AS t1, (c1) AS u0, B'0'::bit(8192) AS v0, ((((c1) & (c1)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c1) AS u0, B'0'::bit(16384) AS v0, ((((c1) & (c1)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -214,22 +214,22 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word with two tags — plan: bitmaps
 
 -- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(8192)) AS c4
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c3)) | B'0'::bit(8192)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c2)) | B'0'::bit(8192))
+      SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c2)) | B'0'::bit(16384))
                   & c0 & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(8192)) AS c4
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($8::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c3)) | B'0'::bit(8192)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c2)) | B'0'::bit(8192))
+      SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c2)) | B'0'::bit(16384))
                   & c0 & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -246,22 +246,22 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## two words — plan: bitmaps
 
 -- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(8192)) AS c5
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c2) & (c3)) | B'0'::bit(8192)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(8192))
+      SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
 -- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(8192)) AS c5
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($9::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c2) & (c3)) | B'0'::bit(8192)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(8192))
+      SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
@@ -278,22 +278,22 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## two words in title and tags with a tag — plan: bitmaps
 
 -- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(8192)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(8192)) AS c6
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1) & (c4)) | B'0'::bit(8192)) AS t2, ((c2) & (c5)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, (c4) AS u1, ((c5) & ~(c4)) AS v1, ((((c1 | c2) & (c1 | c3) & (c4 | c5) & (c4 | c6)) | B'0'::bit(8192))
+      SELECT block, (((c1) & (c4)) | B'0'::bit(16384)) AS t2, ((c2) & (c5)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, (c4) AS u1, ((c5) & ~(c4)) AS v1, ((((c1 | c2) & (c1 | c3) & (c4 | c5) & (c4 | c6)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
 -- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(8192)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(8192)) AS c6
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($10::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1) & (c4)) | B'0'::bit(8192)) AS t2, ((c2) & (c5)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, (c4) AS u1, ((c5) & ~(c4)) AS v1, ((((c1 | c2) & (c1 | c3) & (c4 | c5) & (c4 | c6)) | B'0'::bit(8192))
+      SELECT block, (((c1) & (c4)) | B'0'::bit(16384)) AS t2, ((c2) & (c5)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, (c4) AS u1, ((c5) & ~(c4)) AS v1, ((((c1 | c2) & (c1 | c3) & (c4 | c5) & (c4 | c6)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
@@ -373,33 +373,33 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 SELECT term, listings FROM search_terms WHERE term = ANY($1::text[]) AND listings > 0;
 
 -- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -416,33 +416,33 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a word with two candidates and no exact match: the typo group paged — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
 -- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(8192)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(8192)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(8192)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(8192)) AS c8
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(8192)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(8192)) & ~(((c0)) | B'0'::bit(8192))
+      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(8192)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(8192)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(8192)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(8192)) AS c8
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($12::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(8192)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(8192)) & ~(((c0)) | B'0'::bit(8192))
+      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -459,22 +459,22 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a word with candidates, page within the exact matches: the typo matches counted — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(8192)) AS c2
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(8192)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(8192))
+      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
@@ -489,11 +489,11 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- $1 = "river", $2 = "rivers", $3 = "rover", $4 = "river", $5 = "rivers", $6 = "rover", $7 = "river", $8 = "rivers", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(8192)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(8192)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(8192)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(8192)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(8192)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(8192)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(8192)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(8192)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(8192)) AS c8
+WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
         JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
        GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(8192)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(8192)) & ~(((c0)) | B'0'::bit(8192))
+      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
