@@ -203,6 +203,11 @@ CREATE TABLE search_bitmaps (
   CONSTRAINT search_bitmaps_pkey PRIMARY KEY (kind, key, block)
 ) WITH (fillfactor=80);
 
+CREATE TABLE search_pending (
+  doc bigint NOT NULL,
+  CONSTRAINT search_pending_pkey PRIMARY KEY (doc)
+);
+
 CREATE TABLE search_terms (
   term text NOT NULL,
   listings integer NOT NULL,
@@ -697,22 +702,61 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION search_index_merge(batch integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  taken bigint[];
+BEGIN
+  WITH claimed AS (SELECT doc FROM search_pending ORDER BY doc LIMIT batch FOR UPDATE SKIP LOCKED),
+       gone AS (DELETE FROM search_pending p USING claimed c WHERE p.doc = c.doc RETURNING p.doc)
+  SELECT array_agg(doc) INTO taken FROM gone;
+  IF taken IS NULL THEN
+    RETURN 0;
+  END IF;
+  PERFORM search_index_change(true, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
+     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+    WHERE l.doc = ANY (taken);
+  RETURN cardinality(taken);
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION search_index_of_docs(adding boolean, docs bigint[])
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
-  SELECT search_index_change(adding, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
-    FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-   WHERE l.doc = ANY (docs);
+DECLARE
+  queued bigint[] := search_pending_lock(docs);
+BEGIN
+  PERFORM search_index_change(adding, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
+     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+    WHERE l.doc = ANY (docs) AND l.doc <> ALL (queued);
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION search_index_of_rows()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
+DECLARE
+  unmerged bigint[];
 BEGIN
-  PERFORM search_index_change(TG_OP = 'INSERT', array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
-     FROM changed l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e;
+  WITH gone AS (DELETE FROM search_pending p USING changed c WHERE p.doc = c.doc RETURNING p.doc)
+  SELECT coalesce(array_agg(doc), '{}') INTO unmerged FROM gone;
+  PERFORM search_index_change(false, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
+     FROM changed l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+    WHERE l.doc <> ALL (unmerged);
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_index_queue()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  INSERT INTO search_pending (doc) SELECT doc FROM changed ORDER BY doc;
   RETURN NULL;
 END
 $function$;
@@ -721,7 +765,7 @@ CREATE OR REPLACE FUNCTION search_index_rebuild()
  RETURNS void
  LANGUAGE sql
 AS $function$
-  TRUNCATE search_bitmaps, search_terms;
+  TRUNCATE search_bitmaps, search_terms, search_pending;
   INSERT INTO search_bitmaps (kind, key, block, bits)
   SELECT e.kind, e.key, (l.doc / 16384)::int, search_bits(array_agg((l.doc % 16384)::int))
     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
@@ -737,7 +781,8 @@ CREATE OR REPLACE FUNCTION search_index_update()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  IF current_setting('bookstore.search_by_statement', true) = 'on' THEN
+  IF current_setting('bookstore.search_by_statement', true) = 'on'
+     OR cardinality(search_pending_lock(ARRAY[OLD.doc])) > 0 THEN
     RETURN NULL;
   END IF;
   PERFORM search_index_change(false, array_agg(e.kind), array_agg(e.key), array_agg(OLD.doc))
@@ -770,6 +815,44 @@ AS $function$
   UNION ALL SELECT 'g', u.lexeme FROM unnest(g) AS u WHERE char_length(u.lexeme) = 2
   UNION ALL SELECT 't', t FROM unnest(tags) AS t
   UNION ALL SELECT 's', store_id;
+$function$;
+
+CREATE OR REPLACE FUNCTION search_pending_bits(kinds "char"[], keys text[])
+ RETURNS TABLE(kind "char", key text, block integer, bits bit)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+  SELECT e.kind, e.key, (p.doc / 16384)::int, B'1'::bit(16384) >> (p.doc % 16384)::int
+    FROM search_pending p JOIN listings l ON l.doc = p.doc,
+         search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+   WHERE (e.kind, e.key) IN (SELECT * FROM unnest(kinds, keys));
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_pending_lock(docs bigint[])
+ RETURNS bigint[]
+ LANGUAGE sql
+AS $function$
+  SELECT coalesce(array_agg(doc), '{}') FROM (
+    SELECT doc FROM search_pending WHERE doc = ANY (docs) ORDER BY doc FOR UPDATE
+  ) q;
+$function$;
+
+CREATE OR REPLACE FUNCTION search_pending_terms(terms text[])
+ RETURNS TABLE(term text, listings integer)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+  SELECT e.key, count(*)::int
+    FROM search_pending p JOIN listings l ON l.doc = p.doc,
+         search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+   WHERE e.kind IS NULL AND e.key = ANY (terms)
+   GROUP BY 1;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION suggestion_texts_change(kinds "char"[], texts text[], deltas integer[], store_ids text[], book_ids text[])
@@ -830,7 +913,7 @@ CREATE TRIGGER listing_counts_remove AFTER DELETE ON listings REFERENCING OLD TA
 
 CREATE TRIGGER listing_counts_update AFTER UPDATE OF tags, price, stock_level ON listings FOR EACH ROW WHEN (((old.tags IS DISTINCT FROM new.tags) OR (old.price <> new.price) OR ((old.stock_level > 0) <> (new.stock_level > 0)))) EXECUTE FUNCTION listing_counts_update();
 
-CREATE TRIGGER search_index_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_of_rows();
+CREATE TRIGGER search_index_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_queue();
 
 CREATE TRIGGER search_index_remove AFTER DELETE ON listings REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_of_rows();
 

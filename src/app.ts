@@ -36,6 +36,7 @@ import { CatalogueImportService } from './services/catalogue-import.ts'
 import type { Deps } from './services/context.ts'
 import { OrderService } from './services/orders.ts'
 import { ReviewService } from './services/reviews.ts'
+import { SearchMerger } from './services/search-merger.ts'
 import { SellerService } from './services/seller.ts'
 import { Sweeper } from './services/sweeper.ts'
 
@@ -188,12 +189,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     app.addHook('preClose', () => replicas.stop())
     if (!opts.replicas) app.addHook('onClose', () => replicas.close())
   }
+  // Listings added are merged into the search index in the background (search-merger.ts).
+  const searchMerger = new SearchMerger(db, app.log)
+  app.addHook('onReady', async () => searchMerger.start())
+  app.addHook('preClose', () => searchMerger.stop())
   const services = buildServices({
     db,
     ...(replicas ? { reads: replicas.reads } : {}),
     config,
     hasher: new PasswordHasher(config.passwordMemoryKiB),
     metrics,
+    searchMerger,
   })
   app.decorate('services', services)
   const { auth } = services

@@ -2,6 +2,7 @@ import type { Db, Tx } from '../db/db.ts'
 import type { NewListing } from '../repositories/listings.ts'
 import * as listings from '../repositories/listings.ts'
 import { attachManyPictures } from '../repositories/pictures.ts'
+import { mergeAllQueued } from '../repositories/search/pending.ts'
 import * as stores from '../repositories/stores.ts'
 import * as users from '../repositories/users.ts'
 import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
@@ -130,6 +131,9 @@ export async function importCatalog(
             fail({ row: null, id: b.book.id, reason: err instanceof Error ? err.message : String(err) })
           }
       }
+      // The batch's listings were queued for the search index: merged now, in as few transactions as
+      // the queue takes, so an import leaves nothing behind for the server to merge.
+      await mergeAllQueued(db)
       const read = Math.min(batch.read, room)
       const rejected = batch.rejected.slice(0, Math.max(0, read - books.length))
       progress.invalid += Math.max(0, read - books.length)

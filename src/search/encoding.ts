@@ -1,6 +1,6 @@
 /**
  * How search_bitmaps encodes what it holds: the block size. The code uses this definition; the
- * migrations (007, 016, 018) spell the same number in SQL, and test/search/search-encoding.test.ts reads it
+ * migrations (007, 016, 018, 019) spell the same number in SQL, and test/search/search-encoding.test.ts reads it
  * back from the database (the column type, the bits a listing sets) and fails when the two disagree.
  * Applied migrations stay as they ran, so the SQL is not generated from here.
  */

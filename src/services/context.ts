@@ -2,6 +2,7 @@ import type { Config } from '../config.ts'
 import type { Db } from '../db/db.ts'
 import type { Metrics } from '../metrics.ts'
 import type { PasswordHasher } from '../security/passwords.ts'
+import type { SearchMerger } from './search-merger.ts'
 
 /** What every service needs; built once per app, never a module-level singleton. */
 export interface Deps {
@@ -16,6 +17,12 @@ export interface Deps {
   config: Config
   hasher: PasswordHasher
   metrics: Metrics
+  /**
+   * Told when a listing is queued for the search index (migration 019). Without one, the listing is
+   * merged by a running server's periodic look at the queue, or at the next start; searches find it
+   * meanwhile all the same.
+   */
+  searchMerger?: Pick<SearchMerger, 'queued'>
 }
 
 /** Where a read that may lag goes (see Deps.reads). */

@@ -48,6 +48,7 @@ export class SellerService {
       if (!inserted) throw Exists('book', info.id)
       await attachPictures(tx, storeId, info.id, pictures)
     })
+    this.deps.searchMerger?.queued()
   }
 
   async addStockLevel(userId: string, storeId: string, bookId: string, add: number): Promise<number> {

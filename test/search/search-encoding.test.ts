@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
 import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
+import { mergeAllQueued } from '../../src/repositories/search/pending.ts'
 import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 import { SCOPE_FIELDS, type ScopeField } from '../../src/search/query.ts'
 import { bulkLoadIndexes } from '../../tools/catalog/gen-catalog.ts'
@@ -54,6 +55,8 @@ describe('search constants against the database', () => {
     await db.query(`INSERT INTO users (user_id, password_hash) VALUES ('enc-owner', 'x')`)
     await db.query(`INSERT INTO stores (store_id, owner_id) VALUES ('enc-store', 'enc-owner')`)
     await db.transaction((tx) => insertListings(tx, [listing()]))
+    // Queued by the insert (migration 019); its bits are read below from the merged rows.
+    assert.equal(await mergeAllQueued(db), 1)
     doc = (await db.query<{ doc: number }>(`SELECT doc FROM listings`)).rows[0]?.doc ?? -1
   })
   after(() => t.dispose())

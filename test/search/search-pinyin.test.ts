@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { mergeAllQueued } from '../../src/repositories/search/pending.ts'
 import { reindexSearchText } from '../../src/repositories/search-text.ts'
 import { SEARCH_TEXT_VERSION } from '../../src/search/lexemes.ts'
 import {
@@ -201,6 +202,8 @@ describe('listings indexed when ü was stored as u', () => {
     assert.deepEqual(state.rows, [{ version: SEARCH_TEXT_VERSION }])
     assert.equal((await search(t.app, { q: 'lüse' })).total, 1)
     assert.equal((await search(t.app, { q: 'luse' })).total, 0)
+    // The listing may still be queued for the index (migration 019): merged before its counts are read.
+    await mergeAllQueued(t.db)
     const terms = await t.db.query<{ term: string }>(
       `SELECT term FROM search_terms WHERE term IN ('lvse', 'luse') AND listings > 0 ORDER BY term`,
     )

@@ -9,7 +9,9 @@
  * The databases are used as they are: no migration is applied (a database left at an older schema is
  * measured at that schema, which the output names). Each round's books go to stores of their own
  * (one, or --stores in turn, as books of several sellers would), deleted with them after the round,
- * so the catalogue is the same size in every round.
+ * so the catalogue is the same size in every round. From migration 019 on, a search index merger runs
+ * beside the adds as the server's does, and a run's books/s counts until its last book is merged (the
+ * time the merge ran on after the last add returned is printed too).
  */
 import { randomBytes } from 'node:crypto'
 import type { BookInfo } from '../../src/catalog/book-info.ts'
@@ -19,6 +21,7 @@ import type { Db } from '../../src/db/db.ts'
 import { openPostgres } from '../../src/db/postgres.ts'
 import { Metrics } from '../../src/metrics.ts'
 import { PasswordHasher } from '../../src/security/passwords.ts'
+import { SearchMerger } from '../../src/services/search-merger.ts'
 import { SellerService } from '../../src/services/seller.ts'
 import { syntheticListing, VOCABULARY } from '../catalog/synthetic.ts'
 import { fmt, median, Samples, table } from './stats.ts'
@@ -76,7 +79,10 @@ export function benchBook(n: number, bytes: number, seed: number, idPrefix: stri
 }
 
 interface RunResult {
+  /** Books added per second, counted until the last one is merged into the search index. */
   booksPerS: number
+  /** How long the search index's merge ran on after the last add returned. */
+  drainMs: number
   p50: number
   p99: number
   errors: number
@@ -85,6 +91,7 @@ interface RunResult {
 /** Adds `books` books, `concurrency` at a time, each timed on its own. */
 async function addBooks(
   seller: SellerService,
+  merger: SearchMerger | undefined,
   userId: string,
   storeIds: string[],
   books: BookInfo[],
@@ -110,10 +117,15 @@ async function addBooks(
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
+  const added = performance.now()
+  // The books are found by search at once; their merge into the index is part of adding them.
+  await merger?.drain()
+  const drainMs = performance.now() - added
   const seconds = (performance.now() - start) / 1000
   progress.done(done)
   return {
     booksPerS: samples.count / seconds,
+    drainMs,
     p50: samples.quantile(0.5),
     p99: samples.quantile(0.99),
     errors: samples.errors,
@@ -133,7 +145,7 @@ async function describe(db: Db, url: string): Promise<string> {
 export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, string | undefined>) {
   const config = loadConfig({ ...env, DATABASE_URL: o.urls[0] })
   const hasher = new PasswordHasher(config.passwordMemoryKiB)
-  const targets: { url: string; db: Db; seller: SellerService; name: string }[] = []
+  const targets: { url: string; db: Db; seller: SellerService; merger?: SearchMerger; name: string }[] = []
   const runId = randomBytes(4).toString('hex')
   const owner = `addbench_${runId}`
   const rows: (string | number)[][] = []
@@ -141,8 +153,24 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
   try {
     for (const url of o.urls) {
       const db = await openPostgres(url, { max: o.concurrency + 2 })
-      const deps = { db, config: { ...config, databaseUrl: url }, hasher, metrics: new Metrics(db) }
-      targets.push({ url, db, seller: new SellerService(deps), name: await describe(db, url) })
+      // From migration 019 on, listings are merged into the search index after add_book, as the server does.
+      const queue = await db.query<{ q: string | null }>(`SELECT to_regclass('search_pending')::text AS q`)
+      const merger = queue.rows[0]?.q ? new SearchMerger(db) : undefined
+      merger?.start()
+      const deps = {
+        db,
+        config: { ...config, databaseUrl: url },
+        hasher,
+        metrics: new Metrics(db),
+        ...(merger ? { searchMerger: merger } : {}),
+      }
+      targets.push({
+        url,
+        db,
+        seller: new SellerService(deps),
+        ...(merger ? { merger } : {}),
+        name: await describe(db, url),
+      })
       await db.query('INSERT INTO users (user_id, password_hash) VALUES ($1, $2)', [
         owner,
         await hasher.hash(randomBytes(16).toString('hex')),
@@ -162,9 +190,10 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
         const books = (from: number) =>
           Array.from({ length: o.books }, (_, k) => benchBook(from + k, o.textBytes, o.seed, `${prefix}_`))
         const tag = `round ${round} ${String.fromCharCode(65 + i)}`
-        const seq = await addBooks(t.seller, owner, storeIds, books(0), 1, `${tag} one at a time`)
+        const seq = await addBooks(t.seller, t.merger, owner, storeIds, books(0), 1, `${tag} one at a time`)
         const par = await addBooks(
           t.seller,
+          t.merger,
           owner,
           storeIds,
           books(o.books),
@@ -189,12 +218,14 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
             r.booksPerS.toFixed(0),
             fmt(r.p50),
             fmt(r.p99),
+            fmt(r.drainMs),
             r.errors,
           ])
       }
     }
   } finally {
     for (const t of targets) {
+      await t.merger?.stop()
       await t.db.query('DELETE FROM users WHERE user_id = $1', [owner]).catch(() => undefined)
       await t.db.close()
     }
@@ -214,7 +245,7 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
   return [
     ...names,
     '',
-    table(['round', 'db', 'how', 'books/s', 'p50 ms', 'p99 ms', 'errors'], rows),
+    table(['round', 'db', 'how', 'books/s', 'p50 ms', 'p99 ms', 'merged after ms', 'errors'], rows),
     '',
     `medians over ${o.rounds} rounds (targets: ≥ ${ADD_BOOK_TARGETS.booksPerS} books/s one at a time, ` +
       `p99 ≤ ${ADD_BOOK_TARGETS.p99Ms} ms at ${o.concurrency} at once):`,

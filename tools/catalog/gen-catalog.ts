@@ -57,8 +57,9 @@ export async function bulkLoadIndexes(): Promise<[string, string][]> {
 }
 
 /**
- * The triggers that keep what is derived from listings beyond their indexes: the search bitmaps and
- * term counts (migration 016) and the price counts (009), as listings are inserted (a load only inserts).
+ * The triggers that keep what is derived from listings beyond their indexes: the search index's queue
+ * (migration 019; the rebuild covers every listing) and the price counts (009), as listings are
+ * inserted (a load only inserts).
  */
 const DERIVED_TRIGGERS = [
   ['listings', 'search_index_add'],

@@ -1,6 +1,6 @@
 /**
  * The bitmaps plan: a search by relevance of up to three words, filtered by tags and a store at most,
- * answered from search_bitmaps (migrations 007, 010, 016) without visiting a match that is not on
+ * answered from search_bitmaps (migrations 007, 010, 016, 018) and the listings queued for it (019) without visiting a match that is not on
  * the page (docs/search.md, "Bitmaps").
  */
 import type { Queryable } from '../../db/db.ts'
@@ -11,6 +11,7 @@ import type { BitmapQuery, Word } from '../../search/query.ts'
 import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
 import { TYPO_PENALTY } from '../../search/typos.ts'
 import { HIT_COLUMNS, ratingOrder, type SearchHit, type SearchResult } from './hits.ts'
+import { queuedBitmaps } from './pending.ts'
 import { scoreSql, searchByStatement } from './statement.ts'
 
 /** An empty bitmap block. */
@@ -88,9 +89,13 @@ export async function searchBitmaps(
   /** Per block (of the blocks `where` keeps), a column of each bitmap the statement names. */
   const raw = (where: Sql) => {
     const refs = [...named.keys()].map((ref) => ref.split('\u0000'))
+    const kinds = refs.map(([kind]) => kind as string)
+    const keys = refs.map(([, key]) => key as string)
     return sql`SELECT b.block, ${sql.join(columns)}
-        FROM unnest(${refs.map(([kind]) => kind)}::"char"[], ${refs.map(([, key]) => key)}::text[]) AS k(kind, key)
-        JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key ${where}
+        FROM (SELECT b.kind, b.key, b.block, b.bits
+                FROM unnest(${kinds}::"char"[], ${keys}::text[]) AS k(kind, key)
+                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key ${where}
+              UNION ALL ${queuedBitmaps(kinds, keys, where)}) b
        GROUP BY b.block`
   }
   if (plan.order === 'rating')
