@@ -823,6 +823,9 @@ CREATE OR REPLACE FUNCTION search_pending_bits(kinds "char"[], keys text[])
  STABLE
 AS $function$
 BEGIN
+  IF NOT EXISTS (SELECT FROM search_pending) THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   SELECT e.kind, e.key, (p.doc / 16384)::int, B'1'::bit(16384) >> (p.doc % 16384)::int
     FROM search_pending p JOIN listings l ON l.doc = p.doc,
@@ -846,6 +849,9 @@ CREATE OR REPLACE FUNCTION search_pending_terms(terms text[])
  STABLE
 AS $function$
 BEGIN
+  IF NOT EXISTS (SELECT FROM search_pending) THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   SELECT e.key, count(*)::int
     FROM search_pending p JOIN listings l ON l.doc = p.doc,

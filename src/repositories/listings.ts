@@ -164,6 +164,7 @@ export async function insertListings(
       s.map((x) => x.authorTagsVec),
       s.map((x) => x.titleGrams),
     ],
+    { name: 'insert_listings' },
   )
   // The suggestions' texts follow by trigger; their keys (pinyin) are computed here (migration 012).
   if (r.rowCount > 0) await addSuggestionKeys(tx, ls)

@@ -20,6 +20,7 @@ export async function findStore(q: Queryable, storeId: string): Promise<StoreRow
     `SELECT s.store_id, s.owner_id, u.closed_at IS NOT NULL AS owner_closed
        FROM stores s JOIN users u ON u.user_id = s.owner_id WHERE s.store_id = $1`,
     [storeId],
+    { name: 'find_store' },
   )
   return r.rows[0]
 }

@@ -40,6 +40,7 @@ async function addKeys(q: Queryable, texts: readonly { kind: string; text: strin
       ORDER BY 1, 2, 3
      ON CONFLICT DO NOTHING`,
     [keys, kinds, values],
+    { name: 'add_suggestion_keys' },
   )
 }
 

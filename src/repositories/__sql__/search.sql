@@ -90,7 +90,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text, (x1 & z1)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -163,7 +163,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text, (x1 & z1)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -228,7 +228,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -266,7 +266,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
                   & c0 & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [7,1], $2 = [2.6666666666666665,2.6666666666666665]
@@ -304,7 +304,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, ARRAY[(x4 & z2)::text, (x3 & z0)::text] AS bits FROM sum2;
+    SELECT block, (x4 & z2)::text AS s0, (x3 & z0)::text AS s1 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,1,6,4,2], $2 = [2.8,2.8,0.6,0.6,0.6]
@@ -342,7 +342,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, ARRAY[(x4 & z2)::text] AS bits FROM sum2;
+    SELECT block, (x4 & z2)::text AS s0 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [1], $2 = [2.8]
@@ -460,7 +460,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text, (x1 & z1)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -512,7 +512,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text, (x1 & z1)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-1.6666666666666667,-1.6666666666666667]
@@ -550,7 +550,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[(x2 & z2)::text] AS bits FROM sum1;
+    SELECT block, (x2 & z2)::text AS s0 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]

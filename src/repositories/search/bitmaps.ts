@@ -195,20 +195,21 @@ export async function searchBitmaps(
       skip = 0
       if (need === 0) break
     }
-  // Then the bitmaps of those blocks of those sets.
+  // Then the bitmaps of those blocks of those sets, one text column each (s0, s1…): an array of them
+  // would be parsed character by character in JavaScript, 16 384 characters a bitmap.
   const used = [...new Set(parts.map((x) => x.set))]
-  const bitmaps = await query<{ block: number; bits: string[] }>(
+  const bitmaps = await query<Record<string, string> & { block: number }>(
     q,
     statement(
-      sql`ARRAY[${sql.join(used.map((set) => sql`${sets[set]?.bits ?? NO_BITS}::text`))}] AS bits`,
+      sql.join(used.map((set, k) => sql`${sets[set]?.bits ?? NO_BITS}::text AS ${id('s', k)}`)),
       sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
     ),
   )
-  const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r.bits]))
+  const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r]))
   const docs: number[] = []
   const scores: number[] = []
   for (const part of parts) {
-    const bits = bitsOf.get(part.block)?.[used.indexOf(part.set)] ?? ''
+    const bits = bitsOf.get(part.block)?.[`s${used.indexOf(part.set)}`] ?? ''
     let seen = 0
     for (let i = bits.length - 1; i >= 0 && seen < part.skip + part.take; i--) {
       if (bits[i] !== '1') continue
