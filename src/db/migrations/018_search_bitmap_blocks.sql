@@ -77,15 +77,4 @@ BEGIN
 END
 $$;
 
--- As in migration 016, for the new block.
-CREATE OR REPLACE FUNCTION search_index_rebuild() RETURNS void LANGUAGE sql AS $$
-  TRUNCATE search_bitmaps, search_terms;
-  INSERT INTO search_bitmaps (kind, key, block, bits)
-  SELECT e.kind, e.key, (l.doc / 16384)::int, search_bits(array_agg((l.doc % 16384)::int))
-    FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-   WHERE e.kind IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
-  INSERT INTO search_terms (term, listings)
-  SELECT e.key, count(*)
-    FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-   WHERE e.kind IS NULL GROUP BY 1;
-$$;
+-- search_index_rebuild (migration 016) takes the new block in migration 019, with the queue it adds.

@@ -138,7 +138,8 @@ BEGIN
 END
 $$;
 
--- As in migration 018; the queue is empty after it, since every listing is then merged.
+-- As in migration 016, for the blocks of migration 018; the queue is empty after it, since every
+-- listing is then merged.
 CREATE OR REPLACE FUNCTION search_index_rebuild() RETURNS void LANGUAGE sql AS $$
   TRUNCATE search_bitmaps, search_terms, search_pending;
   INSERT INTO search_bitmaps (kind, key, block, bits)
