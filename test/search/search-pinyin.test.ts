@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { mergeAllQueued } from '../../src/repositories/search/pending.ts'
 import { reindexSearchText } from '../../src/repositories/search-text.ts'
 import { SEARCH_TEXT_VERSION } from '../../src/search/lexemes.ts'
 import {
@@ -21,6 +20,7 @@ import { segmenter } from '../../src/search/segmenter.ts'
 import { queryPrefixes } from '../../src/search/suggest.ts'
 import { addBook, bookInfo, call, newStore, newUser, startApp, type TestApp } from '../support/helpers.ts'
 import { search } from '../support/search-fixtures.ts'
+import { mergeQueue } from '../support/search-index.ts'
 
 describe('ü in pinyin, stored and typed', () => {
   test('titles and authors store ü as v; after j, q, x and y it stays u', () => {
@@ -203,7 +203,7 @@ describe('listings indexed when ü was stored as u', () => {
     assert.equal((await search(t.app, { q: 'lüse' })).total, 1)
     assert.equal((await search(t.app, { q: 'luse' })).total, 0)
     // The listing may still be queued for the index (migration 019): merged before its counts are read.
-    await mergeAllQueued(t.db)
+    await mergeQueue(t.db)
     const terms = await t.db.query<{ term: string }>(
       `SELECT term FROM search_terms WHERE term IN ('lvse', 'luse') AND listings > 0 ORDER BY term`,
     )

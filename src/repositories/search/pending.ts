@@ -30,7 +30,10 @@ export async function mergeQueued(q: Queryable, batch: number): Promise<number> 
 /** Listings per merge transaction: a few hundred keep each one short. */
 export const MERGE_BATCH = 256
 
-/** Merges until the queue is empty (or `stop` says so); returns how many listings it merged. */
+/**
+ * Merges until no queued listing is left that another merge is not merging (or until `stop` says so);
+ * returns how many listings it merged.
+ */
 export async function mergeAllQueued(q: Queryable, stop: () => boolean = () => false): Promise<number> {
   let merged = 0
   for (;;) {
