@@ -715,9 +715,8 @@ BEGIN
   IF taken IS NULL THEN
     RETURN 0;
   END IF;
-  PERFORM search_index_change(true, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
-     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-    WHERE l.doc = ANY (taken);
+  -- Taken out of the queue above, so none of them is queued for search_index_of_docs.
+  PERFORM search_index_of_docs(true, taken);
   RETURN cardinality(taken);
 END
 $function$;

@@ -40,9 +40,14 @@ before(async () => {
 })
 after(() => t.close())
 
-const one = async (db: Db, statement: string, params: unknown[] = []): Promise<number> => {
-  const n = (await db.query<{ n: number }>(statement, params)).rows[0]?.n
-  assert.equal(typeof n, 'number', statement)
+/** The `n` of a statement's one row: SQL text with its parameters, or a statement built with `sql`. */
+const one = async (db: Db, statement: string | Sql, params: unknown[] = []): Promise<number> => {
+  const r =
+    typeof statement === 'string'
+      ? await db.query<{ n: number }>(statement, params)
+      : await query<{ n: number }>(db, statement)
+  const n = r.rows[0]?.n
+  assert.equal(typeof n, 'number', typeof statement === 'string' ? statement : statement.compile().text)
   return n as number
 }
 
@@ -55,27 +60,24 @@ const bitmaps = (kinds: string[], keys: string[]) =>
   sql`SELECT kind, key, block, bits FROM search_bitmaps b
        WHERE (kind, key) IN (SELECT * FROM unnest(${kinds}::"char"[], ${keys}::text[]))
       UNION ALL ${queuedBitmaps(kinds, keys, sql.empty)}`
-const count = async (statement: Sql) => {
-  const n = (await query<{ n: number }>(t.db, statement)).rows[0]?.n
-  assert.equal(typeof n, 'number')
-  return n as number
-}
 
 /** Listings holding the word (kind 'w') and carrying the tag, from the bitmaps alone. */
 const wordAndTag = (word: string, tag: string) =>
-  count(
+  one(
+    t.db,
     sql`SELECT coalesce(sum(bit_count(w & g)), 0)::int AS n
           FROM (SELECT bit_or(bits) FILTER (WHERE kind = 'w') AS w, bit_or(bits) FILTER (WHERE kind = 't') AS g
                   FROM (${bitmaps(['w', 't'], [word, tag])}) b GROUP BY block) x`,
   )
 const termCount = (term: string) =>
-  count(
+  one(
+    t.db,
     sql`SELECT coalesce(sum(listings), 0)::int AS n
           FROM (SELECT listings FROM search_terms WHERE term = ${term} UNION ALL
                 SELECT listings FROM (${queuedTerms([term])}) q) x`,
   )
 const storeBits = (storeId: string) =>
-  count(sql`SELECT coalesce(sum(bit_count(bits)), 0)::int AS n FROM (${bitmaps(['s'], [storeId])}) b`)
+  one(t.db, sql`SELECT coalesce(sum(bit_count(bits)), 0)::int AS n FROM (${bitmaps(['s'], [storeId])}) b`)
 
 /** Every row of the bitmaps and term counts, with the transaction that last wrote it. */
 const searchRows = async () => [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Queryable } from '../../src/db/db.ts'
-import { mergeAllQueued } from '../../src/repositories/search/pending.ts'
+import { mergeAllQueued, queuedCount } from '../../src/repositories/search/pending.ts'
 import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 
 /**
@@ -34,7 +34,7 @@ const count = async (q: Queryable, statement: string) =>
 export async function mergeQueue(q: Queryable): Promise<void> {
   for (let i = 0; i < 500; i++) {
     await mergeAllQueued(q)
-    if ((await count(q, 'SELECT 1 FROM search_pending')) === 0) return
+    if ((await queuedCount(q)) === 0) return
     await sleep(10)
   }
   assert.fail('the queue is still not empty after 5 s of merging')

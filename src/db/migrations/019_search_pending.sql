@@ -104,7 +104,8 @@ END
 $$;
 
 -- As in migration 016, for merged listings only (the search text rebuild removes a batch's entries,
--- rewrites its columns, then adds them; a queued listing is merged from its new columns later).
+-- rewrites its columns, then adds them; a queued listing is merged from its new columns later). The
+-- merge below adds its batch through here too, once it has taken the batch out of the queue.
 DROP FUNCTION search_index_of_docs(boolean, bigint[]);
 CREATE FUNCTION search_index_of_docs(adding boolean, docs bigint[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -131,9 +132,8 @@ BEGIN
   IF taken IS NULL THEN
     RETURN 0;
   END IF;
-  PERFORM search_index_change(true, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
-     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-    WHERE l.doc = ANY (taken);
+  -- Taken out of the queue above, so none of them is queued for search_index_of_docs.
+  PERFORM search_index_of_docs(true, taken);
   RETURN cardinality(taken);
 END
 $$;
