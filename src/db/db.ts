@@ -11,7 +11,7 @@ export interface QueryOptions {
   /**
    * Names a hot statement whose text never changes: it is then parsed and planned once per
    * connection instead of on every call (planning the order path's CTEs costs as much as running
-   * them; on PGlite, more). Leave it out for statements built on the fly, such as searches.
+   * them; on PGlite, more). Statements built on the fly are named through StatementShapes (sql.ts).
    */
   name?: string
 }

@@ -26,6 +26,7 @@ export async function excerptSources(
          FROM unnest($1::text[], $2::text[]) AS k(store_id, book_id)
          JOIN listings l ON l.store_id = k.store_id AND l.book_id = k.book_id`,
       [listings.map((l) => l.store_id), listings.map((l) => l.book_id), EXCERPT_SOURCE_CHARS],
+      { name: 'search_excerpt_sources' },
     )
     for (const row of r.rows)
       found.set(key(row.store_id, row.book_id), { book_intro: row.book_intro, content: row.content })

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
-import { query, sql } from '../../src/db/sql.ts'
+import { query, StatementShapes, sql } from '../../src/db/sql.ts'
 import { freshDb, type TestDb } from '../support/helpers.ts'
 
 describe('sql: placeholders', () => {
@@ -108,6 +108,26 @@ describe('sql: names and constants in the text', () => {
   })
 })
 
+describe('sql: statement shapes', () => {
+  it('when texts repeat, then each distinct text keeps one name, up to the cap', () => {
+    const shapes = new StatementShapes('test_shapes_cap', 2)
+    const a = shapes.of('SELECT 1')
+    const b = shapes.of('SELECT 2')
+    assert.ok(a?.name && b?.name)
+    assert.notEqual(a.name, b.name)
+    assert.deepEqual(shapes.of('SELECT 1'), a)
+    // The cap reached: a new text goes unnamed, the named ones keep their names.
+    assert.equal(shapes.of('SELECT 3'), undefined)
+    assert.equal(shapes.of('SELECT 3'), undefined)
+    assert.deepEqual(shapes.of('SELECT 2'), b)
+  })
+
+  it('when a second family takes a prefix in use, then it is refused', () => {
+    new StatementShapes('test_shapes_twice', 1)
+    assert.throws(() => new StatementShapes('test_shapes_twice', 1), /exist already/)
+  })
+})
+
 describe('sql: sent to the database', () => {
   let t: TestDb
   let db: Db
@@ -124,6 +144,23 @@ describe('sql: sent to the database', () => {
       sql`SELECT ${word}::text AS a, ${word}::text = ${"'; SELECT 1; --"}::text AS b, ${sql.join([sql`${1}::int`, sql`${2}::int`], sql` + `)} AS n`,
     )
     assert.deepEqual(r.rows, [{ a: "'; SELECT 1; --", b: true, n: 3 }])
+  })
+
+  it('when statements of one shape are sent with other values, then each answers for its own', async () => {
+    const shapes = new StatementShapes('test_shapes_sent', 4)
+    const statement = (words: string[], extra: boolean) =>
+      sql`SELECT w, length(w) AS n${extra ? sql`, upper(w) AS u` : sql.empty} FROM unnest(${words}::text[]) AS w ORDER BY w`
+    for (const [words, extra] of [
+      [['b', 'a'], false],
+      [['with,comma', 'with "quote"', '带中文'], false],
+      [['x'], true],
+      [['b', 'a'], true],
+    ] as const) {
+      const named = await query(db, statement([...words], extra), shapes)
+      const plain = await query(db, statement([...words], extra))
+      assert.deepEqual(named.rows, plain.rows)
+      assert.equal(named.rows.length, words.length)
+    }
   })
 
   it('when a literal string is sent, then it reads back unchanged', async () => {

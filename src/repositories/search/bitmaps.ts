@@ -4,7 +4,7 @@
  * the page (docs/search.md, "Bitmaps").
  */
 import type { Queryable } from '../../db/db.ts'
-import { query, type Sql, sql } from '../../db/sql.ts'
+import { query, type Sql, StatementShapes, sql } from '../../db/sql.ts'
 import { BITMAP_BLOCK } from '../../search/encoding.ts'
 import type { SearchPlan, SearchRequest } from '../../search/plan.ts'
 import type { BitmapQuery, Word } from '../../search/query.ts'
@@ -13,6 +13,13 @@ import { TYPO_PENALTY } from '../../search/typos.ts'
 import { HIT_COLUMNS, ratingOrder, type SearchHit, type SearchResult } from './hits.ts'
 import { queuedBitmaps } from './pending.ts'
 import { scoreSql, searchByStatement } from './statement.ts'
+
+/**
+ * The names of this plan's statements. A statement's text depends on the shape of the query only
+ * (its words, kinds, tags and typo candidates are parameters), and a few dozen shapes cover the
+ * searches people type.
+ */
+const shapes = new StatementShapes('search_bitmaps_shape', 48)
 
 /** An empty bitmap block. */
 const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
@@ -172,6 +179,7 @@ export async function searchBitmaps(
     await query<{ block: number; n: number[] }>(
       q,
       statement(sql`ARRAY[${sql.join(sets.map((x) => sql`bit_count(${x.bits})::int`))}] AS n`, sql.empty),
+      shapes,
     )
   ).rows.sort((a, b) => b.block - a.block)
   let total = 0
@@ -204,6 +212,7 @@ export async function searchBitmaps(
       sql.join(used.map((set, k) => sql`${sets[set]?.bits ?? NO_BITS}::text AS ${id('s', k)}`)),
       sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
     ),
+    shapes,
   )
   const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r]))
   const docs: number[] = []
@@ -248,6 +257,7 @@ async function byRating(q: Queryable, matched: Sql, req: SearchRequest): Promise
     q,
     sql`SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (${matched}) m) AS total,
               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings`,
+    shapes,
   )
   const { total = 0, listings = 0 } = counted.rows[0] ?? {}
   if (total <= req.offset) return { total, hits: [] }
@@ -266,6 +276,7 @@ async function byRating(q: Queryable, matched: Sql, req: SearchRequest): Promise
            ORDER BY ${ratingOrder('r')} LIMIT ${req.limit} OFFSET ${req.offset})
         SELECT ${HIT_COLUMNS}, ${scoreSql(req.text)}::float8 AS score
           FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY ${ratingOrder('w')}`,
+    shapes,
   )
   return { total, hits: page.rows }
 }
