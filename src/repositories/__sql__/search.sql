@@ -64,6 +64,7 @@ SELECT coalesce(sum(listings), 0)::int AS n FROM listing_counts
 
 -- ## one word, every field, whole site — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_0
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = ["w","A","B"], $7 = ["river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -78,6 +79,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_1
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -102,6 +104,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word, whole site, by rating — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_2
 -- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = ["w"], $5 = ["river"]
 SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c0)) | B'0'::bit(16384))
                   ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
@@ -113,6 +116,7 @@ SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((
        GROUP BY b.block) raw) m) AS total,
               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings;
 
+-- prepared as search_bitmaps_shape_3
 -- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = ["w"], $5 = ["river"], $6 = 10, $7 = 0, $8 = "'river':A", $9 = "'river':B", $10 = "'river':A", $11 = "'river':B"
 WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))
                   ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
@@ -137,6 +141,7 @@ WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))
 
 -- ## one word in one store — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_4
 -- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = ["s","w","A","B"], $8 = ["north-store","river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -151,6 +156,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_5
 -- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = [0], $8 = ["s","w","A","B"], $9 = ["north-store","river","river","river"], $10 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -175,6 +181,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word in one store by rating, past the end — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_6
 -- $1 = "north-store", $2 = "river", $3 = ["s","w"], $4 = ["north-store","river"], $5 = ["s","w"], $6 = ["north-store","river"]
 SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c1)) | B'0'::bit(16384))
                   & c0) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1
@@ -202,6 +209,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word in the title in one store — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_7
 -- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = ["s","A"], $6 = ["north-store","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -216,6 +224,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_8
 -- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = [0], $6 = ["s","A"], $7 = ["north-store","river"], $8 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -240,6 +249,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word with two tags — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_9
 -- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = ["t","t","w","A","B"], $9 = ["novel","history","river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -254,6 +264,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_10
 -- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = [0], $9 = ["t","t","w","A","B"], $10 = ["novel","history","river","river","river"], $11 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -278,6 +289,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## two words — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_11
 -- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = ["w","w","A","A","B","B"], $10 = ["river","stone","river","stone","river","stone"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -292,6 +304,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
+-- prepared as search_bitmaps_shape_12
 -- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0], $10 = ["w","w","A","A","B","B"], $11 = ["river","stone","river","stone","river","stone"], $12 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -316,6 +329,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## two words in title and tags with a tag — plan: bitmaps
 
+-- prepared as search_bitmaps_shape_13
 -- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = ["t","A","B","k","A","B","k"], $11 = ["novel","river","river","river","stone","stone","stone"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -330,6 +344,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
+-- prepared as search_bitmaps_shape_14
 -- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = [0], $11 = ["t","A","B","k","A","B","k"], $12 = ["novel","river","river","river","stone","stone","stone"], $13 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -420,6 +435,7 @@ SELECT term, sum(listings)::int AS listings
                 UNION ALL SELECT term, listings FROM search_pending_terms($2::text[])) t
          GROUP BY term HAVING sum(listings) > 0;
 
+-- prepared as search_bitmaps_shape_0
 -- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"], $6 = ["w","A","B"], $7 = ["rivre","rivre","rivre"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -434,6 +450,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_0
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = ["w","A","B"], $7 = ["river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -448,6 +465,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_1
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -472,6 +490,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## a word with two candidates and no exact match: the typo group paged — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
+-- prepared as search_bitmaps_shape_0
 -- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"], $6 = ["w","A","B"], $7 = ["rivre","rivre","rivre"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -486,6 +505,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_15
 -- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = ["w","w","w","A","A","A","B","B","B"], $13 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -500,6 +520,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_16
 -- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0], $13 = ["w","w","w","A","A","A","B","B","B"], $14 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $15 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -524,6 +545,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## a word with candidates, page within the exact matches: the typo matches counted — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
+-- prepared as search_bitmaps_shape_0
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = ["w","A","B"], $7 = ["river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -538,6 +560,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
+-- prepared as search_bitmaps_shape_17
 -- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -560,6 +583,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
+-- prepared as search_bitmaps_shape_15
 -- $1 = "river", $2 = "rivers", $3 = "rover", $4 = "river", $5 = "rivers", $6 = "rover", $7 = "river", $8 = "rivers", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"], $12 = ["w","w","w","A","A","A","B","B","B"], $13 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
