@@ -343,14 +343,16 @@ $function$;
 
 CREATE OR REPLACE FUNCTION listing_counts_change(kinds "char"[], tags text[], prices bigint[], listings integer[], in_stock integer[])
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+BEGIN
   INSERT INTO listing_counts AS c (kind, tag, price, listings, in_stock)
   SELECT e.kind, e.tag, e.price, sum(e.listings), sum(e.in_stock)
     FROM unnest(kinds, tags, prices, listings, in_stock) AS e(kind, tag, price, listings, in_stock)
    GROUP BY 1, 2, 3 HAVING sum(e.listings) <> 0 OR sum(e.in_stock) <> 0 ORDER BY 1, 2, 3
   ON CONFLICT (kind, tag, price) DO UPDATE
     SET listings = c.listings + excluded.listings, in_stock = c.in_stock + excluded.in_stock;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION listing_counts_keys(tags text[])
@@ -862,8 +864,9 @@ $function$;
 
 CREATE OR REPLACE FUNCTION suggestion_texts_change(kinds "char"[], texts text[], deltas integer[], store_ids text[], book_ids text[])
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+BEGIN
   INSERT INTO suggestion_texts AS s (kind, text, listings, store_id, book_id)
   SELECT e.kind, e.text, sum(e.delta), (array_agg(e.store_id ORDER BY e.store_id, e.book_id))[1],
          (array_agg(e.book_id ORDER BY e.store_id, e.book_id))[1]
@@ -876,6 +879,7 @@ AS $function$
     FROM (SELECT DISTINCT e.kind, e.text FROM unnest(kinds, texts) AS e(kind, text)) e
     JOIN suggestion_texts s ON s.kind = e.kind AND s.text = e.text
    WHERE k.kind = s.kind AND k.text = s.text AND k.listings <> s.listings;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION suggestion_texts_of(title text, author text, tags text[], store_id text, book_id text)
