@@ -1,8 +1,9 @@
-import type { Db, Queryable, Tx } from '../db/db.ts'
+import type { Db, Queryable } from '../db/db.ts'
 import { LIMITS } from '../limits.ts'
 import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
 import { segmenter } from '../search/segmenter.ts'
-import { addSuggestionKeys } from './suggest.ts'
+import { ownershipSql, type StoreOwnership } from './stores.ts'
+import { insertKeysSql, listingKeyRows } from './suggest.ts'
 
 export interface NewListing {
   storeId: string
@@ -23,14 +24,6 @@ export interface NewListing {
   tags: string[]
   extra: Record<string, unknown>
   stockLevel: number
-}
-
-/**
- * false when the store already lists this book id. The listing's search words are cut here and
- * stored by the same statement, so whatever lists a book makes it searchable at once.
- */
-export async function insertListing(tx: Tx, l: NewListing): Promise<boolean> {
-  return (await insertListings(tx, [l])) === 1
 }
 
 export async function listingExists(q: Queryable, storeId: string, bookId: string): Promise<boolean> {
@@ -104,24 +97,26 @@ export async function findListing(
   return r.rows[0]
 }
 
+/** What add_book's statement found: the seller's right to the store, and whether the book was listed. */
+export interface AddedListing extends StoreOwnership {
+  /** false when the store already lists this book id, or the seller may not list in the store. */
+  inserted: boolean
+}
+
+/** The parameters after the listings' columns: the suggestion keys (3), then add_book's seller. */
+const KEYS_PARAM = 22
+const SELLER_PARAM = 25
+
 /**
- * Lists books in one statement, search columns included (one book for add_book, many for bulk
- * loads), with its (empty) sales count and ratings. Rows whose (store, book) already exists are
- * skipped. Returns how many were inserted.
+ * The statement listing books, search columns included, with their (empty) sales counts and ratings
+ * and their suggestion keys. Rows whose (store, book) already exists are skipped. `guarded`: the
+ * statement of add_book, which lists the book only when the seller (a parameter of its own) is an open
+ * user owning the store, and reports what it found.
  * Each listing's tags travel as one JSON array, so a tag may hold any character.
  */
-export async function insertListings(
-  tx: Tx,
-  ls: readonly NewListing[],
-  /** The rows' searchColumns, when the caller has already computed them (e.g. while a batch loads). */
-  precomputed?: readonly SearchColumns[],
-): Promise<number> {
-  if (ls.length === 0) return 0
-  const seg = segmenter()
-  const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
-  const col = <T>(f: (l: NewListing) => T) => ls.map(f)
-  const r = await tx.query(
-    `WITH listed AS (
+function insertSql(guarded: boolean): string {
+  const seller = `$${SELLER_PARAM}`
+  return `WITH ${guarded ? `own AS (SELECT ${ownershipSql(seller, '($1::text[])[1]')}), ` : ''}listed AS (
      INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
        pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
        search_vec, author_tags_vec, title_grams)
@@ -135,40 +130,84 @@ export async function insertListings(
          AS u(store_id, book_id, title, author, publisher, original_title, translator, pub_year, pages, price,
               binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
               search_vec, author_tags_vec, title_grams)
+      ${guarded ? `WHERE (SELECT own.user_open AND own.owner_id = ${seller} FROM own)` : ''}
      ON CONFLICT (store_id, book_id) DO NOTHING
      RETURNING store_id, book_id, doc
      ), sales AS (
        INSERT INTO listing_sales (store_id, book_id) SELECT store_id, book_id FROM listed
+     ), ratings AS (
+       INSERT INTO listing_ratings (store_id, book_id, doc) SELECT store_id, book_id, doc FROM listed
+     ), keys AS (
+       ${insertKeysSql(KEYS_PARAM, 'EXISTS (SELECT FROM listed)')}
      )
-     INSERT INTO listing_ratings (store_id, book_id, doc) SELECT store_id, book_id, doc FROM listed`,
-    [
-      col((l) => l.storeId),
-      col((l) => l.bookId),
-      col((l) => l.title),
-      col((l) => l.author),
-      col((l) => l.publisher),
-      col((l) => l.originalTitle),
-      col((l) => l.translator),
-      col((l) => l.pubYear),
-      col((l) => l.pages),
-      col((l) => l.price),
-      col((l) => l.binding),
-      col((l) => l.isbn),
-      col((l) => l.authorIntro),
-      col((l) => l.bookIntro),
-      col((l) => l.content),
-      col((l) => JSON.stringify(l.tags)),
-      col((l) => JSON.stringify(l.extra)),
-      col((l) => l.stockLevel),
-      s.map((x) => x.searchVec),
-      s.map((x) => x.authorTagsVec),
-      s.map((x) => x.titleGrams),
-    ],
-    { name: 'insert_listings' },
+     SELECT (SELECT count(*) FROM listed)::int AS inserted${guarded ? ', own.user_open, own.owner_id FROM own' : ''}`
+}
+
+/** The parameters of insertSql for these listings (the seller's id is added by add_book). */
+function insertParams(ls: readonly NewListing[], precomputed?: readonly SearchColumns[]): unknown[] {
+  const seg = segmenter()
+  const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
+  const col = <T>(f: (l: NewListing) => T) => ls.map(f)
+  // The suggestions' texts and counts follow by trigger; their keys (pinyin) are computed here (migration 012).
+  const keys = listingKeyRows(ls)
+  return [
+    col((l) => l.storeId),
+    col((l) => l.bookId),
+    col((l) => l.title),
+    col((l) => l.author),
+    col((l) => l.publisher),
+    col((l) => l.originalTitle),
+    col((l) => l.translator),
+    col((l) => l.pubYear),
+    col((l) => l.pages),
+    col((l) => l.price),
+    col((l) => l.binding),
+    col((l) => l.isbn),
+    col((l) => l.authorIntro),
+    col((l) => l.bookIntro),
+    col((l) => l.content),
+    col((l) => JSON.stringify(l.tags)),
+    col((l) => JSON.stringify(l.extra)),
+    col((l) => l.stockLevel),
+    s.map((x) => x.searchVec),
+    s.map((x) => x.authorTagsVec),
+    s.map((x) => x.titleGrams),
+    keys.keys,
+    keys.kinds,
+    keys.texts,
+  ]
+}
+
+/**
+ * add_book's listing in one statement, which also checks the seller: whatever lists a book makes it
+ * searchable and completable at once. A lone statement commits by itself, so add_book without
+ * pictures is one round trip; with pictures, `q` is the transaction that stores them next.
+ */
+export async function addListing(q: Queryable, sellerId: string, l: NewListing): Promise<AddedListing> {
+  const r = await q.query<{ inserted: number; user_open: boolean | null; owner_id: string | null }>(
+    insertSql(true),
+    [...insertParams([l]), sellerId],
+    { name: 'add_listing' },
   )
-  // The suggestions' texts follow by trigger; their keys (pinyin) are computed here (migration 012).
-  if (r.rowCount > 0) await addSuggestionKeys(tx, ls)
-  return r.rowCount
+  const row = r.rows[0]
+  return { user_open: row?.user_open ?? null, owner_id: row?.owner_id ?? null, inserted: row?.inserted === 1 }
+}
+
+/**
+ * Lists books in one statement (bulk loads), as addListing without its checks. Returns how many were
+ * inserted.
+ */
+export async function insertListings(
+  q: Queryable,
+  ls: readonly NewListing[],
+  /** The rows' searchColumns, when the caller has already computed them (e.g. while a batch loads). */
+  precomputed?: readonly SearchColumns[],
+): Promise<number> {
+  if (ls.length === 0) return 0
+  const r = await q.query<{ inserted: number }>(insertSql(false), insertParams(ls, precomputed), {
+    name: 'insert_listings',
+  })
+  return r.rows[0]?.inserted ?? 0
 }
 
 /**

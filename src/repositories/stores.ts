@@ -15,6 +15,27 @@ export async function insertStore(q: Queryable, storeId: string, ownerId: string
   return r.rowCount === 1
 }
 
+/** Whether a user may manage a store: as storeOwnership and add_book's statement read it. */
+export interface StoreOwnership {
+  /** The user exists and is open; null when there is no such user. */
+  user_open: boolean | null
+  /** The store's owner; null when there is no such store. */
+  owner_id: string | null
+}
+
+/** The columns of StoreOwnership for a user and a store given as SQL expressions (parameters). */
+export const ownershipSql = (user: string, store: string) =>
+  `(SELECT u.closed_at IS NULL FROM users u WHERE u.user_id = ${user}) AS user_open,
+   (SELECT s.owner_id FROM stores s WHERE s.store_id = ${store}) AS owner_id`
+
+/** What a seller's request checks before it touches a store, read in one statement. */
+export async function storeOwnership(q: Queryable, userId: string, storeId: string): Promise<StoreOwnership> {
+  const r = await q.query<StoreOwnership>(`SELECT ${ownershipSql('$1', '$2')}`, [userId, storeId], {
+    name: 'store_ownership',
+  })
+  return r.rows[0] ?? { user_open: null, owner_id: null }
+}
+
 export async function findStore(q: Queryable, storeId: string): Promise<StoreRow | undefined> {
   const r = await q.query<StoreRow>(
     `SELECT s.store_id, s.owner_id, u.closed_at IS NOT NULL AS owner_closed

@@ -13,53 +13,66 @@ const KIND_OF: Record<string, SuggestKind> = Object.fromEntries(
   Object.entries(KIND_LETTER).map(([kind, letter]) => [letter, kind as SuggestKind]),
 )
 
-/** The suggestion keys of some texts, each (kind letter, text), computed here and stored once. */
-async function addKeys(q: Queryable, texts: readonly { kind: string; text: string }[]): Promise<void> {
-  const kinds: string[] = []
-  const values: string[] = []
-  const keys: string[] = []
+/** Suggestion keys to store: three arrays, one entry per key, for the statement of insertKeysSql. */
+export interface KeyRows {
+  keys: string[]
+  kinds: string[]
+  texts: string[]
+}
+
+/** The keys of some texts, each (kind letter, text), computed here (pinyin needs the library). */
+function keyRows(texts: readonly { kind: string; text: string }[]): KeyRows {
+  const out: KeyRows = { keys: [], kinds: [], texts: [] }
   const seen = new Set<string>()
   for (const { kind, text } of texts) {
     const id = `${kind}\u0000${text}`
     if (text.trim() === '' || seen.has(id)) continue
     seen.add(id)
     for (const key of suggestionKeys(text)) {
-      kinds.push(kind)
-      values.push(text)
-      keys.push(key)
+      out.keys.push(key)
+      out.kinds.push(kind)
+      out.texts.push(text)
     }
   }
-  if (keys.length === 0) return
-  // In key order, so that concurrent inserts of the same keys wait for each other, never deadlock.
-  // A key carries its text's count (migration 017): the listing's own insert has already counted it.
-  await q.query(
-    `INSERT INTO suggestion_keys (key, kind, text, listings)
-     SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)
-       FROM unnest($1::text[], $2::"char"[], $3::text[]) AS k(key, kind, text)
-       LEFT JOIN suggestion_texts s ON s.kind = k.kind AND s.text = k.text
-      ORDER BY 1, 2, 3
-     ON CONFLICT DO NOTHING`,
-    [keys, kinds, values],
-    { name: 'add_suggestion_keys' },
-  )
+  return out
 }
 
-/**
- * The keys of newly listed books' titles, authors and tags, in the transaction that lists them (the
- * texts and their counts are kept by a trigger, migration 012). Keys already there cost nothing.
- */
-export async function addSuggestionKeys(
-  q: Queryable,
+/** The keys of listings' titles, authors and tags. */
+export function listingKeyRows(
   listings: readonly { title: string; author: string | null; tags: readonly string[] }[],
-): Promise<void> {
-  await addKeys(
-    q,
+): KeyRows {
+  return keyRows(
     listings.flatMap((l) => [
       { kind: KIND_LETTER.title, text: l.title },
       ...(l.author ? [{ kind: KIND_LETTER.author, text: l.author }] : []),
       ...l.tags.map((text) => ({ kind: KIND_LETTER.tag, text })),
     ]),
   )
+}
+
+/**
+ * The statement that stores keys: KeyRows' arrays as the parameters numbered `first` (keys),
+ * `first + 1` (kinds) and `first + 2` (texts); `when`, a condition on the whole statement. Keys
+ * already there cost nothing. In key order, so that concurrent inserts of the same keys wait for each
+ * other, never deadlock. A key carries its text's count (migration 017) as suggestion_texts has it
+ * when the statement starts; a listing's own insert updates the counts of its texts' keys, those
+ * stored by the same statement included (its trigger runs after the statement).
+ */
+export function insertKeysSql(first: number, when = 'true'): string {
+  return `INSERT INTO suggestion_keys (key, kind, text, listings)
+     SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)
+       FROM unnest($${first}::text[], $${first + 1}::"char"[], $${first + 2}::text[]) AS k(key, kind, text)
+       LEFT JOIN suggestion_texts s ON s.kind = k.kind AND s.text = k.text
+      WHERE ${when}
+      ORDER BY 1, 2, 3
+     ON CONFLICT DO NOTHING`
+}
+
+/** Stores the keys of texts already counted in suggestion_texts. */
+async function addKeys(q: Queryable, texts: readonly { kind: string; text: string }[]): Promise<void> {
+  const rows = keyRows(texts)
+  if (rows.keys.length === 0) return
+  await q.query(insertKeysSql(1), [rows.keys, rows.kinds, rows.texts], { name: 'add_suggestion_keys' })
 }
 
 /** The end of a prefix's range of keys: every key starting with the prefix sorts below it. */

@@ -20,6 +20,13 @@ export interface SalesOverview {
 /** A book with this many copies or fewer counts as low on stock. */
 export const LOW_STOCK = 5
 
+/** Throws unless the user is open and owns the store. */
+function assertOwns(found: stores.StoreOwnership, userId: string, storeId: string): void {
+  if (!found.user_open) throw NotFound('user', userId)
+  if (found.owner_id === null) throw NotFound('store', storeId)
+  if (found.owner_id !== userId) throw Unauthorized('not the owner of this store')
+}
+
 export class SellerService {
   constructor(private readonly deps: Deps) {}
 
@@ -31,23 +38,28 @@ export class SellerService {
   }
 
   /** The store, checked to exist and to belong to userId. */
-  private async ownStore(q: Queryable, userId: string, storeId: string) {
-    const user = await users.findUser(q, userId)
-    if (!user || user.closed_at) throw NotFound('user', userId)
-    const store = await stores.findStore(q, storeId)
-    if (!store) throw NotFound('store', storeId)
-    if (store.owner_id !== userId) throw Unauthorized('not the owner of this store')
-    return store
+  private async ownStore(q: Queryable, userId: string, storeId: string): Promise<void> {
+    assertOwns(await stores.storeOwnership(q, userId, storeId), userId, storeId)
   }
 
+  /**
+   * One statement checks the seller and lists the book; without pictures it is the whole add_book (it
+   * commits by itself), with them it shares a transaction with their insert.
+   */
   async addBook(userId: string, storeId: string, info: BookInfo, stockLevel: number): Promise<void> {
     const pictures = (info.pictures ?? []).map((p) => Buffer.from(p, 'base64'))
-    await this.deps.db.transaction(async (tx) => {
-      await this.ownStore(tx, userId, storeId)
-      const inserted = await listings.insertListing(tx, toNewListing(storeId, info, stockLevel))
-      if (!inserted) throw Exists('book', info.id)
-      await attachPictures(tx, storeId, info.id, pictures)
-    })
+    const listing = toNewListing(storeId, info, stockLevel)
+    const add = async (q: Queryable) => {
+      const added = await listings.addListing(q, userId, listing)
+      assertOwns(added, userId, storeId)
+      if (!added.inserted) throw Exists('book', info.id)
+    }
+    if (pictures.length === 0) await add(this.deps.db)
+    else
+      await this.deps.db.transaction(async (tx) => {
+        await add(tx)
+        await attachPictures(tx, storeId, info.id, pictures)
+      })
     this.deps.searchMerger?.queued()
   }
 

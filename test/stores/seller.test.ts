@@ -280,6 +280,50 @@ describe('add_book', () => {
     assert.equal(noToken.status, 401)
   })
 
+  test('another seller’s store → 401, an unknown store → 513, with or without pictures: nothing is written', async () => {
+    const owner = await newUser(t.app, 'seller')
+    const other = await newUser(t.app, 'seller')
+    const storeId = await openStore(owner)
+    const tables = [
+      'listings',
+      'listing_sales',
+      'listing_ratings',
+      'listing_counts',
+      'suggestion_texts',
+      'suggestion_keys',
+      'pictures',
+    ]
+    const counts = async () => Promise.all(tables.map((table) => countRows(t.db, table)))
+    const before = await counts()
+    const picture = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]).toString('base64')
+    for (const pictures of [null, [picture]]) {
+      // A title, author and tag nobody else has: no suggestion text or key may appear for them.
+      const info = bookInfo(uid('book'), 100, {
+        title: '无主之书',
+        author: '无名氏',
+        tags: ['无主'],
+        pictures,
+      })
+      const foreign = await addBook(other, storeId, info)
+      assert.equal(foreign.status, 401, JSON.stringify(foreign.body))
+      const nowhere = await addBook(owner, uid('nostore'), info)
+      assert.equal(nowhere.status, 513)
+      assert.equal(await listing(storeId, info.id as string), undefined)
+    }
+    assert.deepEqual(await counts(), before)
+    // The owner may: the same book is listed, with its suggestion texts.
+    const info = bookInfo(uid('book'), 100, { title: '无主之书', author: '无名氏', tags: ['无主'] })
+    assert.equal((await addBook(owner, storeId, info)).status, 200)
+    const texts = await rowsOf<{ text: string }>(
+      t.db,
+      `SELECT text FROM suggestion_texts WHERE text IN ('无主之书', '无名氏', '无主') ORDER BY text`,
+    )
+    assert.deepEqual(
+      texts.map((x) => x.text),
+      ['无主', '无主之书', '无名氏'],
+    )
+  })
+
   test('malformed book_info or stock_level → 400 naming the field', async () => {
     const seller = await newUser(t.app, 'seller')
     const storeId = await openStore(seller)
