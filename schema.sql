@@ -828,10 +828,13 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-  SELECT e.kind, e.key, (p.doc / 16384)::int, B'1'::bit(16384) >> (p.doc % 16384)::int
-    FROM search_pending p JOIN listings l ON l.doc = p.doc,
-         search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-   WHERE (e.kind, e.key) IN (SELECT * FROM unnest(kinds, keys));
+  WITH queued AS MATERIALIZED (
+    SELECT p.doc, e.kind, e.key
+      FROM search_pending p JOIN listings l ON l.doc = p.doc,
+           search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
+     WHERE e.kind IS NOT NULL)
+  SELECT q.kind, q.key, (q.doc / 16384)::int, B'1'::bit(16384) >> (q.doc % 16384)::int
+    FROM queued q JOIN unnest(kinds, keys) AS w(kind, key) ON w.kind = q.kind AND w.key = q.key;
 END
 $function$;
 
