@@ -80,7 +80,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0]
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0], $10 = true, $11 = true, $12 = false, $13 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
@@ -92,7 +92,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
+    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -157,7 +157,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_5
--- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = [0], $8 = ["s","w","A","B"], $9 = ["north-store","river","river","river"], $10 = [0]
+-- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = [0], $8 = ["s","w","A","B"], $9 = ["north-store","river","river","river"], $10 = [0], $11 = true, $12 = true, $13 = false, $14 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
@@ -169,7 +169,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
+    SELECT block, CASE WHEN $11::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $12::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $13::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $14::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -225,7 +225,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_8
--- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = [0], $6 = ["s","A"], $7 = ["north-store","river"], $8 = [0]
+-- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = [0], $6 = ["s","A"], $7 = ["north-store","river"], $8 = [0], $9 = true, $10 = false, $11 = false, $12 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
@@ -237,7 +237,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0 FROM sum1;
+    SELECT block, CASE WHEN $9::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $10::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $11::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $12::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -265,7 +265,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_10
--- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = [0], $9 = ["t","t","w","A","B"], $10 = ["novel","history","river","river","river"], $11 = [0]
+-- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = [0], $9 = ["t","t","w","A","B"], $10 = ["novel","history","river","river","river"], $11 = [0], $12 = true, $13 = false, $14 = false, $15 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
@@ -277,7 +277,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
                   & c0 & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0 FROM sum1;
+    SELECT block, CASE WHEN $12::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $13::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $14::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $15::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [7,1], $2 = [2.6666666666666665,2.6666666666666665]
@@ -305,7 +305,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
 -- prepared as search_bitmaps_shape_12
--- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0], $10 = ["w","w","A","A","B","B"], $11 = ["river","stone","river","stone","river","stone"], $12 = [0]
+-- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0], $10 = ["w","w","A","A","B","B"], $11 = ["river","stone","river","stone","river","stone"], $12 = [0], $13 = true, $14 = false, $15 = false, $16 = true, $17 = false, $18 = false, $19 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
@@ -317,7 +317,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, (x4 & z2)::text AS s0, (x3 & z0)::text AS s1 FROM sum2;
+    SELECT block, CASE WHEN $13::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $14::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $15::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $16::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $17::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $18::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $19::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,1,6,4,2], $2 = [2.8,2.8,0.6,0.6,0.6]
@@ -345,7 +345,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
 -- prepared as search_bitmaps_shape_14
--- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = [0], $11 = ["t","A","B","k","A","B","k"], $12 = ["novel","river","river","river","stone","stone","stone"], $13 = [0]
+-- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = [0], $11 = ["t","A","B","k","A","B","k"], $12 = ["novel","river","river","river","stone","stone","stone"], $13 = [0], $14 = true, $15 = false, $16 = false, $17 = false, $18 = false, $19 = false, $20 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
@@ -357,7 +357,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, (x4 & z2)::text AS s0 FROM sum2;
+    SELECT block, CASE WHEN $14::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $15::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $16::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $17::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $18::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $19::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $20::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [1], $2 = [2.8]
@@ -466,7 +466,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0]
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0], $10 = true, $11 = true, $12 = false, $13 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
@@ -478,7 +478,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
+    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -521,7 +521,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_16
--- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0], $13 = ["w","w","w","A","A","A","B","B","B"], $14 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $15 = [0]
+-- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0], $13 = ["w","w","w","A","A","A","B","B","B"], $14 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $15 = [0], $16 = true, $17 = true, $18 = false, $19 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
@@ -533,7 +533,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0, (x1 & z1)::text AS s1 FROM sum1;
+    SELECT block, CASE WHEN $16::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $17::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $18::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $19::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-1.6666666666666667,-1.6666666666666667]
@@ -560,8 +560,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
--- prepared as search_bitmaps_shape_17
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0]
+-- prepared as search_bitmaps_shape_1
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0], $10 = true, $11 = false, $12 = false, $13 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
@@ -573,7 +573,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, (x2 & z2)::text AS s0 FROM sum1;
+    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]

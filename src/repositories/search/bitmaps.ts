@@ -203,13 +203,19 @@ export async function searchBitmaps(
       skip = 0
       if (need === 0) break
     }
-  // Then the bitmaps of those blocks of those sets, one text column each (s0, s1…): an array of them
-  // would be parsed character by character in JavaScript, 16 384 characters a bitmap.
-  const used = [...new Set(parts.map((x) => x.set))]
-  const bitmaps = await query<Record<string, string> & { block: number }>(
+  // Then the bitmaps of those blocks of those sets, one text column each (s0 for set 0, s1…): an array
+  // of them would be parsed character by character in JavaScript, 16 384 characters a bitmap. A
+  // column is null unless its set holds part of the page: which sets do is a parameter, so that the
+  // statement's text depends on the query's shape only (see `shapes`).
+  const used = new Set(parts.map((x) => x.set))
+  const bitmaps = await query<Record<string, string | null> & { block: number }>(
     q,
     statement(
-      sql.join(used.map((set, k) => sql`${sets[set]?.bits ?? NO_BITS}::text AS ${id('s', k)}`)),
+      sql.join(
+        sets.map(
+          (x, set) => sql`CASE WHEN ${used.has(set)}::boolean THEN (${x.bits})::text END AS ${id('s', set)}`,
+        ),
+      ),
       sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
     ),
     shapes,
@@ -218,7 +224,7 @@ export async function searchBitmaps(
   const docs: number[] = []
   const scores: number[] = []
   for (const part of parts) {
-    const bits = bitsOf.get(part.block)?.[`s${used.indexOf(part.set)}`] ?? ''
+    const bits = bitsOf.get(part.block)?.[`s${part.set}`] ?? ''
     let seen = 0
     for (let i = bits.length - 1; i >= 0 && seen < part.skip + part.take; i--) {
       if (bits[i] !== '1') continue
