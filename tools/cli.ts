@@ -206,7 +206,12 @@ export function addToolCommands(program: Command, env: Env): Command {
     )
     .option('--per-kind <n>', 'measured queries per kind', positiveNumber, 200)
     .option('--ilike-per-kind <n>', 'ILIKE scans per kind (0: none)', wholeNumber, 20)
-    .option('--warmup <n>', 'queries per kind run before measuring', wholeNumber, 10)
+    .option(
+      '--warmup <n>',
+      "queries per kind run before measuring (every kind's before any is measured)",
+      wholeNumber,
+      10,
+    )
     .option('--stores <n>', 'stores of the generated catalogue', positiveNumber, 1000)
     .option('--seed <n>', 'seed of the query mix', wholeNumber, 2)
     .option('--slowest <n>', "list each kind's n slowest requests", wholeNumber, 0)
