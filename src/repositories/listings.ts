@@ -1,4 +1,5 @@
 import type { Db, Queryable } from '../db/db.ts'
+import { query, type Sql, sql } from '../db/sql.ts'
 import { LIMITS } from '../limits.ts'
 import { type SearchColumns, searchColumns } from '../search/lexemes.ts'
 import { segmenter } from '../search/segmenter.ts'
@@ -103,20 +104,23 @@ export interface AddedListing extends StoreOwnership {
   inserted: boolean
 }
 
-/** The parameters after the listings' columns: the suggestion keys (3), then add_book's seller. */
-const KEYS_PARAM = 22
-const SELLER_PARAM = 25
-
 /**
  * The statement listing books, search columns included, with their (empty) sales counts and ratings
- * and their suggestion keys. Rows whose (store, book) already exists are skipped. `guarded`: the
- * statement of add_book, which lists the book only when the seller (a parameter of its own) is an open
- * user owning the store, and reports what it found.
+ * and their suggestion keys. Rows whose (store, book) already exists are skipped. With `sellerId`, the
+ * statement of add_book (one listing): it lists the book only when the seller is an open user owning
+ * its store, and reports what it found.
  * Each listing's tags travel as one JSON array, so a tag may hold any character.
  */
-function insertSql(guarded: boolean): string {
-  const seller = `$${SELLER_PARAM}`
-  return `WITH ${guarded ? `own AS (SELECT ${ownershipSql(seller, '($1::text[])[1]')}), ` : ''}listed AS (
+function insertSql(
+  ls: readonly NewListing[],
+  precomputed?: readonly SearchColumns[],
+  sellerId?: string,
+): Sql {
+  const seg = segmenter()
+  const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
+  const col = <T>(f: (l: NewListing) => T) => ls.map(f)
+  const seller = sellerId === undefined ? undefined : sql.bind(sellerId)
+  return sql`WITH ${seller ? sql`own AS (SELECT ${ownershipSql(seller, ls[0]?.storeId ?? '')}), ` : sql.empty}listed AS (
      INSERT INTO listings (store_id, book_id, title, author, publisher, original_title, translator, pub_year,
        pages, price, binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
        search_vec, author_tags_vec, title_grams)
@@ -124,13 +128,19 @@ function insertSql(guarded: boolean): string {
             pages, price, binding, isbn, author_intro, book_intro, content,
             ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), extra::jsonb, stock_level,
             search_vec::tsvector, author_tags_vec::tsvector, title_grams::tsvector
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                   $8::text[], $9::int[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],
-                   $15::text[], $16::text[], $17::text[], $18::int[], $19::text[], $20::text[], $21::text[])
+       FROM unnest(${col((l) => l.storeId)}::text[], ${col((l) => l.bookId)}::text[], ${col((l) => l.title)}::text[],
+                   ${col((l) => l.author)}::text[], ${col((l) => l.publisher)}::text[],
+                   ${col((l) => l.originalTitle)}::text[], ${col((l) => l.translator)}::text[],
+                   ${col((l) => l.pubYear)}::text[], ${col((l) => l.pages)}::int[], ${col((l) => l.price)}::bigint[],
+                   ${col((l) => l.binding)}::text[], ${col((l) => l.isbn)}::text[], ${col((l) => l.authorIntro)}::text[],
+                   ${col((l) => l.bookIntro)}::text[], ${col((l) => l.content)}::text[],
+                   ${col((l) => JSON.stringify(l.tags))}::text[], ${col((l) => JSON.stringify(l.extra))}::text[],
+                   ${col((l) => l.stockLevel)}::int[], ${s.map((x) => x.searchVec)}::text[],
+                   ${s.map((x) => x.authorTagsVec)}::text[], ${s.map((x) => x.titleGrams)}::text[])
          AS u(store_id, book_id, title, author, publisher, original_title, translator, pub_year, pages, price,
               binding, isbn, author_intro, book_intro, content, tags, extra, stock_level,
               search_vec, author_tags_vec, title_grams)
-      ${guarded ? `WHERE (SELECT own.user_open AND own.owner_id = ${seller} FROM own)` : ''}
+      ${seller ? sql`WHERE (SELECT own.user_open AND own.owner_id = ${seller} FROM own)` : sql.empty}
      ON CONFLICT (store_id, book_id) DO NOTHING
      RETURNING store_id, book_id, doc
      ), sales AS (
@@ -138,44 +148,9 @@ function insertSql(guarded: boolean): string {
      ), ratings AS (
        INSERT INTO listing_ratings (store_id, book_id, doc) SELECT store_id, book_id, doc FROM listed
      ), keys AS (
-       ${insertKeysSql(KEYS_PARAM, 'EXISTS (SELECT FROM listed)')}
+       ${insertKeysSql(listingKeyRows(ls), sql`EXISTS (SELECT FROM listed)`)}
      )
-     SELECT (SELECT count(*) FROM listed)::int AS inserted${guarded ? ', own.user_open, own.owner_id FROM own' : ''}`
-}
-
-/** The parameters of insertSql for these listings (the seller's id is added by add_book). */
-function insertParams(ls: readonly NewListing[], precomputed?: readonly SearchColumns[]): unknown[] {
-  const seg = segmenter()
-  const s = precomputed ?? ls.map((l) => searchColumns(seg, l))
-  const col = <T>(f: (l: NewListing) => T) => ls.map(f)
-  // The suggestions' texts and counts follow by trigger; their keys (pinyin) are computed here (migration 012).
-  const keys = listingKeyRows(ls)
-  return [
-    col((l) => l.storeId),
-    col((l) => l.bookId),
-    col((l) => l.title),
-    col((l) => l.author),
-    col((l) => l.publisher),
-    col((l) => l.originalTitle),
-    col((l) => l.translator),
-    col((l) => l.pubYear),
-    col((l) => l.pages),
-    col((l) => l.price),
-    col((l) => l.binding),
-    col((l) => l.isbn),
-    col((l) => l.authorIntro),
-    col((l) => l.bookIntro),
-    col((l) => l.content),
-    col((l) => JSON.stringify(l.tags)),
-    col((l) => JSON.stringify(l.extra)),
-    col((l) => l.stockLevel),
-    s.map((x) => x.searchVec),
-    s.map((x) => x.authorTagsVec),
-    s.map((x) => x.titleGrams),
-    keys.keys,
-    keys.kinds,
-    keys.texts,
-  ]
+     SELECT (SELECT count(*) FROM listed)::int AS inserted${seller ? sql`, own.user_open, own.owner_id FROM own` : sql.empty}`
 }
 
 /**
@@ -184,9 +159,9 @@ function insertParams(ls: readonly NewListing[], precomputed?: readonly SearchCo
  * pictures is one round trip; with pictures, `q` is the transaction that stores them next.
  */
 export async function addListing(q: Queryable, sellerId: string, l: NewListing): Promise<AddedListing> {
-  const r = await q.query<{ inserted: number; user_open: boolean | null; owner_id: string | null }>(
-    insertSql(true),
-    [...insertParams([l]), sellerId],
+  const r = await query<{ inserted: number; user_open: boolean | null; owner_id: string | null }>(
+    q,
+    insertSql([l], undefined, sellerId),
     { name: 'add_listing' },
   )
   const row = r.rows[0]
@@ -204,9 +179,7 @@ export async function insertListings(
   precomputed?: readonly SearchColumns[],
 ): Promise<number> {
   if (ls.length === 0) return 0
-  const r = await q.query<{ inserted: number }>(insertSql(false), insertParams(ls, precomputed), {
-    name: 'insert_listings',
-  })
+  const r = await query<{ inserted: number }>(q, insertSql(ls, precomputed), { name: 'insert_listings' })
   return r.rows[0]?.inserted ?? 0
 }
 

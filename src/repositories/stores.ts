@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.ts'
+import { type Bound, query, type Sql, sql } from '../db/sql.ts'
 
 export interface StoreRow {
   store_id: string
@@ -23,14 +24,14 @@ export interface StoreOwnership {
   owner_id: string | null
 }
 
-/** The columns of StoreOwnership for a user and a store given as SQL expressions (parameters). */
-export const ownershipSql = (user: string, store: string) =>
-  `(SELECT u.closed_at IS NULL FROM users u WHERE u.user_id = ${user}) AS user_open,
-   (SELECT s.owner_id FROM stores s WHERE s.store_id = ${store}) AS owner_id`
+/** The columns of StoreOwnership for a user and a store. */
+export const ownershipSql = (user: Bound | string, store: Bound | string): Sql =>
+  sql`(SELECT u.closed_at IS NULL FROM users u WHERE u.user_id = ${user}) AS user_open,
+      (SELECT s.owner_id FROM stores s WHERE s.store_id = ${store}) AS owner_id`
 
 /** What a seller's request checks before it touches a store, read in one statement. */
 export async function storeOwnership(q: Queryable, userId: string, storeId: string): Promise<StoreOwnership> {
-  const r = await q.query<StoreOwnership>(`SELECT ${ownershipSql('$1', '$2')}`, [userId, storeId], {
+  const r = await query<StoreOwnership>(q, sql`SELECT ${ownershipSql(userId, storeId)}`, {
     name: 'store_ownership',
   })
   return r.rows[0] ?? { user_open: null, owner_id: null }

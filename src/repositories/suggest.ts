@@ -1,4 +1,5 @@
 import type { Db, Queryable } from '../db/db.ts'
+import { query, type Sql, sql } from '../db/sql.ts'
 import { KIND_LETTER, MAX_KEYS_PER_TEXT, type SuggestKind, suggestionKeys } from '../search/suggest.ts'
 
 /** One completion, as GET /search/suggest answers it. */
@@ -13,7 +14,7 @@ const KIND_OF: Record<string, SuggestKind> = Object.fromEntries(
   Object.entries(KIND_LETTER).map(([kind, letter]) => [letter, kind as SuggestKind]),
 )
 
-/** Suggestion keys to store: three arrays, one entry per key, for the statement of insertKeysSql. */
+/** Suggestion keys to store: three arrays, one entry per key (insertKeysSql). */
 export interface KeyRows {
   keys: string[]
   kinds: string[]
@@ -51,17 +52,16 @@ export function listingKeyRows(
 }
 
 /**
- * The statement that stores keys: KeyRows' arrays as the parameters numbered `first` (keys),
- * `first + 1` (kinds) and `first + 2` (texts); `when`, a condition on the whole statement. Keys
- * already there cost nothing. In key order, so that concurrent inserts of the same keys wait for each
- * other, never deadlock. A key carries its text's count (migration 017) as suggestion_texts has it
- * when the statement starts; a listing's own insert updates the counts of its texts' keys, those
- * stored by the same statement included (its trigger runs after the statement).
+ * The statement that stores keys; `when`, a condition on the whole statement. Keys already there cost
+ * nothing. In key order, so that concurrent inserts of the same keys wait for each other, never
+ * deadlock. A key carries its text's count (migration 017) as suggestion_texts has it when the
+ * statement starts; a listing's own insert updates the counts of its texts' keys, those stored by the
+ * same statement included (its trigger runs after the statement).
  */
-export function insertKeysSql(first: number, when = 'true'): string {
-  return `INSERT INTO suggestion_keys (key, kind, text, listings)
+export function insertKeysSql(rows: KeyRows, when: Sql = sql`true`): Sql {
+  return sql`INSERT INTO suggestion_keys (key, kind, text, listings)
      SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)
-       FROM unnest($${first}::text[], $${first + 1}::"char"[], $${first + 2}::text[]) AS k(key, kind, text)
+       FROM unnest(${rows.keys}::text[], ${rows.kinds}::"char"[], ${rows.texts}::text[]) AS k(key, kind, text)
        LEFT JOIN suggestion_texts s ON s.kind = k.kind AND s.text = k.text
       WHERE ${when}
       ORDER BY 1, 2, 3
@@ -72,7 +72,7 @@ export function insertKeysSql(first: number, when = 'true'): string {
 async function addKeys(q: Queryable, texts: readonly { kind: string; text: string }[]): Promise<void> {
   const rows = keyRows(texts)
   if (rows.keys.length === 0) return
-  await q.query(insertKeysSql(1), [rows.keys, rows.kinds, rows.texts], { name: 'add_suggestion_keys' })
+  await query(q, insertKeysSql(rows), { name: 'add_suggestion_keys' })
 }
 
 /** The end of a prefix's range of keys: every key starting with the prefix sorts below it. */

@@ -37,7 +37,7 @@ export class SellerService {
     if (!(await stores.insertStore(db, storeId, userId))) throw Exists('store', storeId)
   }
 
-  /** The store, checked to exist and to belong to userId. */
+  /** Checks that the user is open and owns the store. */
   private async ownStore(q: Queryable, userId: string, storeId: string): Promise<void> {
     assertOwns(await stores.storeOwnership(q, userId, storeId), userId, storeId)
   }

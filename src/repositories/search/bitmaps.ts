@@ -1,7 +1,7 @@
 /**
  * The bitmaps plan: a search by relevance of up to three words, filtered by tags and a store at most,
- * answered from search_bitmaps (migrations 007, 010, 016, 018) and the listings queued for it (019) without visiting a match that is not on
- * the page (docs/search.md, "Bitmaps").
+ * answered from search_bitmaps (migrations 007, 010, 016, 018) and the listings queued for it (019),
+ * without visiting a match that is not on the page (docs/search.md, "Bitmaps").
  */
 import type { Queryable } from '../../db/db.ts'
 import { query, type Sql, StatementShapes, sql } from '../../db/sql.ts'
@@ -30,7 +30,7 @@ export const LEVELS: readonly [typeof TITLE, typeof AUTHOR_TAGS, typeof ELSEWHER
 /**
  * The order of a search is a sequence of sets: tier 2, 1, 0, and within a tier the sum of the words'
  * levels (src/search/rank.ts) from high to low, newest (highest doc) first in each.
- * Per block of 8 192 listings, one statement builds each set's bitmap from the words' bitmaps and
+ * Per block of BITMAP_BLOCK listings, one statement builds each set's bitmap from the words' bitmaps and
  * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
  * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
  */
