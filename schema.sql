@@ -828,14 +828,20 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-  WITH queued AS MATERIALIZED (
-    SELECT p.doc, e.kind, e.key
-      FROM search_pending p JOIN listings l ON l.doc = p.doc,
-           search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-     WHERE e.kind IS NOT NULL)
+  WITH queued AS MATERIALIZED (SELECT * FROM search_pending_keys() q WHERE q.kind IS NOT NULL)
   SELECT q.kind, q.key, (q.doc / 16384)::int, B'1'::bit(16384) >> (q.doc % 16384)::int
     FROM queued q JOIN unnest(kinds, keys) AS w(kind, key) ON w.kind = q.kind AND w.key = q.key;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_pending_keys()
+ RETURNS TABLE(doc bigint, kind "char", key text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT p.doc, e.kind, e.key
+    FROM search_pending p JOIN listings l ON l.doc = p.doc,
+         search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e;
 $function$;
 
 CREATE OR REPLACE FUNCTION search_pending_lock(docs bigint[])
@@ -857,10 +863,9 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-  SELECT e.key, count(*)::int
-    FROM search_pending p JOIN listings l ON l.doc = p.doc,
-         search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
-   WHERE e.kind IS NULL AND e.key = ANY (terms)
+  SELECT q.key, count(*)::int
+    FROM search_pending_keys() q
+   WHERE q.kind IS NULL AND q.key = ANY (terms)
    GROUP BY 1;
 END
 $function$;
