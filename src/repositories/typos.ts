@@ -15,7 +15,8 @@ export async function findTypoCandidates(
 ): Promise<Map<string, string[]>> {
   const eligible = [...new Set(words.filter(typoEligible))]
   if (eligible.length === 0) return new Map()
-  const variants = [...new Set(eligible.flatMap(oneEditVariants))]
+  // Bound once: the merged terms and the queued listings' are looked up for the same variants.
+  const variants = sql.bind([...new Set(eligible.flatMap(oneEditVariants))])
   const r = await query<{ term: string; listings: number }>(
     q,
     sql`SELECT term, sum(listings)::int AS listings

@@ -56,10 +56,13 @@ const one = async (db: Db, statement: string | Sql, params: unknown[] = []): Pro
  * Listings added through the API are merged in the background a moment later; these counts are the
  * same before and after.
  */
-const bitmaps = (kinds: string[], keys: string[]) =>
-  sql`SELECT kind, key, block, bits FROM search_bitmaps b
+const bitmaps = (kindList: string[], keyList: string[]) => {
+  const kinds = sql.bind(kindList)
+  const keys = sql.bind(keyList)
+  return sql`SELECT kind, key, block, bits FROM search_bitmaps b
        WHERE (kind, key) IN (SELECT * FROM unnest(${kinds}::"char"[], ${keys}::text[]))
       UNION ALL ${queuedBitmaps(kinds, keys, sql.empty)}`
+}
 
 /** Listings holding the word (kind 'w') and carrying the tag, from the bitmaps alone. */
 const wordAndTag = (word: string, tag: string) =>
@@ -74,7 +77,7 @@ const termCount = (term: string) =>
     t.db,
     sql`SELECT coalesce(sum(listings), 0)::int AS n
           FROM (SELECT listings FROM search_terms WHERE term = ${term} UNION ALL
-                SELECT listings FROM (${queuedTerms([term])}) q) x`,
+                SELECT listings FROM (${queuedTerms(sql.bind([term]))}) q) x`,
   )
 const storeBits = (storeId: string) =>
   one(t.db, sql`SELECT coalesce(sum(bit_count(bits)), 0)::int AS n FROM (${bitmaps(['s'], [storeId])}) b`)

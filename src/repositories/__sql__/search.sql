@@ -65,13 +65,13 @@ SELECT coalesce(sum(listings), 0)::int AS n FROM listing_counts
 -- ## one word, every field, whole site — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = ["w","A","B"], $7 = ["river","river","river"]
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -80,19 +80,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0], $10 = true, $11 = true, $12 = false, $13 = false
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = [0], $8 = true, $9 = true, $10 = false, $11 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true AND b.block = ANY($9::int[])) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true AND b.block = ANY($7::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $8::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $9::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $10::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $11::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -105,50 +105,50 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word, whole site, by rating — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_2
--- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = ["w"], $5 = ["river"]
+-- $1 = "river", $2 = ["w"], $3 = ["river"]
 SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c0)) | B'0'::bit(16384))
                   ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
+      FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
        GROUP BY b.block) raw) m) AS total,
               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings;
 
 -- prepared as search_bitmaps_shape_3
--- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = ["w"], $5 = ["river"], $6 = 10, $7 = 0, $8 = "'river':A", $9 = "'river':B", $10 = "'river':A", $11 = "'river':B"
+-- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = 10, $5 = 0, $6 = "'river':A", $7 = "'river':B", $8 = "'river':A", $9 = "'river':B"
 WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))
                   ) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
+      FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
        GROUP BY b.block) raw),
         blocks AS (SELECT array_agg(coalesce(m.bits, B'0'::bit(16384)) ORDER BY g) AS bits
                      FROM generate_series(0, (SELECT max(block) FROM m)) g LEFT JOIN m ON m.block = g),
         walked AS (
           SELECT r.doc, r.average, r.rating_count FROM listing_ratings r
            WHERE get_bit((SELECT bits FROM blocks)[(r.doc / 16384)::int + 1], (r.doc % 16384)::int) = 1
-           ORDER BY r.average DESC NULLS LAST, r.rating_count DESC, r.doc DESC LIMIT $6 OFFSET $7)
+           ORDER BY r.average DESC NULLS LAST, r.rating_count DESC, r.doc DESC LIMIT $4 OFFSET $5)
         SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, (CASE WHEN l.search_vec @@ $8::tsquery OR false THEN 2
-    WHEN l.search_vec @@ $9::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $10::tsquery THEN 2 WHEN l.search_vec @@ $11::tsquery THEN 1 ELSE 0 END)::float8 / 3)::float8 AS score
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, (CASE WHEN l.search_vec @@ $6::tsquery OR false THEN 2
+    WHEN l.search_vec @@ $7::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $8::tsquery THEN 2 WHEN l.search_vec @@ $9::tsquery THEN 1 ELSE 0 END)::float8 / 3)::float8 AS score
           FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY w.average DESC NULLS LAST, w.rating_count DESC, w.doc DESC;
 
 -- ## one word in one store — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_4
--- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = ["s","w","A","B"], $8 = ["north-store","river","river","river"]
+-- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true ) b
+      FROM search_pending_bits($5::"char"[], $6::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c1)) | B'0'::bit(16384))
                   & c0) AS x0
@@ -157,19 +157,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_5
--- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = [0], $8 = ["s","w","A","B"], $9 = ["north-store","river","river","river"], $10 = [0], $11 = true, $12 = true, $13 = false, $14 = false
+-- $1 = "north-store", $2 = "river", $3 = "river", $4 = "river", $5 = ["s","w","A","B"], $6 = ["north-store","river","river","river"], $7 = [0], $8 = [0], $9 = true, $10 = true, $11 = false, $12 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($7::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($8::"char"[], $9::text[]) b WHERE true AND b.block = ANY($10::int[])) b
+      FROM search_pending_bits($5::"char"[], $6::text[]) b WHERE true AND b.block = ANY($8::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c1)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $11::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $12::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $13::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $14::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $9::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $10::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $11::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $12::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -182,14 +182,14 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word in one store by rating, past the end — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_6
--- $1 = "north-store", $2 = "river", $3 = ["s","w"], $4 = ["north-store","river"], $5 = ["s","w"], $6 = ["north-store","river"]
+-- $1 = "north-store", $2 = "river", $3 = ["s","w"], $4 = ["north-store","river"]
 SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c1)) | B'0'::bit(16384))
                   & c0) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($5::"char"[], $6::text[]) b WHERE true ) b
+      FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
        GROUP BY b.block) raw) m) AS total,
               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings;
 
@@ -210,13 +210,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word in the title in one store — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_7
--- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = ["s","A"], $6 = ["north-store","river"]
+-- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($5::"char"[], $6::text[]) b WHERE true ) b
+      FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c1) AS u0, B'0'::bit(16384) AS v0, ((((c1) & (c1)) | B'0'::bit(16384))
                   & c0) AS x0
@@ -225,19 +225,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_8
--- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = [0], $6 = ["s","A"], $7 = ["north-store","river"], $8 = [0], $9 = true, $10 = false, $11 = false, $12 = false
+-- $1 = "north-store", $2 = "river", $3 = ["s","A"], $4 = ["north-store","river"], $5 = [0], $6 = [0], $7 = true, $8 = false, $9 = false, $10 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($5::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true AND b.block = ANY($8::int[])) b
+      FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true AND b.block = ANY($6::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c1) AS u0, B'0'::bit(16384) AS v0, ((((c1) & (c1)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $9::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $10::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $11::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $12::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $7::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $8::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $9::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $10::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -250,13 +250,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## one word with two tags — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_9
--- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = ["t","t","w","A","B"], $9 = ["novel","history","river","river","river"]
+-- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($8::"char"[], $9::text[]) b WHERE true ) b
+      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c2)) | B'0'::bit(16384))
                   & c0 & c1) AS x0
@@ -265,19 +265,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_10
--- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = [0], $9 = ["t","t","w","A","B"], $10 = ["novel","history","river","river","river"], $11 = [0], $12 = true, $13 = false, $14 = false, $15 = false
+-- $1 = "novel", $2 = "history", $3 = "river", $4 = "river", $5 = "river", $6 = ["t","t","w","A","B"], $7 = ["novel","history","river","river","river"], $8 = [0], $9 = [0], $10 = true, $11 = false, $12 = false, $13 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($8::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($9::"char"[], $10::text[]) b WHERE true AND b.block = ANY($11::int[])) b
+      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true AND b.block = ANY($9::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c2)) | B'0'::bit(16384))
                   & c0 & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $12::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $13::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $14::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $15::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [7,1], $2 = [2.6666666666666665,2.6666666666666665]
@@ -290,13 +290,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## two words — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_11
--- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = ["w","w","A","A","B","B"], $10 = ["river","stone","river","stone","river","stone"]
+-- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($9::"char"[], $10::text[]) b WHERE true ) b
+      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))
                   ) AS x0
@@ -305,19 +305,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
 -- prepared as search_bitmaps_shape_12
--- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0], $10 = ["w","w","A","A","B","B"], $11 = ["river","stone","river","stone","river","stone"], $12 = [0], $13 = true, $14 = false, $15 = false, $16 = true, $17 = false, $18 = false, $19 = false
+-- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0], $10 = [0], $11 = true, $12 = false, $13 = false, $14 = true, $15 = false, $16 = false, $17 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($9::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true AND b.block = ANY($12::int[])) b
+      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true AND b.block = ANY($10::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, CASE WHEN $13::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $14::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $15::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $16::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $17::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $18::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $19::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
+    SELECT block, CASE WHEN $11::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $12::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $13::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $14::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $15::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $16::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $17::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,1,6,4,2], $2 = [2.8,2.8,0.6,0.6,0.6]
@@ -330,13 +330,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## two words in title and tags with a tag — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_13
--- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = ["t","A","B","k","A","B","k"], $11 = ["novel","river","river","river","stone","stone","stone"]
+-- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true ) b
+      FROM search_pending_bits($8::"char"[], $9::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1) & (c4)) | B'0'::bit(16384)) AS t2, ((c2) & (c5)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, (c4) AS u1, ((c5) & ~(c4)) AS v1, ((((c1 | c2) & (c1 | c3) & (c4 | c5) & (c4 | c6)) | B'0'::bit(16384))
                   & c0) AS x0
@@ -345,19 +345,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' 
     SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
 
 -- prepared as search_bitmaps_shape_14
--- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = [0], $11 = ["t","A","B","k","A","B","k"], $12 = ["novel","river","river","river","stone","stone","stone"], $13 = [0], $14 = true, $15 = false, $16 = false, $17 = false, $18 = false, $19 = false, $20 = false
+-- $1 = "novel", $2 = "river", $3 = "river", $4 = "river", $5 = "stone", $6 = "stone", $7 = "stone", $8 = ["t","A","B","k","A","B","k"], $9 = ["novel","river","river","river","stone","stone","stone"], $10 = [0], $11 = [0], $12 = true, $13 = false, $14 = false, $15 = false, $16 = false, $17 = false, $18 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $7), B'0'::bit(16384)) AS c6
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($10::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($11::"char"[], $12::text[]) b WHERE true AND b.block = ANY($13::int[])) b
+      FROM search_pending_bits($8::"char"[], $9::text[]) b WHERE true AND b.block = ANY($11::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1) & (c4)) | B'0'::bit(16384)) AS t2, ((c2) & (c5)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, (c4) AS u1, ((c5) & ~(c4)) AS v1, ((((c1 | c2) & (c1 | c3) & (c4 | c5) & (c4 | c6)) | B'0'::bit(16384))
                   & c0) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, CASE WHEN $14::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $15::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $16::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $17::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $18::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $19::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $20::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
+    SELECT block, CASE WHEN $12::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $13::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $14::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $15::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $16::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $17::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $18::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [1], $2 = [2.8]
@@ -429,20 +429,20 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a typo (rivre): candidates looked up, no exact match, the one candidate (river) by its own plan — plan: typos (exact: bitmaps; substituted: bitmaps; typo matches: bitmaps less the exact matches)
 
 -- prepared as search_typo_candidates
--- $1 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez"], $2 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez"]
+-- $1 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez"]
 SELECT term, sum(listings)::int AS listings
           FROM (SELECT term, listings FROM search_terms WHERE term = ANY($1::text[])
-                UNION ALL SELECT term, listings FROM search_pending_terms($2::text[])) t
+                UNION ALL SELECT term, listings FROM search_pending_terms($1::text[])) t
          GROUP BY term HAVING sum(listings) > 0;
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"], $6 = ["w","A","B"], $7 = ["rivre","rivre","rivre"]
+-- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -451,13 +451,13 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = ["w","A","B"], $7 = ["river","river","river"]
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -466,19 +466,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0], $10 = true, $11 = true, $12 = false, $13 = false
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = [0], $8 = true, $9 = true, $10 = false, $11 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true AND b.block = ANY($9::int[])) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true AND b.block = ANY($7::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $8::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $9::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $10::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $11::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -491,13 +491,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a word with two candidates and no exact match: the typo group paged — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"], $6 = ["w","A","B"], $7 = ["rivre","rivre","rivre"]
+-- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -506,13 +506,13 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_15
--- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = ["w","w","w","A","A","A","B","B","B"], $13 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"]
+-- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($12::"char"[], $13::text[]) b WHERE true ) b
+      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -521,19 +521,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_16
--- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0], $13 = ["w","w","w","A","A","A","B","B","B"], $14 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $15 = [0], $16 = true, $17 = true, $18 = false, $19 = false
+-- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0], $13 = [0], $14 = true, $15 = true, $16 = false, $17 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($12::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($13::"char"[], $14::text[]) b WHERE true AND b.block = ANY($15::int[])) b
+      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true AND b.block = ANY($13::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $16::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $17::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $18::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $19::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $14::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $15::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $16::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $17::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-1.6666666666666667,-1.6666666666666667]
@@ -546,13 +546,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a word with candidates, page within the exact matches: the typo matches counted — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = ["w","A","B"], $7 = ["river","river","river"]
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -561,19 +561,19 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
     SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
 
 -- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = ["w","A","B"], $8 = ["river","river","river"], $9 = [0], $10 = true, $11 = false, $12 = false, $13 = false
+-- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = [0], $8 = true, $9 = false, $10 = false, $11 = false
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true AND b.block = ANY($9::int[])) b
+      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true AND b.block = ANY($7::int[])) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))
                   ) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $8::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $9::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $10::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $11::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -584,13 +584,13 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- prepared as search_bitmaps_shape_15
--- $1 = "river", $2 = "rivers", $3 = "rover", $4 = "river", $5 = "rivers", $6 = "rover", $7 = "river", $8 = "rivers", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"], $12 = ["w","w","w","A","A","A","B","B","B"], $13 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"]
+-- $1 = "river", $2 = "rivers", $3 = "rover", $4 = "river", $5 = "rivers", $6 = "rover", $7 = "river", $8 = "rivers", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"]
 WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($12::"char"[], $13::text[]) b WHERE true ) b
+      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))
                   ) AS x0
@@ -601,10 +601,10 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 -- ## two words with a typo and a price, by price: the exact statement, then the one candidate's — plan: typos (exact: statement; substituted: statement; typo matches: statement)
 
 -- prepared as search_typo_candidates
--- $1 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez","astone","bstone","cstone","dstone","estone","fstone","gstone","hstone","istone","jstone","kstone","lstone","mstone","nstone","ostone","pstone","qstone","rstone","sstone","tstone","ustone","vstone","wstone","xstone","ystone","zstone","tone","atone","btone","ctone","dtone","etone","ftone","gtone","htone","itone","jtone","ktone","ltone","mtone","ntone","otone","ptone","qtone","rtone","ttone","utone","vtone","wtone","xtone","ytone","ztone","tsone","satone","sbtone","sctone","sdtone","setone","sftone","sgtone","shtone","sitone","sjtone","sktone","sltone","smtone","sntone","sotone","sptone","sqtone","srtone","sttone","sutone","svtone","swtone","sxtone","sytone","sztone","sone","saone","sbone","scone","sdone","seone","sfone","sgone","shone","sione","sjone","skone","slone","smone","snone","soone","spone","sqone","srone","ssone","suone","svone","swone","sxone","syone","szone","sotne","staone","stbone","stcone","stdone","steone","stfone","stgone","sthone","stione","stjone","stkone","stlone","stmone","stnone","stoone","stpone","stqone","strone","stsone","stuone","stvone","stwone","stxone","styone","stzone","stne","stane","stbne","stcne","stdne","stene","stfne","stgne","sthne","stine","stjne","stkne","stlne","stmne","stnne","stpne","stqne","strne","stsne","sttne","stune","stvne","stwne","stxne","styne","stzne","stnoe","stoane","stobne","stocne","stodne","stoene","stofne","stogne","stohne","stoine","stojne","stokne","stolne","stomne","stonne","stopne","stoqne","storne","stosne","stotne","stoune","stovne","stowne","stoxne","stoyne","stozne","stoe","stoae","stobe","stoce","stode","stoee","stofe","stoge","stohe","stoie","stoje","stoke","stole","stome","stooe","stope","stoqe","store","stose","stote","stoue","stove","stowe","stoxe","stoye","stoze","stoen","stonae","stonbe","stonce","stonde","stonee","stonfe","stonge","stonhe","stonie","stonje","stonke","stonle","stonme","stonoe","stonpe","stonqe","stonre","stonse","stonte","stonue","stonve","stonwe","stonxe","stonye","stonze","ston","stona","stonb","stonc","stond","stonf","stong","stonh","stoni","stonj","stonk","stonl","stonm","stonn","stono","stonp","stonq","stonr","stons","stont","stonu","stonv","stonw","stonx","stony","stonz","stonea","stoneb","stonec","stoned","stonef","stoneg","stoneh","stonei","stonej","stonek","stonel","stonem","stonen","stoneo","stonep","stoneq","stoner","stones","stonet","stoneu","stonev","stonew","stonex","stoney","stonez"], $2 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez","astone","bstone","cstone","dstone","estone","fstone","gstone","hstone","istone","jstone","kstone","lstone","mstone","nstone","ostone","pstone","qstone","rstone","sstone","tstone","ustone","vstone","wstone","xstone","ystone","zstone","tone","atone","btone","ctone","dtone","etone","ftone","gtone","htone","itone","jtone","ktone","ltone","mtone","ntone","otone","ptone","qtone","rtone","ttone","utone","vtone","wtone","xtone","ytone","ztone","tsone","satone","sbtone","sctone","sdtone","setone","sftone","sgtone","shtone","sitone","sjtone","sktone","sltone","smtone","sntone","sotone","sptone","sqtone","srtone","sttone","sutone","svtone","swtone","sxtone","sytone","sztone","sone","saone","sbone","scone","sdone","seone","sfone","sgone","shone","sione","sjone","skone","slone","smone","snone","soone","spone","sqone","srone","ssone","suone","svone","swone","sxone","syone","szone","sotne","staone","stbone","stcone","stdone","steone","stfone","stgone","sthone","stione","stjone","stkone","stlone","stmone","stnone","stoone","stpone","stqone","strone","stsone","stuone","stvone","stwone","stxone","styone","stzone","stne","stane","stbne","stcne","stdne","stene","stfne","stgne","sthne","stine","stjne","stkne","stlne","stmne","stnne","stpne","stqne","strne","stsne","sttne","stune","stvne","stwne","stxne","styne","stzne","stnoe","stoane","stobne","stocne","stodne","stoene","stofne","stogne","stohne","stoine","stojne","stokne","stolne","stomne","stonne","stopne","stoqne","storne","stosne","stotne","stoune","stovne","stowne","stoxne","stoyne","stozne","stoe","stoae","stobe","stoce","stode","stoee","stofe","stoge","stohe","stoie","stoje","stoke","stole","stome","stooe","stope","stoqe","store","stose","stote","stoue","stove","stowe","stoxe","stoye","stoze","stoen","stonae","stonbe","stonce","stonde","stonee","stonfe","stonge","stonhe","stonie","stonje","stonke","stonle","stonme","stonoe","stonpe","stonqe","stonre","stonse","stonte","stonue","stonve","stonwe","stonxe","stonye","stonze","ston","stona","stonb","stonc","stond","stonf","stong","stonh","stoni","stonj","stonk","stonl","stonm","stonn","stono","stonp","stonq","stonr","stons","stont","stonu","stonv","stonw","stonx","stony","stonz","stonea","stoneb","stonec","stoned","stonef","stoneg","stoneh","stonei","stonej","stonek","stonel","stonem","stonen","stoneo","stonep","stoneq","stoner","stones","stonet","stoneu","stonev","stonew","stonex","stoney","stonez"]
+-- $1 = ["arivre","brivre","crivre","drivre","erivre","frivre","grivre","hrivre","irivre","jrivre","krivre","lrivre","mrivre","nrivre","orivre","privre","qrivre","rrivre","srivre","trivre","urivre","vrivre","wrivre","xrivre","yrivre","zrivre","ivre","aivre","bivre","civre","divre","eivre","fivre","givre","hivre","iivre","jivre","kivre","livre","mivre","nivre","oivre","pivre","qivre","sivre","tivre","uivre","vivre","wivre","xivre","yivre","zivre","irvre","raivre","rbivre","rcivre","rdivre","reivre","rfivre","rgivre","rhivre","riivre","rjivre","rkivre","rlivre","rmivre","rnivre","roivre","rpivre","rqivre","rsivre","rtivre","ruivre","rvivre","rwivre","rxivre","ryivre","rzivre","rvre","ravre","rbvre","rcvre","rdvre","revre","rfvre","rgvre","rhvre","rjvre","rkvre","rlvre","rmvre","rnvre","rovre","rpvre","rqvre","rrvre","rsvre","rtvre","ruvre","rvvre","rwvre","rxvre","ryvre","rzvre","rvire","riavre","ribvre","ricvre","ridvre","rievre","rifvre","rigvre","rihvre","rijvre","rikvre","rilvre","rimvre","rinvre","riovre","ripvre","riqvre","rirvre","risvre","ritvre","riuvre","rivvre","riwvre","rixvre","riyvre","rizvre","rire","riare","ribre","ricre","ridre","riere","rifre","rigre","rihre","riire","rijre","rikre","rilre","rimre","rinre","riore","ripre","riqre","rirre","risre","ritre","riure","riwre","rixre","riyre","rizre","rirve","rivare","rivbre","rivcre","rivdre","rivere","rivfre","rivgre","rivhre","rivire","rivjre","rivkre","rivlre","rivmre","rivnre","rivore","rivpre","rivqre","rivrre","rivsre","rivtre","rivure","rivwre","rivxre","rivyre","rivzre","rive","rivae","rivbe","rivce","rivde","rivee","rivfe","rivge","rivhe","rivie","rivje","rivke","rivle","rivme","rivne","rivoe","rivpe","rivqe","rivse","rivte","rivue","rivve","rivwe","rivxe","rivye","rivze","river","rivrae","rivrbe","rivrce","rivrde","rivree","rivrfe","rivrge","rivrhe","rivrie","rivrje","rivrke","rivrle","rivrme","rivrne","rivroe","rivrpe","rivrqe","rivrse","rivrte","rivrue","rivrve","rivrwe","rivrxe","rivrye","rivrze","rivr","rivra","rivrb","rivrc","rivrd","rivrf","rivrg","rivrh","rivri","rivrj","rivrk","rivrl","rivrm","rivrn","rivro","rivrp","rivrq","rivrr","rivrs","rivrt","rivru","rivrv","rivrw","rivrx","rivry","rivrz","rivrea","rivreb","rivrec","rivred","rivref","rivreg","rivreh","rivrei","rivrej","rivrek","rivrel","rivrem","rivren","rivreo","rivrep","rivreq","rivrer","rivres","rivret","rivreu","rivrev","rivrew","rivrex","rivrey","rivrez","astone","bstone","cstone","dstone","estone","fstone","gstone","hstone","istone","jstone","kstone","lstone","mstone","nstone","ostone","pstone","qstone","rstone","sstone","tstone","ustone","vstone","wstone","xstone","ystone","zstone","tone","atone","btone","ctone","dtone","etone","ftone","gtone","htone","itone","jtone","ktone","ltone","mtone","ntone","otone","ptone","qtone","rtone","ttone","utone","vtone","wtone","xtone","ytone","ztone","tsone","satone","sbtone","sctone","sdtone","setone","sftone","sgtone","shtone","sitone","sjtone","sktone","sltone","smtone","sntone","sotone","sptone","sqtone","srtone","sttone","sutone","svtone","swtone","sxtone","sytone","sztone","sone","saone","sbone","scone","sdone","seone","sfone","sgone","shone","sione","sjone","skone","slone","smone","snone","soone","spone","sqone","srone","ssone","suone","svone","swone","sxone","syone","szone","sotne","staone","stbone","stcone","stdone","steone","stfone","stgone","sthone","stione","stjone","stkone","stlone","stmone","stnone","stoone","stpone","stqone","strone","stsone","stuone","stvone","stwone","stxone","styone","stzone","stne","stane","stbne","stcne","stdne","stene","stfne","stgne","sthne","stine","stjne","stkne","stlne","stmne","stnne","stpne","stqne","strne","stsne","sttne","stune","stvne","stwne","stxne","styne","stzne","stnoe","stoane","stobne","stocne","stodne","stoene","stofne","stogne","stohne","stoine","stojne","stokne","stolne","stomne","stonne","stopne","stoqne","storne","stosne","stotne","stoune","stovne","stowne","stoxne","stoyne","stozne","stoe","stoae","stobe","stoce","stode","stoee","stofe","stoge","stohe","stoie","stoje","stoke","stole","stome","stooe","stope","stoqe","store","stose","stote","stoue","stove","stowe","stoxe","stoye","stoze","stoen","stonae","stonbe","stonce","stonde","stonee","stonfe","stonge","stonhe","stonie","stonje","stonke","stonle","stonme","stonoe","stonpe","stonqe","stonre","stonse","stonte","stonue","stonve","stonwe","stonxe","stonye","stonze","ston","stona","stonb","stonc","stond","stonf","stong","stonh","stoni","stonj","stonk","stonl","stonm","stonn","stono","stonp","stonq","stonr","stons","stont","stonu","stonv","stonw","stonx","stony","stonz","stonea","stoneb","stonec","stoned","stonef","stoneg","stoneh","stonei","stonej","stonek","stonel","stonem","stonen","stoneo","stonep","stoneq","stoner","stones","stonet","stoneu","stonev","stonew","stonex","stoney","stonez"]
 SELECT term, sum(listings)::int AS listings
           FROM (SELECT term, listings FROM search_terms WHERE term = ANY($1::text[])
-                UNION ALL SELECT term, listings FROM search_pending_terms($2::text[])) t
+                UNION ALL SELECT term, listings FROM search_pending_terms($1::text[])) t
          GROUP BY term HAVING sum(listings) > 0;
 
 -- $1 = "'rivre':A & 'stone':A", $2 = "'rivre':B & 'stone':B", $3 = "'rivre':A", $4 = "'rivre':B", $5 = "'stone':A", $6 = "'stone':B", $7 = 1000, $8 = "'rivre' & 'stone'", $9 = 10, $10 = 0

@@ -96,8 +96,9 @@ export async function searchBitmaps(
   /** Per block (of the blocks `where` keeps), a column of each bitmap the statement names. */
   const raw = (where: Sql) => {
     const refs = [...named.keys()].map((ref) => ref.split('\u0000'))
-    const kinds = refs.map(([kind]) => kind as string)
-    const keys = refs.map(([, key]) => key as string)
+    // Bound once: the merged and the queued rows are read for the same (kind, key) pairs.
+    const kinds = sql.bind(refs.map(([kind]) => kind as string))
+    const keys = sql.bind(refs.map(([, key]) => key as string))
     return sql`SELECT b.block, ${sql.join(columns)}
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest(${kinds}::"char"[], ${keys}::text[]) AS k(kind, key)

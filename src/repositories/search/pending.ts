@@ -4,20 +4,20 @@
  * sees a listing as soon as its insert commits; search_index_merge then moves them in batches.
  */
 import type { Queryable } from '../../db/db.ts'
-import { query, type Sql, sql } from '../../db/sql.ts'
+import { type Bound, query, type Sql, sql } from '../../db/sql.ts'
 
 /**
  * Rows shaped as search_bitmaps' (kind, key, block, bits, under the name b) for the queued listings'
  * keys among (kinds[i], keys[i]): one row per listing and key, its one bit set (migration 019's
  * search_pending_bits). `where` filters b as it filters the merged rows.
  */
-export function queuedBitmaps(kinds: string[], keys: string[], where: Sql): Sql {
+export function queuedBitmaps(kinds: Bound, keys: Bound, where: Sql): Sql {
   return sql`SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits(${kinds}::"char"[], ${keys}::text[]) b WHERE true ${where}`
 }
 
 /** Rows shaped as search_terms' (term, listings): how many queued listings hold each of the terms. */
-export function queuedTerms(terms: string[]): Sql {
+export function queuedTerms(terms: Bound): Sql {
   return sql`SELECT term, listings FROM search_pending_terms(${terms}::text[])`
 }
 
