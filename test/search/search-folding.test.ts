@@ -11,7 +11,7 @@ import { SEARCH_TEXT_VERSION } from '../../src/search/lexemes.ts'
 import { pinyinLexemes, queryPinyinWord, withoutToneNumbers } from '../../src/search/pinyin.ts'
 import { addBook, bookInfo, newStore, newUser, startApp, type TestApp } from '../support/helpers.ts'
 import { search } from '../support/search-fixtures.ts'
-import { assertSearchIndexExact } from '../support/search-index.ts'
+import { assertSearchIndexExact, mergeQueue } from '../support/search-index.ts'
 
 describe('fold', () => {
   test('traditional characters become simplified; simplified ones stay', () => {
@@ -222,6 +222,10 @@ describe('listings indexed by an older search text', () => {
         store,
         bookInfo(`old${i}`, 1000, { title: `心靈第${i}卷`, author: '張愛玲' }),
       )
+    // Merged into the search index now, not whenever the server's merger gets to them: the old
+    // columns below are then moved out of the bitmaps and counts by the update, as for any listing
+    // indexed before.
+    await mergeQueue(t.db)
   })
   after(() => t.close())
 
