@@ -199,13 +199,18 @@ CREATE TABLE search_bitmaps (
   block integer NOT NULL,
   bits bit(16384) NOT NULL STORAGE MAIN,
   CONSTRAINT search_bitmaps_block CHECK ((block >= 0)),
-  CONSTRAINT search_bitmaps_kind CHECK ((kind = ANY (ARRAY['w'::"char", 'A'::"char", 'B'::"char", 'k'::"char", 'g'::"char", 't'::"char", 's'::"char"]))),
+  CONSTRAINT search_bitmaps_kind CHECK ((kind = ANY (ARRAY['w'::"char", 'A'::"char", 'B'::"char", 'k'::"char", 'g'::"char", 't'::"char", 's'::"char", 'l'::"char", 'o'::"char"]))),
   CONSTRAINT search_bitmaps_pkey PRIMARY KEY (kind, key, block)
 ) WITH (fillfactor=80);
 
 CREATE TABLE search_pending (
   doc bigint NOT NULL,
   CONSTRAINT search_pending_pkey PRIMARY KEY (doc)
+);
+
+CREATE TABLE search_stock_pending (
+  doc bigint NOT NULL,
+  CONSTRAINT search_stock_pending_pkey PRIMARY KEY (doc)
 );
 
 CREATE TABLE search_terms (
@@ -748,6 +753,8 @@ BEGIN
   PERFORM search_index_change(false, array_agg(e.kind), array_agg(e.key), array_agg(l.doc))
      FROM changed l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
     WHERE l.doc <> ALL (unmerged);
+  INSERT INTO search_stock_pending AS p (doc) SELECT doc FROM changed WHERE stock_level <= 0 ORDER BY doc
+    ON CONFLICT (doc) DO UPDATE SET doc = p.doc;
   RETURN NULL;
 END
 $function$;
@@ -758,6 +765,7 @@ CREATE OR REPLACE FUNCTION search_index_queue()
 AS $function$
 BEGIN
   INSERT INTO search_pending (doc) SELECT doc FROM changed ORDER BY doc;
+  INSERT INTO search_stock_pending (doc) SELECT doc FROM changed WHERE stock_level <= 0 ORDER BY doc;
   RETURN NULL;
 END
 $function$;
@@ -766,11 +774,15 @@ CREATE OR REPLACE FUNCTION search_index_rebuild()
  RETURNS void
  LANGUAGE sql
 AS $function$
-  TRUNCATE search_bitmaps, search_terms, search_pending;
+  TRUNCATE search_bitmaps, search_terms, search_pending, search_stock_pending;
   INSERT INTO search_bitmaps (kind, key, block, bits)
   SELECT e.kind, e.key, (l.doc / 16384)::int, search_bits(array_agg((l.doc % 16384)::int))
     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
    WHERE e.kind IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+  INSERT INTO search_bitmaps (kind, key, block, bits)
+  SELECT 'o', '', (doc / 16384)::int, search_bits(array_agg((doc % 16384)::int))
+    FROM listings WHERE stock_level <= 0
+   GROUP BY 3 ORDER BY 3;
   INSERT INTO search_terms (term, listings)
   SELECT e.key, count(*)
     FROM listings l, search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e
@@ -815,7 +827,8 @@ AS $function$
   UNION ALL SELECT 'k', u.lexeme FROM unnest(at) AS u WHERE 'B' = ANY (u.weights)
   UNION ALL SELECT 'g', u.lexeme FROM unnest(g) AS u WHERE char_length(u.lexeme) = 2
   UNION ALL SELECT 't', t FROM unnest(tags) AS t
-  UNION ALL SELECT 's', store_id;
+  UNION ALL SELECT 's', store_id
+  UNION ALL SELECT 'l', '';
 $function$;
 
 CREATE OR REPLACE FUNCTION search_pending_bits(kinds "char"[], keys text[])
@@ -867,6 +880,47 @@ BEGIN
     FROM search_pending_keys() q
    WHERE q.kind IS NULL AND q.key = ANY (terms)
    GROUP BY 1;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_stock_merge(batch integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  taken bigint[];
+BEGIN
+  WITH claimed AS (SELECT doc FROM search_stock_pending ORDER BY doc LIMIT batch FOR UPDATE SKIP LOCKED),
+       gone AS (DELETE FROM search_stock_pending p USING claimed c WHERE p.doc = c.doc RETURNING p.doc)
+  SELECT array_agg(doc) INTO taken FROM gone;
+  IF taken IS NULL THEN
+    RETURN 0;
+  END IF;
+  WITH s AS (
+    SELECT (t.doc / 16384)::int AS block, (t.doc % 16384)::int AS bit, coalesce(l.stock_level <= 0, false) AS out
+      FROM unnest(taken) AS t(doc) LEFT JOIN listings l ON l.doc = t.doc
+  ), m AS (
+    SELECT block,
+           CASE WHEN bool_or(out) THEN search_bits(array_agg(bit) FILTER (WHERE out)) ELSE B'0'::bit(16384) END AS set,
+           CASE WHEN bool_or(NOT out) THEN search_bits(array_agg(bit) FILTER (WHERE NOT out)) ELSE B'0'::bit(16384) END
+             AS clear
+      FROM s GROUP BY block
+  )
+  INSERT INTO search_bitmaps AS b (kind, key, block, bits)
+  SELECT 'o', '', m.block, m.set FROM m ORDER BY m.block
+  ON CONFLICT (kind, key, block) DO UPDATE
+    SET bits = (b.bits & ~(SELECT m.clear FROM m WHERE m.block = excluded.block)) | excluded.bits;
+  RETURN cardinality(taken);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_stock_queue()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  INSERT INTO search_stock_pending AS p (doc) VALUES (NEW.doc) ON CONFLICT (doc) DO UPDATE SET doc = p.doc;
+  RETURN NULL;
 END
 $function$;
 
@@ -935,6 +989,8 @@ CREATE TRIGGER search_index_add AFTER INSERT ON listings REFERENCING NEW TABLE A
 CREATE TRIGGER search_index_remove AFTER DELETE ON listings REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION search_index_of_rows();
 
 CREATE TRIGGER search_index_update AFTER UPDATE OF tags, search_vec, author_tags_vec, title_grams ON listings FOR EACH ROW WHEN (((old.tags IS DISTINCT FROM new.tags) OR (old.search_vec IS DISTINCT FROM new.search_vec) OR (old.author_tags_vec IS DISTINCT FROM new.author_tags_vec) OR (old.title_grams IS DISTINCT FROM new.title_grams))) EXECUTE FUNCTION search_index_update();
+
+CREATE TRIGGER search_stock_change AFTER UPDATE OF stock_level ON listings FOR EACH ROW WHEN (((old.stock_level > 0) IS DISTINCT FROM (new.stock_level > 0))) EXECUTE FUNCTION search_stock_queue();
 
 CREATE TRIGGER suggestion_texts_add AFTER INSERT ON listings REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION suggestion_texts_of_rows();
 

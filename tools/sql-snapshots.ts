@@ -11,6 +11,8 @@ import type { Sort } from '../src/api/catalog.ts'
 import type { Db, Queryable, QueryOptions, Tx } from '../src/db/db.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { openPglite } from '../src/db/pglite.ts'
+import { FacetColumns } from '../src/repositories/facet-columns.ts'
+import { searchFacets } from '../src/repositories/facets.ts'
 import { analyseListings, insertListings, type NewListing } from '../src/repositories/listings.ts'
 import {
   cancelOrders,
@@ -26,7 +28,8 @@ import { type SearchFilters, type SearchRequest, searchListings } from '../src/r
 import { insertStore } from '../src/repositories/stores.ts'
 import { findTypoCandidates } from '../src/repositories/typos.ts'
 import { insertUser } from '../src/repositories/users.ts'
-import { planSearch, type SearchPlan } from '../src/search/plan.ts'
+import { FACET_KINDS } from '../src/search/facets.ts'
+import { type FacetPlan, planFacets, planSearch, type SearchPlan } from '../src/search/plan.ts'
 import { parseScope, queryWords, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
 
@@ -132,6 +135,15 @@ async function search(
   return searchListings(q, req)
 }
 
+/** The facets of a search (total: any number within the exact bound); the plan goes in the heading. */
+async function facets(q: Queryable, text: string | undefined, filters: SearchFilters, inStock?: number) {
+  const scope = parseScope(ALL_FIELDS) as Set<never>
+  const query = text === undefined ? undefined : textQuery(segmenter(), text, scope)
+  facetPlan = planFacets({ text: query, filters })
+  return searchFacets(q, new FacetColumns(), query, filters, new Set(FACET_KINDS), { total: 5, inStock })
+}
+let facetPlan: FacetPlan | undefined
+
 /** The plan of the last search a case ran, named in its heading. */
 let planned: SearchPlan | undefined
 const planName = (p: SearchPlan): string =>
@@ -217,6 +229,19 @@ const SEARCH_CASES: Case[] = [
   {
     what: "two words with a typo and a price, by price: the exact statement, then the one candidate's",
     run: (q) => search(q, 'rivre stone', { typos: true, filters: { minPrice: 1000 }, sort: 'price_asc' }),
+  },
+  {
+    what: 'facets of one word in stock: the columns of the block read once',
+    run: (q) => facets(q, 'river', { inStock: true }),
+  },
+  {
+    what: 'facets of a tag and a price range, in stock counted by the search already',
+    run: (q) => facets(q, undefined, { tags: ['history'], minPrice: 1000, maxPrice: 5000 }, 3),
+  },
+  { what: 'facets of every listing in a store', run: (q) => facets(q, undefined, { storeId: STORE }) },
+  {
+    what: 'facets of one word by an author: over the rows',
+    run: (q) => facets(q, 'river', { author: 'li' }),
   },
 ]
 
@@ -341,6 +366,7 @@ export async function sqlSnapshots(): Promise<Map<string, string>> {
       for (const c of cases) {
         const sent: Sent[] = []
         planned = undefined
+        facetPlan = undefined
         // Each case in a transaction that is rolled back: every case sees the same catalogue.
         await db
           .transaction(async (tx) => {
@@ -351,7 +377,10 @@ export async function sqlSnapshots(): Promise<Map<string, string>> {
           .catch((err: unknown) => {
             if (err !== ROLLBACK) throw err
           })
-        done.push({ what: planned ? `${c.what} — plan: ${planName(planned)}` : c.what, sent })
+        // Set by the case's run (the compiler cannot see that).
+        const ran = facetPlan as FacetPlan | undefined
+        const plan = planned ? planName(planned) : ran ? `facets from ${ran.kind}` : undefined
+        done.push({ what: plan ? `${c.what} — plan: ${plan}` : c.what, sent })
       }
       files.set(file, render(done))
     }

@@ -21,12 +21,13 @@ import { flashFrom, hiddenCsrf, layout, type PageOptions, sendPage } from './lay
 type SearchParams = Static<typeof SearchQuery>
 
 /**
- * The largest match whose facets the search page counts. Counting reads every matching listing: at
- * 100 000 listings on PostgreSQL, a word matching about 9 000 of them put the page's p99 at 74 ms
- * with its counts; at this bound the slowest page stays within 50 ms (`npm run bench:pages`). A
- * larger match gets its refining links without counts.
+ * The largest match whose facets the search page counts over its rows (an author filter, or text no
+ * bitmap answers; other searches count from bitmaps, at any size). Counting over the rows reads every
+ * matching listing: at 100 000 listings on PostgreSQL, a word matching about 9 000 of them put the
+ * page's p99 at 74 ms with its counts; at this bound the slowest page stays within 50 ms (`npm run
+ * bench:pages`). A larger match gets its refining links without counts.
  */
-const PAGE_FACETS_UP_TO = 3_000
+const PAGE_FACETS_FROM_ROWS_UP_TO = 3_000
 /** Refining links for a match too large to count: tags (the shop's most used) with no counts. */
 type UncountedFacets = { tags: { value: string; count: number | undefined }[] }
 
@@ -113,11 +114,11 @@ ${tags.length > 0 ? html`<section aria-labelledby="h-tags"><h2 id="h-tags">${t('
       const p = request.query
       let result: Awaited<ReturnType<CatalogService['search']>>
       try {
-        // Facets over the whole match give the refining links their counts; counting reads every
-        // match, so a larger match gets the links without counts and the shop's popular tags.
+        // Facets over the whole match give the refining links their counts; where counting reads
+        // every matching row, a larger match gets the links without counts and the shop's popular tags.
         result = await catalog.search(
           { ...p, facets: 'tags,price,stores' },
-          { facetsUpTo: PAGE_FACETS_UP_TO },
+          { facetsFromRowsUpTo: PAGE_FACETS_FROM_ROWS_UP_TO },
         )
       } catch (err) {
         const r = refusal(request, err)

@@ -1,7 +1,17 @@
+/**
+ * Facets of a search (API.md, "Search, continued"): the whole match counted per tag, price bucket and
+ * store, and how many are in stock. The planner (planFacets) says where they are counted: over the
+ * match's bitmaps, block by block, or over the matching rows. docs/search.md, "Facets".
+ */
 import type { Queryable } from '../db/db.ts'
-import { query, sql } from '../db/sql.ts'
+import { query, type Sql, StatementShapes, sql } from '../db/sql.ts'
+import { BITMAP_BLOCK } from '../search/encoding.ts'
 import { EXACT_FACET_MATCHES, FACET_TOP, type FacetKind, PRICE_BUCKETS } from '../search/facets.ts'
+import { type FacetPlan, planFacets } from '../search/plan.ts'
 import type { TextQuery } from '../search/query.ts'
+import type { Block, FacetColumns } from './facet-columns.ts'
+import { bitmapMatch } from './search/bitmaps.ts'
+import { countByPrice } from './search/browse.ts'
 import { matchSql, type SearchFilters } from './search.ts'
 
 export interface FacetCounts {
@@ -9,81 +19,260 @@ export interface FacetCounts {
   price?: { min: number; max: number | null; count: number }[]
   stores?: { store_id: string; count: number }[]
   in_stock: number
-  /** False when the counts were estimated from the first EXACT_FACET_MATCHES matches. */
+  /** False when the counts were estimated from part of the match. */
   exact: boolean
 }
 
-/** A count of the matches: as read, or scaled from the sample to the whole match. */
-const scaled = (n: number, scale: number) => (scale === 1 ? n : Math.round(n * scale))
+/** What either way of counting finds: counts by value, most frequent first, at most FACET_TOP. */
+interface Counted {
+  tags: { value: string; count: number }[]
+  /** One count per PRICE_BUCKETS entry. */
+  price: number[]
+  stores: { store_id: string; count: number }[]
+  in_stock: number
+}
 
 /**
- * Counts over the listings the search matches (the same conditions as the page: matchSql), all
- * filters applied, before paging. `total` is the search's exact number of matches: up to
- * EXACT_FACET_MATCHES every match is counted; above, the first EXACT_FACET_MATCHES read are counted
- * and scaled by total / EXACT_FACET_MATCHES (an estimate: the sample is in the order the rows are read).
- * `exactUpTo` lowers that bound for tests.
+ * Counts over the listings the search matches, all filters applied, before paging. `total` is the
+ * search's exact number of matches: up to `exactUpTo` (EXACT_FACET_MATCHES; lower in tests) every
+ * match is counted; above, about that many, and the counts are scaled to the total. `plan` is the
+ * planner's unless a test compares the two ways.
  */
 export async function searchFacets(
   q: Queryable,
+  columns: FacetColumns,
   text: TextQuery | undefined,
   filters: SearchFilters,
   kinds: ReadonlySet<FacetKind>,
-  total: number,
+  found: { total: number; inStock?: number | undefined },
   exactUpTo = EXACT_FACET_MATCHES,
+  plan: FacetPlan = planFacets({ text, filters }),
 ): Promise<FacetCounts> {
-  if (total === 0)
-    return {
-      in_stock: 0,
-      exact: true,
-      ...(kinds.has('tags') ? { tags: [] } : {}),
-      ...(kinds.has('price') ? { price: PRICE_BUCKETS.map((b) => ({ ...b, count: 0 })) } : {}),
-      ...(kinds.has('stores') && filters.storeId === undefined ? { stores: [] } : {}),
-    }
-  const { where } = matchSql(text, filters)
+  const total = found.total
   const exact = total <= exactUpTo
-  const limit = exact ? sql.empty : sql`LIMIT ${sql.literal(exactUpTo)}`
-  const top = sql.literal(FACET_TOP)
-  const columns = [sql`(SELECT count(*) FILTER (WHERE stock_level > 0) FROM m)::int AS in_stock`]
-  if (kinds.has('tags'))
-    // A tag counts once per listing (a listing may repeat a tag): only its first position is taken.
-    columns.push(sql`(SELECT coalesce(json_agg(json_build_object('value', t.value, 'count', t.n)
-                                               ORDER BY t.n DESC, t.value COLLATE "C"), '[]')
-                        FROM (SELECT u.value, count(*)::int AS n
-                                FROM m CROSS JOIN LATERAL unnest(m.tags) WITH ORDINALITY AS u(value, i)
-                               WHERE array_position(m.tags, u.value) = u.i
-                               GROUP BY u.value ORDER BY n DESC, u.value COLLATE "C" LIMIT ${top}) t) AS tags`)
-  if (kinds.has('price')) {
-    const buckets = PRICE_BUCKETS.map(({ min, max }) =>
-      max === null
-        ? sql`count(*) FILTER (WHERE price >= ${sql.literal(min)})`
-        : sql`count(*) FILTER (WHERE price >= ${sql.literal(min)} AND price < ${sql.literal(max)})`,
-    )
-    columns.push(sql`(SELECT ARRAY[${sql.join(buckets)}]::int[] FROM m) AS price`)
-  }
+  const counted =
+    total === 0
+      ? { tags: [], price: PRICE_BUCKETS.map(() => 0), stores: [], in_stock: 0, sample: 0 }
+      : plan.kind === 'bitmaps'
+        ? await countFromBitmaps(q, columns, plan, filters, exact ? null : exactUpTo, found.inStock)
+        : await countFromRows(q, text, filters, kinds, exact ? null : exactUpTo)
+  // The sample's counts scaled to the whole match; in_stock from listing_counts is exact already.
+  const scale = exact || counted.sample === 0 ? 1 : total / counted.sample
+  const scaled = (n: number) => (scale === 1 ? n : Math.round(n * scale))
+  const fromCounts = plan.kind === 'bitmaps' && plan.stock === 'listing_counts'
+  const out: FacetCounts = { in_stock: fromCounts ? counted.in_stock : scaled(counted.in_stock), exact }
+  if (kinds.has('tags')) out.tags = counted.tags.map((t) => ({ value: t.value, count: scaled(t.count) }))
+  if (kinds.has('price'))
+    out.price = PRICE_BUCKETS.map((b, i) => ({ ...b, count: scaled(counted.price[i] ?? 0) }))
   if (kinds.has('stores') && filters.storeId === undefined)
-    columns.push(sql`(SELECT coalesce(json_agg(json_build_object('store_id', s.store_id, 'count', s.n)
-                                               ORDER BY s.n DESC, s.store_id COLLATE "C"), '[]')
-                        FROM (SELECT store_id, count(*)::int AS n FROM m GROUP BY store_id
-                               ORDER BY n DESC, store_id COLLATE "C" LIMIT ${top}) s) AS stores`)
+    out.stores = counted.stores.map((s) => ({ store_id: s.store_id, count: scaled(s.count) }))
+  return out
+}
+
+/** Statements of the bitmaps way, named by shape as the search's are (src/repositories/search/bitmaps.ts). */
+const shapes = new StatementShapes('search_facets_shape', 16)
+
+/**
+ * From bitmaps: one statement returns the match's bitmap of each block, newest block first (those
+ * holding the first `sample` matches, or all), and, when the plan needs them, the offsets of the
+ * listings out of stock among it. The price and in-stock filters are applied listing by listing, and
+ * each listing counts under its store, price bucket and tags, read from `columns`.
+ */
+async function countFromBitmaps(
+  q: Queryable,
+  columns: FacetColumns,
+  plan: Extract<FacetPlan, { kind: 'bitmaps' }>,
+  f: SearchFilters,
+  sample: number | null,
+  /** In stock among the whole match, when the search counted it from listing_counts already. */
+  inStockCounted: number | undefined,
+): Promise<Counted & { sample: number }> {
+  const { match, raw, col } = bitmapMatch(plan.match)
+  const size = sql.literal(BITMAP_BLOCK)
+  // The block's listings out of stock: the bits of kind 'o', except for the listings queued for theirs,
+  // whose stock is read from the listing (migration 022).
+  const inBlock = sql`p.doc >= c.block::bigint * ${size} AND p.doc < (c.block + 1)::bigint * ${size}`
+  const stock =
+    plan.stock === 'bitmaps'
+      ? {
+          bits: col('o', ''),
+          columns: sql`c.out::text AS out,
+            (SELECT array_agg((p.doc % ${size})::int) FROM search_stock_pending p WHERE ${inBlock}) AS queued,
+            (SELECT array_agg((p.doc % ${size})::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
+              WHERE ${inBlock} AND l.stock_level <= 0) AS queued_out`,
+        }
+      : {
+          bits: sql`NULL::bit(${size})`,
+          columns: sql`NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out`,
+        }
   const r = await query<{
-    in_stock: number
-    tags?: { value: string; count: number }[]
-    price?: number[]
-    stores?: { store_id: string; count: number }[]
+    block: number
+    bits: string
+    out: string | null
+    queued: number[] | null
+    queued_out: number[] | null
   }>(
+    q,
+    sql`WITH m AS (SELECT block, ${match} AS bits, ${stock.bits} AS out FROM (${raw(sql.empty)}) raw),
+        c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
+                FROM m WHERE bit_count(bits) > 0)
+        SELECT c.block, c.bits::text AS bits, ${stock.columns} FROM c
+         WHERE c.before < ${sample ?? Number.MAX_SAFE_INTEGER}::bigint ORDER BY c.block DESC`,
+    shapes,
+  )
+  // The matching offsets of each block, then the columns of every block (read where missing).
+  const blocks = []
+  for (const row of r.rows) {
+    const offsets = new Int32Array(BITMAP_BLOCK)
+    let n = 0
+    for (let at = row.bits.indexOf('1'); at !== -1; at = row.bits.indexOf('1', at + 1)) offsets[n++] = at
+    blocks.push({ row, offsets, n, cols: await columns.block(q, row.block, offsets, n) })
+  }
+  const tally = new Tally(columns, f)
+  for (const { row, offsets, n, cols } of blocks) tally.block(cols, offsets, n, row)
+  return {
+    tags: top(tally.tags, columns.tagValues).map(([value, count]) => ({ value, count })),
+    price: [...tally.price],
+    stores: top(tally.stores, columns.storeIds).map(([store_id, count]) => ({ store_id, count })),
+    in_stock:
+      plan.stock === 'listing_counts'
+        ? (inStockCounted ?? (await countByPrice(q, f)).in_stock)
+        : tally.inStock,
+    sample: tally.counted,
+  }
+}
+
+/** Counts of matches, a block at a time, the price and in-stock filters applied. */
+class Tally {
+  readonly stores: Int32Array
+  readonly tags: Int32Array
+  readonly price = new Int32Array(PRICE_BUCKETS.length)
+  counted = 0
+  inStock = 0
+  private readonly min: number
+  private readonly max: number
+  private readonly inStockOnly: boolean
+  /** 1 at the offsets of the block's listings out of stock (while a block is counted). */
+  private readonly out = new Uint8Array(BITMAP_BLOCK)
+
+  constructor(columns: FacetColumns, f: SearchFilters) {
+    this.stores = new Int32Array(columns.storeIds.length)
+    this.tags = new Int32Array(columns.tagValues.length)
+    this.min = f.minPrice ?? Number.NEGATIVE_INFINITY
+    this.max = f.maxPrice ?? Number.POSITIVE_INFINITY
+    this.inStockOnly = f.inStock === true
+  }
+
+  /**
+   * The matches at offsets[0…n) of a block; `stock` says which of the block's listings are out of
+   * stock: the bitmap `out`, corrected for the listings `queued` (those of them `queued_out` are out).
+   * This runs once per match, up to 100 000 times a request.
+   */
+  block(
+    cols: Block,
+    offsets: Int32Array,
+    n: number,
+    stock: { out: string | null; queued: number[] | null; queued_out: number[] | null },
+  ) {
+    const { store, price: prices, bucket, tagAt, tagCount, tags } = cols
+    const { out, stores, price, min, max, inStockOnly } = this
+    const counts = this.tags
+    const bits = stock.out ?? ''
+    for (let at = bits.indexOf('1'); at !== -1; at = bits.indexOf('1', at + 1)) out[at] = 1
+    for (const at of stock.queued ?? []) out[at] = 0
+    for (const at of stock.queued_out ?? []) out[at] = 1
+    let counted = 0
+    let inStock = 0
+    for (let i = 0; i < n; i++) {
+      const at = offsets[i] as number
+      const p = prices[at] as number
+      const isOut = out[at] === 1
+      if (p < min || p > max || (inStockOnly && isOut)) continue
+      counted++
+      if (!isOut) inStock++
+      const b = bucket[at] as number
+      price[b] = (price[b] as number) + 1
+      const s = store[at] as number
+      stores[s] = (stores[s] as number) + 1
+      const last = (tagAt[at] as number) + (tagCount[at] as number)
+      for (let t = tagAt[at] as number; t < last; t++) {
+        const tag = tags[t] as number
+        counts[tag] = (counts[tag] as number) + 1
+      }
+    }
+    out.fill(0)
+    this.counted += counted
+    this.inStock += inStock
+  }
+}
+
+/** The FACET_TOP most frequent values, ties in code point order (as PostgreSQL's "C" collation orders them). */
+function top(counts: Int32Array, values: readonly string[]): [string, number][] {
+  const found: [string, number][] = []
+  counts.forEach((count, i) => {
+    if (count > 0) found.push([values[i] as string, count])
+  })
+  return found.sort((a, b) => b[1] - a[1] || byCodePoint(a[0], b[0])).slice(0, FACET_TOP)
+}
+
+/**
+ * Compares strings by code point. JavaScript compares UTF-16 code units, which differ from code points
+ * in order only where a surrogate (U+D800–DFFF) meets a unit of U+E000–FFFF: those are moved to keep
+ * code point order.
+ */
+function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointRank(x) - codePointRank(y)
+  }
+  return a.length - b.length
+}
+
+const codePointRank = (unit: number) => (unit < 0xd800 ? unit : unit < 0xe000 ? unit + 0x2000 : unit - 0x800)
+
+/**
+ * From the rows: every matching listing is read (the same conditions as the page: matchSql), or the
+ * first `sample` read.
+ */
+async function countFromRows(
+  q: Queryable,
+  text: TextQuery | undefined,
+  f: SearchFilters,
+  kinds: ReadonlySet<FacetKind>,
+  sample: number | null,
+): Promise<Counted & { sample: number }> {
+  const { where } = matchSql(text, f)
+  const top = sql.literal(FACET_TOP)
+  // A tag counts once per listing (a listing may repeat a tag): only its first position is taken.
+  const tags = sql`(SELECT coalesce(json_agg(json_build_object('value', t.value, 'count', t.n)
+                                           ORDER BY t.n DESC, t.value COLLATE "C"), '[]')
+                    FROM (SELECT u.value, count(*)::int AS n
+                            FROM m CROSS JOIN LATERAL unnest(m.tags) WITH ORDINALITY AS u(value, i)
+                           WHERE array_position(m.tags, u.value) = u.i
+                           GROUP BY u.value ORDER BY n DESC, u.value COLLATE "C" LIMIT ${top}) t)`
+  const buckets: Sql[] = PRICE_BUCKETS.map(({ min, max }) =>
+    max === null
+      ? sql`count(*) FILTER (WHERE price >= ${sql.literal(min)})`
+      : sql`count(*) FILTER (WHERE price >= ${sql.literal(min)} AND price < ${sql.literal(max)})`,
+  )
+  const stores = sql`(SELECT coalesce(json_agg(json_build_object('store_id', s.store_id, 'count', s.n)
+                                             ORDER BY s.n DESC, s.store_id COLLATE "C"), '[]')
+                      FROM (SELECT store_id, count(*)::int AS n FROM m GROUP BY store_id
+                             ORDER BY n DESC, store_id COLLATE "C" LIMIT ${top}) s)`
+  const r = await query<Omit<Counted, 'price'> & { price: number[]; sample: number }>(
     q,
     sql`WITH m AS MATERIALIZED (
           SELECT l.tags, l.price, l.store_id, l.stock_level FROM listings l
-           ${where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty} ${limit})
-        SELECT ${sql.join(columns)}`,
+           ${where.length > 0 ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql.empty}
+           ${sample === null ? sql.empty : sql`LIMIT ${sql.literal(sample)}`})
+        SELECT (SELECT count(*) FROM m)::int AS sample,
+               (SELECT count(*) FILTER (WHERE stock_level > 0) FROM m)::int AS in_stock,
+               ${kinds.has('tags') ? tags : sql`'[]'::json`} AS tags,
+               ${kinds.has('price') ? sql`(SELECT ARRAY[${sql.join(buckets)}]::int[] FROM m)` : sql`'{}'::int[]`} AS price,
+               ${kinds.has('stores') && f.storeId === undefined ? stores : sql`'[]'::json`} AS stores`,
   )
   const row = r.rows[0]
-  const scale = exact ? 1 : total / exactUpTo
-  const out: FacetCounts = { in_stock: scaled(row?.in_stock ?? 0, scale), exact }
-  if (row?.tags) out.tags = row.tags.map((t) => ({ value: t.value, count: scaled(t.count, scale) }))
-  if (row?.price)
-    out.price = PRICE_BUCKETS.map((b, i) => ({ ...b, count: scaled(row.price?.[i] ?? 0, scale) }))
-  if (row?.stores)
-    out.stores = row.stores.map((s) => ({ store_id: s.store_id, count: scaled(s.count, scale) }))
-  return out
+  return row ?? { tags: [], price: [], stores: [], in_stock: 0, sample: 0 }
 }

@@ -32,8 +32,11 @@ export type SearchPlan =
   | {
       /** No text: listings in the sort's index order, stopping after the page. */
       kind: 'browse'
-      /** Where the total comes from: listing_counts (a sum over prices), or a count of the listings. */
-      count: 'listing_counts' | 'listings'
+      /**
+       * Where the total comes from: the bitmap of every listing, listing_counts (a sum over prices),
+       * or a count of the listings.
+       */
+      count: 'bitmaps' | 'listing_counts' | 'listings'
       why: string
     }
   | {
@@ -79,22 +82,30 @@ export type SearchPlan =
 const rowFilters = (f: SearchFilters) =>
   f.author !== undefined || f.minPrice !== undefined || f.maxPrice !== undefined || f.inStock === true
 
+/**
+ * How a browse (no text) counts its matches: every listing, from the bitmap of kind 'l' (a few rows);
+ * at most one tag, a price range and in-stock, from listing_counts (a row per distinct price); anything
+ * else, over the listings.
+ */
+function browseCount(f: SearchFilters): Extract<SearchPlan, { kind: 'browse' }>['count'] {
+  const tags = f.tags ?? []
+  if (f.storeId !== undefined || f.author !== undefined || tags.length > 1) return 'listings'
+  const everything = tags.length === 0 && f.minPrice === undefined && f.maxPrice === undefined && !f.inStock
+  return everything ? 'bitmaps' : 'listing_counts'
+}
+
+const BROWSE_WHY = {
+  bitmaps: 'every listing: counted from the bitmap of kind l',
+  listing_counts: 'at most one tag, a price range and in-stock: counted per price',
+  listings: 'a store, an author or several tags: counted over the listings',
+} as const
+
 export function planSearch(req: SearchRequest): SearchPlan {
   const f = req.filters
   const text = req.text
   if (!text) {
-    const tags = f.tags ?? []
-    return f.storeId === undefined && f.author === undefined && tags.length <= 1
-      ? {
-          kind: 'browse',
-          count: 'listing_counts',
-          why: 'at most one tag, a price range and in-stock: counted per price',
-        }
-      : {
-          kind: 'browse',
-          count: 'listings',
-          why: 'a store, an author or several tags: counted over the listings',
-        }
+    const count = browseCount(f)
+    return { kind: 'browse', count, why: BROWSE_WHY[count] }
   }
   if (text.typos) return planTypos(req, text, text.typos)
   if (req.sort !== 'relevance' && req.sort !== 'rating_desc')
@@ -142,5 +153,65 @@ function planTypos(req: SearchRequest, text: TextQuery, typos: TypoQuery): Searc
     substituted,
     typoMatches,
     why: 'exact matches by their own plan, then the typo matches',
+  }
+}
+
+/**
+ * Where the facets of a search are counted (src/repositories/facets.ts): over the match's bitmaps,
+ * each listing's store, price and tags looked up in the server's copy of those columns and its stock
+ * read from the out-of-stock index; or over the matching rows.
+ */
+export type FacetPlan =
+  | {
+      kind: 'bitmaps'
+      /** The match before the price and in-stock filters, which are applied listing by listing. */
+      match: BitmapMatch
+      /**
+       * Where in_stock comes from: listing_counts (the sum over the prices in range, which the
+       * search's count read already), or the bitmap of the listings out of stock, listing by listing
+       * (which also applies an in-stock filter).
+       */
+      stock: 'listing_counts' | 'bitmaps'
+      why: string
+    }
+  | { kind: 'rows'; why: string }
+
+/** A match from bitmaps (src/repositories/search/bitmaps.ts): a query's words or none, tags, a store. */
+export interface BitmapMatch {
+  query: BitmapQuery | null
+  excluding: BitmapQuery | null
+  tags: readonly string[]
+  storeId: string | undefined
+}
+
+/** The facets' plan of a request. Its sort, page and typo grouping do not change the match. */
+export function planFacets(req: Pick<SearchRequest, 'text' | 'filters'>): FacetPlan {
+  const f = req.filters
+  if (f.author !== undefined) return { kind: 'rows', why: 'an author filter: no bitmap holds it' }
+  const tags = [...new Set(f.tags ?? [])]
+  if (!req.text)
+    return {
+      kind: 'bitmaps',
+      match: { query: null, excluding: null, tags, storeId: f.storeId },
+      // Where the search's own total came from listing_counts, its in-stock sum is there too.
+      stock: browseCount(f) === 'listing_counts' && !f.inStock ? 'listing_counts' : 'bitmaps',
+      why: 'no text: the tags, the store or every listing',
+    }
+  // The search's own plan of the same match by relevance, price and stock left to the count.
+  const plan = planSearch({
+    text: req.text,
+    filters: { storeId: f.storeId, tags },
+    sort: 'relevance',
+    limit: 0,
+    offset: 0,
+  })
+  // Typo matches included, the match is the widened query's.
+  const whole = plan.kind === 'typos' ? plan.typoMatches : plan
+  if (whole.kind !== 'bitmaps') return { kind: 'rows', why: `the text: ${whole.why}` }
+  return {
+    kind: 'bitmaps',
+    match: { query: whole.query, excluding: null, tags, storeId: f.storeId },
+    stock: 'bitmaps',
+    why: plan.kind === 'typos' ? 'the widened query, from bitmaps' : 'the text, from bitmaps',
   }
 }

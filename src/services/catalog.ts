@@ -1,6 +1,7 @@
 import type { SearchPage, SearchParams, SuggestParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
 import { excerptSources } from '../repositories/excerpts.ts'
+import { FacetColumns } from '../repositories/facet-columns.ts'
 import { searchFacets } from '../repositories/facets.ts'
 import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
 import { findPicture } from '../repositories/pictures.ts'
@@ -9,6 +10,7 @@ import { findStore } from '../repositories/stores.ts'
 import { findSuggestions, type Suggestion } from '../repositories/suggest.ts'
 import { findTypoCandidates } from '../repositories/typos.ts'
 import { FACET_KINDS, parseFacets } from '../search/facets.ts'
+import { planFacets } from '../search/plan.ts'
 import { type Highlights, highlight } from '../search/highlight.ts'
 import { parseScope, queryWords, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
@@ -45,6 +47,8 @@ const TAGS_TTL_MS = 60_000
 export class CatalogService {
   /** Only a cache: each process keeps its own, and losing it costs one query. */
   private tags: { at: number; limit: number; tags: { tag: string; listings: number }[] } | undefined
+  /** The listings' unchanging columns the facets count by, read as searches need them (never stale). */
+  private readonly facetColumns = new FacetColumns()
 
   constructor(private readonly deps: Deps) {}
 
@@ -57,10 +61,12 @@ export class CatalogService {
   }
 
   /**
-   * One page of a search. `facetsUpTo`: count the facets only when the match has at most this many
-   * listings (the web page's budget; counting reads every match); the API asks with no bound.
+   * One page of a search. `facetsFromRowsUpTo`: when the facets are counted over the matching rows
+   * (planFacets: an author filter, or text no bitmap answers), count them only for a match of at most
+   * this many listings (the web page's budget: that reads every match); from bitmaps they are always
+   * counted. The API asks with no bound.
    */
-  async search(p: SearchParams, opts: { facetsUpTo?: number } = {}): Promise<SearchPage> {
+  async search(p: SearchParams, opts: { facetsFromRowsUpTo?: number } = {}): Promise<SearchPage> {
     const db = laggingReads(this.deps)
     const scope = parseScope(p.scope)
     if (!scope) throw BadRequest('scope', 'must be a comma list of title, author, tags, book_intro, content')
@@ -106,8 +112,12 @@ export class CatalogService {
       })
       // Excerpts need book_intro and content, which the search statements do not read.
       const sources = text ? await excerptSources(tx, found.hits) : undefined
-      const wanted = facets.size > 0 && found.total <= (opts.facetsUpTo ?? Number.POSITIVE_INFINITY)
-      const counts = wanted ? await searchFacets(tx, text, filters, facets, found.total) : undefined
+      const bound = opts.facetsFromRowsUpTo ?? Number.POSITIVE_INFINITY
+      const wanted =
+        facets.size > 0 && (found.total <= bound || planFacets({ text, filters }).kind === 'bitmaps')
+      const counts = wanted
+        ? await searchFacets(tx, this.facetColumns, text, filters, facets, found)
+        : undefined
       return { ...found, sources, counts, text }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Facets } from '../../src/api/catalog.ts'
+import { FacetColumns } from '../../src/repositories/facet-columns.ts'
 import { searchFacets } from '../../src/repositories/facets.ts'
 import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
 import { FACET_TOP, PRICE_BUCKETS } from '../../src/search/facets.ts'
@@ -173,9 +174,25 @@ test('above the exact bound, counts are scaled from a sample and marked inexact'
   const text = textQuery(segmenter(), '城市', parseScope(undefined) as Set<never>)
   const match = (await allPages(t.app, { q: '城市' }, 100)).flatMap((p) => p.books)
   const kinds = new Set(['tags', 'price', 'stores'] as const)
-  const exact = await searchFacets(t.db, text, {}, kinds, match.length, match.length)
+  const exact = await searchFacets(
+    t.db,
+    new FacetColumns(),
+    text,
+    {},
+    kinds,
+    { total: match.length },
+    match.length,
+  )
   assert.equal(exact.exact, true)
-  const sampled = await searchFacets(t.db, text, {}, kinds, match.length, Math.floor(match.length / 2))
+  const sampled = await searchFacets(
+    t.db,
+    new FacetColumns(),
+    text,
+    {},
+    kinds,
+    { total: match.length },
+    Math.floor(match.length / 2),
+  )
   assert.equal(sampled.exact, false)
   const sum = (xs: { count: number }[] | undefined) => (xs ?? []).reduce((a, b) => a + b.count, 0)
   // Scaled by 2 (give or take the rounding of each count): the buckets still add up to about the match.
@@ -183,14 +200,20 @@ test('above the exact bound, counts are scaled from a sample and marked inexact'
   assert.ok(sampled.in_stock <= match.length + 1)
 })
 
-test('a caller with a budget (the web page) gets facets only for a match within it', async () => {
-  const params = { q: '城市', page: 1, page_size: 20, sort: 'relevance' as const, facets: 'tags,price' }
-  const within = await t.app.services.catalog.search(params, { facetsUpTo: 100_000 })
+test('a caller with a budget (the web page) gets facets over the rows only for a match within it', async () => {
+  // An author filter: counted over the matching rows.
+  const params = { q: '历史', author: '王', page: 1, page_size: 20, sort: 'relevance' as const, facets: 'tags,price' }
+  const within = await t.app.services.catalog.search(params, { facetsFromRowsUpTo: 100_000 })
   assert.ok(within.total > 1)
   assert.ok(within.facets?.tags && within.facets.price)
-  const over = await t.app.services.catalog.search(params, { facetsUpTo: within.total - 1 })
+  const over = await t.app.services.catalog.search(params, { facetsFromRowsUpTo: within.total - 1 })
   assert.equal(over.total, within.total)
   assert.deepEqual(over.books, within.books, 'the page itself is the same')
   assert.equal(over.facets, undefined)
   assert.equal(over.facets_exact, undefined)
+  // Without the author, from bitmaps: counted whatever the bound.
+  const word = { ...params, author: undefined }
+  const fromBitmaps = await t.app.services.catalog.search(word, { facetsFromRowsUpTo: 0 })
+  assert.ok(fromBitmaps.total > 1)
+  assert.deepEqual(fromBitmaps.facets, (await t.app.services.catalog.search(word)).facets)
 })

@@ -36,7 +36,9 @@ function describe(p: SearchPlan): string {
 
 const TABLE: Row[] = [
   // No text: browse.
-  { plan: 'browse counted from listing_counts' },
+  { plan: 'browse counted from bitmaps' },
+  { filters: { minPrice: 100 }, plan: 'browse counted from listing_counts' },
+  { filters: { inStock: true }, plan: 'browse counted from listing_counts' },
   {
     filters: { tags: ['小说'], minPrice: 100, maxPrice: 900, inStock: true },
     plan: 'browse counted from listing_counts',
@@ -44,7 +46,7 @@ const TABLE: Row[] = [
   { filters: { tags: ['小说', '历史'] }, plan: 'browse counted from listings' },
   { filters: { storeId: 's1' }, plan: 'browse counted from listings' },
   { filters: { author: '鲁迅' }, sort: 'price_asc', plan: 'browse counted from listings' },
-  { sort: 'rating_desc', plan: 'browse counted from listing_counts' },
+  { sort: 'rating_desc', plan: 'browse counted from bitmaps' },
   // Up to three words, by relevance or rating, tags and a store at most: bitmaps.
   { q: '心灵', plan: 'bitmaps by relevance' },
   { q: 'python', plan: 'bitmaps by relevance' },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Queryable } from '../../src/db/db.ts'
-import { mergeAllQueued, queuedCount } from '../../src/repositories/search/pending.ts'
+import { mergeAllQueued, queuedCount, stockQueuedCount } from '../../src/repositories/search/pending.ts'
 import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 
 /**
@@ -16,7 +16,9 @@ const EXPECTED_BITS = `
   UNION SELECT 'k', u.lexeme, l.doc FROM listings l, unnest(l.author_tags_vec) u WHERE 'B' = ANY (u.weights)
   UNION SELECT 'g', u.lexeme, l.doc FROM listings l, unnest(l.title_grams) u WHERE char_length(u.lexeme) = 2
   UNION SELECT 't', t, l.doc FROM listings l, unnest(l.tags) t
-  UNION SELECT 's', l.store_id, l.doc FROM listings l`
+  UNION SELECT 's', l.store_id, l.doc FROM listings l
+  UNION SELECT 'l', '', l.doc FROM listings l
+  UNION SELECT 'o', '', l.doc FROM listings l WHERE l.stock_level <= 0`
 const EXPECTED_TERMS = `
   SELECT term, count(DISTINCT doc)::int AS listings FROM (
     SELECT u.lexeme AS term, l.doc FROM listings l, unnest(l.search_vec) u
@@ -34,7 +36,7 @@ const count = async (q: Queryable, statement: string) =>
 export async function mergeQueue(q: Queryable): Promise<void> {
   for (let i = 0; i < 500; i++) {
     await mergeAllQueued(q)
-    if ((await queuedCount(q)) === 0) return
+    if ((await queuedCount(q)) === 0 && (await stockQueuedCount(q)) === 0) return
     await sleep(10)
   }
   assert.fail('the queue is still not empty after 5 s of merging')
@@ -44,9 +46,9 @@ export async function mergeQueue(q: Queryable): Promise<void> {
  * search_bitmaps and search_terms hold exactly what the listings' columns say: every bitmap as many
  * bits as listings with its key and kind, and each of those listings' bits set; every term counted
  * over exactly its listings (rows at zero stay once a term's last listing goes). `kinds` are the
- * kinds expected to be present (none is left out silently).
+ * kinds expected to be present (none is left out silently), besides 'o' when a listing is out of stock.
  */
-export async function assertSearchIndexExact(q: Queryable, kinds = ['w', 'A', 'B', 'k', 'g', 't', 's']) {
+export async function assertSearchIndexExact(q: Queryable, kinds = ['w', 'A', 'B', 'k', 'g', 't', 's', 'l']) {
   // Listings still queued have no bits yet (migration 019): merged first, as the server soon would.
   await mergeQueue(q)
   const stored = `SELECT kind::text, key, sum(bit_count(bits))::int AS n FROM search_bitmaps
@@ -67,7 +69,12 @@ export async function assertSearchIndexExact(q: Queryable, kinds = ['w', 'A', 'B
   const present = await q.query<{ kind: string }>(
     `SELECT DISTINCT kind::text AS kind FROM search_bitmaps WHERE position(B'1' IN bits) > 0`,
   )
-  assert.deepEqual(present.rows.map((r) => r.kind).sort(), [...kinds].sort(), 'the kinds present')
+  const outOfStock = (await count(q, 'SELECT 1 FROM listings WHERE stock_level <= 0')) ?? 0
+  assert.deepEqual(
+    present.rows.map((r) => r.kind).sort(),
+    [...kinds, ...(outOfStock > 0 ? ['o'] : [])].sort(),
+    'the kinds present',
+  )
   const terms = 'SELECT term, listings FROM search_terms WHERE listings > 0'
   assert.equal(await count(q, `${terms} EXCEPT ${EXPECTED_TERMS}`), 0, 'no term counted wrong')
   assert.equal(await count(q, `${EXPECTED_TERMS} EXCEPT ${terms}`), 0, 'every term counted')

@@ -6,7 +6,7 @@
 import type { Queryable } from '../../db/db.ts'
 import { query, type Sql, StatementShapes, sql } from '../../db/sql.ts'
 import { BITMAP_BLOCK } from '../../search/encoding.ts'
-import type { SearchPlan, SearchRequest } from '../../search/plan.ts'
+import type { BitmapMatch, SearchPlan, SearchRequest } from '../../search/plan.ts'
 import type { BitmapQuery, Word } from '../../search/query.ts'
 import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
 import { TYPO_PENALTY } from '../../search/typos.ts'
@@ -28,18 +28,12 @@ const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
 export const LEVELS: readonly [typeof TITLE, typeof AUTHOR_TAGS, typeof ELSEWHERE] = [2, 1, 0]
 
 /**
- * The order of a search is a sequence of sets: tier 2, 1, 0, and within a tier the sum of the words'
- * levels (src/search/rank.ts) from high to low, newest (highest doc) first in each.
- * Per block of BITMAP_BLOCK listings, one statement builds each set's bitmap from the words' bitmaps and
- * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
- * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
+ * The columns a statement reads from search_bitmaps and the queued listings, and the match built
+ * from them, as SQL over a row of `raw(where)` (one per block of the blocks `where` keeps). `col` and
+ * `holds` add columns as the caller names bitmaps; `raw` must be built after the last of them.
  */
-export async function searchBitmaps(
-  q: Queryable,
-  plan: Extract<SearchPlan, { kind: 'bitmaps' }>,
-  req: SearchRequest,
-): Promise<SearchResult> {
-  const bq = plan.query
+export function bitmapMatch(m: BitmapMatch) {
+  const bq = m.query
   const columns: Sql[] = []
   const named = new Map<string, Sql>()
   /** A name the statement gives a column of its own: a letter and a number (x3: the sum 3 so far). */
@@ -71,29 +65,23 @@ export async function searchBitmaps(
     ]
     return alternatives.length === 1 ? any(w.text) : sql`(${sql.join(alternatives, sql` | `)})`
   }
-  const n = bq.words.length
   const all = (exprs: Sql[]) => (exprs.length > 0 ? sql`(${sql.join(exprs, sql` & `)})` : NO_BITS)
   /** The listings whose title holds a query's pair of characters (kind 'g'), when it has one. */
   const pairOf = (query: BitmapQuery) => (query.gram === null ? NO_BITS : col('g', query.gram))
-  const gram = pairOf(bq)
-  // The filters: each tag (kind 't') and the store (kind 's').
-  const filterBits = [
-    ...plan.tags.map((tag) => col('t', tag)),
-    ...(plan.storeId === undefined ? [] : [col('s', plan.storeId)]),
-  ]
   /** The listings matching a query's words (or its title pair). */
-  const matching = (words: readonly Word[], pair: Sql) =>
-    sql`(${all(words.flatMap((w) => bq.match.map((kinds) => holds(kinds, w))))} | ${pair})`
-  // Typo matches: the widened query's matches less the exact query's.
-  const excluded = plan.excluding
-    ? sql` & ~${matching(plan.excluding.words, pairOf(plan.excluding))}`
-    : sql.empty
-  const match = sql`(${matching(bq.words, gram)}${excluded}
-                  ${sql.join(
-                    filterBits.map((t) => sql`& ${t}`),
-                    sql` `,
-                  )})`
-  /** Per block (of the blocks `where` keeps), a column of each bitmap the statement names. */
+  const matching = (query: BitmapQuery) =>
+    sql`(${all(query.words.flatMap((w) => query.match.map((kinds) => holds(kinds, w))))} | ${pairOf(query)})`
+  const parts = [
+    ...(bq ? [matching(bq)] : []),
+    // Typo matches: the widened query's matches less the exact query's.
+    ...(m.excluding ? [sql`~${matching(m.excluding)}`] : []),
+    // The filters: each tag (kind 't') and the store (kind 's').
+    ...m.tags.map((tag) => col('t', tag)),
+    ...(m.storeId === undefined ? [] : [col('s', m.storeId)]),
+  ]
+  // Without text or filters, every listing (kind 'l').
+  const match = sql`(${sql.join(parts.length > 0 ? parts : [col('l', '')], sql` & `)})`
+  /** Per block (of the blocks `where` keeps), a column of each bitmap named so far. */
   const raw = (where: Sql) => {
     const refs = [...named.keys()].map((ref) => ref.split('\u0000'))
     // Bound once: the merged and the queued rows are read for the same (kind, key) pairs.
@@ -106,6 +94,25 @@ export async function searchBitmaps(
               UNION ALL ${queuedBitmaps(kinds, keys, where)}) b
        GROUP BY b.block`
   }
+  return { id, col, holds, all, pairOf, match, raw }
+}
+
+/**
+ * The order of a search is a sequence of sets: tier 2, 1, 0, and within a tier the sum of the words'
+ * levels (src/search/rank.ts) from high to low, newest (highest doc) first in each.
+ * Per block of BITMAP_BLOCK listings, one statement builds each set's bitmap from the words' bitmaps and
+ * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
+ * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
+ */
+export async function searchBitmaps(
+  q: Queryable,
+  plan: Extract<SearchPlan, { kind: 'bitmaps' }>,
+  req: SearchRequest,
+): Promise<SearchResult> {
+  const bq = plan.query
+  const { id, holds, all, pairOf, match, raw } = bitmapMatch(plan)
+  const n = bq.words.length
+  const gram = pairOf(bq)
   if (plan.order === 'rating')
     return byRating(q, sql`SELECT block, ${match} AS bits FROM (${raw(sql.empty)}) raw`, req)
   const inTitle = bq.title ? sql`(${all(bq.words.map((w) => holds(['A'], w)))} | ${gram})` : NO_BITS

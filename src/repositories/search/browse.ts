@@ -17,19 +17,36 @@ import {
 } from './hits.ts'
 
 /**
- * The number of listings a browse matches with at most one tag, a price range and in-stock as
- * filters: the sum of listing_counts (migration 009) over the prices in the range, one row per
- * distinct price instead of one per listing.
+ * How many listings a browse with at most one tag and a price range as filters matches, and how many
+ * of them are in stock: the sums of listing_counts (migration 009) over the prices in the range, one
+ * row per distinct price instead of one per listing.
  */
-async function countByPrice(q: Queryable, f: SearchFilters): Promise<number> {
+export async function countByPrice(
+  q: Queryable,
+  f: SearchFilters,
+): Promise<{ listings: number; in_stock: number }> {
   const tag = f.tags?.[0]
   const where = [tag === undefined ? sql`kind = 'a' AND tag = ''` : sql`kind = 't' AND tag = ${tag}`]
   if (f.minPrice !== undefined) where.push(sql`price >= ${f.minPrice}`)
   if (f.maxPrice !== undefined) where.push(sql`price <= ${f.maxPrice}`)
+  const r = await query<{ listings: number; in_stock: number }>(
+    q,
+    sql`SELECT coalesce(sum(listings), 0)::int AS listings, coalesce(sum(in_stock), 0)::int AS in_stock
+          FROM listing_counts WHERE ${sql.join(where, sql` AND `)}`,
+  )
+  return r.rows[0] ?? { listings: 0, in_stock: 0 }
+}
+
+/**
+ * How many listings there are: the bits of kind 'l' (migration 022), one row per block, and the
+ * listings queued for the index, which have no bit yet (migration 019).
+ */
+async function countEveryListing(q: Queryable): Promise<number> {
   const r = await query<{ n: number }>(
     q,
-    sql`SELECT coalesce(sum(${f.inStock ? sql`in_stock` : sql`listings`}), 0)::int AS n FROM listing_counts
-      WHERE ${sql.join(where, sql` AND `)}`,
+    sql`SELECT ((SELECT coalesce(sum(bit_count(bits)), 0) FROM search_bitmaps WHERE kind = 'l' AND key = '')
+              + (SELECT count(*) FROM search_pending))::int AS n`,
+    { name: 'search_count_every_listing' },
   )
   return r.rows[0]?.n ?? 0
 }
@@ -40,9 +57,14 @@ export async function browse(
   req: SearchRequest,
 ): Promise<SearchResult> {
   const where = filterSql(req.filters)
-  const total =
-    plan.count === 'listing_counts' ? await countByPrice(q, req.filters) : await countWhere(q, where)
-  if (total <= req.offset) return { total, hits: [] }
+  const counts = plan.count === 'listing_counts' ? await countByPrice(q, req.filters) : undefined
+  const total = counts
+    ? counts[req.filters.inStock ? 'in_stock' : 'listings']
+    : plan.count === 'bitmaps'
+      ? await countEveryListing(q)
+      : await countWhere(q, where)
+  const inStock = counts ? { inStock: counts.in_stock } : {}
+  if (total <= req.offset) return { total, hits: [], ...inStock }
   // By relevance, browsing means newest first.
   const order =
     req.sort === 'relevance'
@@ -52,5 +74,5 @@ export async function browse(
     q,
     sql`SELECT ${HIT_COLUMNS}, 0::float8 AS score FROM ${fromSql(req.sort)} ${whereOf(where)} ORDER BY ${order} LIMIT ${req.limit} OFFSET ${req.offset}`,
   )
-  return { total, hits: r.rows }
+  return { total, hits: r.rows, ...inStock }
 }

@@ -10,6 +10,8 @@ export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & { rating
 export interface SearchResult {
   total: number
   hits: SearchHit[]
+  /** How many of the matches are in stock, when the count gave it (listing_counts; the facets reuse it). */
+  inStock?: number
 }
 
 /** A column of the listing's ratings (migration 011), looked up for one hit of a page. */

@@ -31,20 +31,38 @@ export async function mergeQueued(q: Queryable, batch: number): Promise<number> 
 export const MERGE_BATCH = 256
 
 /**
- * Merges until no queued listing is left that another merge is not merging (or until `stop` says so);
- * returns how many listings it merged.
+ * Sets the out-of-stock bits (kind 'o', migration 022) of up to `batch` listings queued for them in one
+ * transaction; returns how many it took.
+ */
+export async function mergeStockQueued(q: Queryable, batch: number): Promise<number> {
+  const r = await query<{ n: number }>(q, sql`SELECT search_stock_merge(${batch}) AS n`)
+  return r.rows[0]?.n ?? 0
+}
+
+/**
+ * Merges until no queued listing is left that another merge is not merging (or until `stop` says so):
+ * the listings queued for the index, then those queued for their stock bit. Returns how many it took.
  */
 export async function mergeAllQueued(q: Queryable, stop: () => boolean = () => false): Promise<number> {
   let merged = 0
-  for (;;) {
-    const n = await mergeQueued(q, MERGE_BATCH)
-    merged += n
-    if (n < MERGE_BATCH || stop()) return merged
-  }
+  for (const merge of [mergeQueued, mergeStockQueued])
+    for (;;) {
+      const n = await merge(q, MERGE_BATCH)
+      merged += n
+      if (n < MERGE_BATCH) break
+      if (stop()) return merged
+    }
+  return merged
 }
 
-/** How many listings are queued. */
+/** How many listings are queued for the index (not counting those queued for their stock bit alone). */
 export async function queuedCount(q: Queryable): Promise<number> {
   const r = await query<{ n: number }>(q, sql`SELECT count(*)::int AS n FROM search_pending`)
+  return r.rows[0]?.n ?? 0
+}
+
+/** How many listings are queued for their stock bit. */
+export async function stockQueuedCount(q: Queryable): Promise<number> {
+  const r = await query<{ n: number }>(q, sql`SELECT count(*)::int AS n FROM search_stock_pending`)
   return r.rows[0]?.n ?? 0
 }
