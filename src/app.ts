@@ -237,6 +237,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // Catalogue imports stop after the batch they are writing commits, before the database closes.
   app.addHook('preClose', () => services.imports.stop())
+  // The facets' copy of the listings' columns is read ahead, in the background (facet-columns.ts).
+  app.addHook('onReady', async () => services.catalog.warmFacets(app.log))
+  app.addHook('preClose', () => services.catalog.stopWarming())
   if (!opts.db) app.addHook('onClose', () => db.close())
   return app
 }

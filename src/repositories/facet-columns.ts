@@ -24,6 +24,8 @@ export interface Block {
   tagsUsed: number
 }
 
+const NO_OFFSETS = new Int32Array(0)
+
 /** A listing as read: [doc, store_id, price, tags]. */
 type Row = [number, string, number, string[] | null]
 
@@ -59,6 +61,24 @@ export class FacetColumns {
     }
     if (missing.length > 0) this.fill(b, await this.read(q, sql`l.doc = ANY(${missing}::bigint[])`))
     return b
+  }
+
+  /**
+   * Reads every block not read yet, newest first, a statement each, until all are or `stop()` says
+   * so; returns how many it read. The server runs it once at start, so that the first searches do
+   * not each wait for the blocks they touch (at 1 000 000 listings about 60 ms a block, 4 s in all).
+   */
+  async warm(q: Queryable, stop: () => boolean): Promise<number> {
+    const r = await query<{ last: number | null }>(q, sql`SELECT max(doc)::float8 AS last FROM listings`)
+    const last = r.rows[0]?.last
+    let read = 0
+    if (last === null || last === undefined) return read
+    for (let block = Math.floor(last / BITMAP_BLOCK); block >= 0 && !stop(); block--)
+      if (!this.blocks.has(block)) {
+        await this.block(q, block, NO_OFFSETS, 0)
+        read++
+      }
+    return read
   }
 
   private async read(q: Queryable, where: ReturnType<typeof sql>): Promise<Row[]> {

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { SearchPage, SearchParams, SuggestParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
 import { excerptSources } from '../repositories/excerpts.ts'
@@ -10,8 +11,8 @@ import { findStore } from '../repositories/stores.ts'
 import { findSuggestions, type Suggestion } from '../repositories/suggest.ts'
 import { findTypoCandidates } from '../repositories/typos.ts'
 import { FACET_KINDS, parseFacets } from '../search/facets.ts'
-import { planFacets } from '../search/plan.ts'
 import { type Highlights, highlight } from '../search/highlight.ts'
+import { planFacets } from '../search/plan.ts'
 import { parseScope, queryWords, textQuery } from '../search/query.ts'
 import { normalise, segmenter } from '../search/segmenter.ts'
 import { queryPrefixes } from '../search/suggest.ts'
@@ -49,8 +50,29 @@ export class CatalogService {
   private tags: { at: number; limit: number; tags: { tag: string; listings: number }[] } | undefined
   /** The listings' unchanging columns the facets count by, read as searches need them (never stale). */
   private readonly facetColumns = new FacetColumns()
+  private warming: Promise<unknown> | undefined
+  private closed = false
 
   constructor(private readonly deps: Deps) {}
+
+  /**
+   * Reads the facets' columns of every listing in the background (FacetColumns.warm); a search that
+   * needs a block before then reads it itself. A failure is logged: searches read what they need.
+   */
+  warmFacets(log?: FastifyBaseLogger): void {
+    this.closed = false
+    this.warming = this.facetColumns
+      .warm(laggingReads(this.deps), () => this.closed)
+      .catch((err) =>
+        log?.warn({ err }, 'reading the facets columns ahead failed; searches read them as needed'),
+      )
+  }
+
+  /** Stops warmFacets and waits for the block it is reading. */
+  async stopWarming(): Promise<void> {
+    this.closed = true
+    await this.warming
+  }
 
   /** The most used tags of the catalogue, most used first (refreshed at most once a minute). */
   async popularTags(limit: number): Promise<{ tag: string; listings: number }[]> {

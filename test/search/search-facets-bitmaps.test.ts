@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { Db } from '../../src/db/db.ts'
+import type { Db, QueryOptions } from '../../src/db/db.ts'
 import { FacetColumns } from '../../src/repositories/facet-columns.ts'
 import { type FacetCounts, searchFacets } from '../../src/repositories/facets.ts'
 import { insertListings } from '../../src/repositories/listings.ts'
@@ -213,6 +213,26 @@ describe('facets from bitmaps equal the counts over the rows', () => {
     assert.equal(await wrongBits(), 0)
     await assertSearchIndexExact(db)
   })
+})
+
+test('reading ahead reads each block once, after which a count reads no listing', async () => {
+  const columns = new FacetColumns()
+  assert.equal(await columns.warm(db, () => true), 0, 'stopped before the first block')
+  assert.equal(await columns.warm(db, () => false), 2, 'both blocks')
+  assert.equal(await columns.warm(db, () => false), 0, 'nothing left')
+  const sent: string[] = []
+  const recording = {
+    ...db,
+    query: (text: string, values?: readonly unknown[], opts?: QueryOptions) => {
+      sent.push(text)
+      return db.query(text, values, opts)
+    },
+  } as Db
+  const { total } = await searchListings(db, { filters: {}, sort: 'relevance', limit: 1, offset: 0 })
+  const counted = await searchFacets(recording, columns, undefined, {}, KINDS, { total })
+  assert.equal(counted.price?.reduce((a, b) => a + b.count, 0), total)
+  assert.equal(sent.length, 1, 'the bitmaps only')
+  assert.ok(!sent.some((text) => text.includes('FROM listings l WHERE')))
 })
 
 test('an order queues its listing for the stock bit only when it takes the last copy', async () => {

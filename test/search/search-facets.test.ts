@@ -202,7 +202,14 @@ test('above the exact bound, counts are scaled from a sample and marked inexact'
 
 test('a caller with a budget (the web page) gets facets over the rows only for a match within it', async () => {
   // An author filter: counted over the matching rows.
-  const params = { q: '历史', author: '王', page: 1, page_size: 20, sort: 'relevance' as const, facets: 'tags,price' }
+  const params = {
+    q: '历史',
+    author: '王',
+    page: 1,
+    page_size: 20,
+    sort: 'relevance' as const,
+    facets: 'tags,price',
+  }
   const within = await t.app.services.catalog.search(params, { facetsFromRowsUpTo: 100_000 })
   assert.ok(within.total > 1)
   assert.ok(within.facets?.tags && within.facets.price)
