@@ -30,7 +30,8 @@ const NO_OFFSETS = new Int32Array(0)
 type Row = [number, string, number, string[] | null]
 
 export class FacetColumns {
-  private readonly blocks = new Map<number, Block>()
+  /** Blocks read or being read: a search and the read-ahead wait for the same statement. */
+  private readonly blocks = new Map<number, Promise<Block>>()
   private readonly storeNumbers = new Map<string, number>()
   private readonly tagNumbers = new Map<string, number>()
   /** Store ids and tags by number (number 0 unused). */
@@ -39,27 +40,37 @@ export class FacetColumns {
 
   /** The block's columns, with every doc of `offsets` read. */
   async block(q: Queryable, block: number, offsets: Int32Array, n: number): Promise<Block> {
-    let b = this.blocks.get(block)
     const first = block * BITMAP_BLOCK
-    if (!b) {
-      b = {
-        store: new Int32Array(BITMAP_BLOCK),
-        price: new Float64Array(BITMAP_BLOCK),
-        bucket: new Uint8Array(BITMAP_BLOCK),
-        tagAt: new Int32Array(BITMAP_BLOCK),
-        tagCount: new Uint16Array(BITMAP_BLOCK),
-        tags: new Int32Array(4 * BITMAP_BLOCK),
-        tagsUsed: 0,
-      }
-      this.fill(b, await this.read(q, sql`l.doc >= ${first} AND l.doc < ${first + BITMAP_BLOCK}`))
-      this.blocks.set(block, b)
+    let reading = this.blocks.get(block)
+    if (!reading) {
+      reading = this.readBlock(q, first)
+      this.blocks.set(block, reading)
+      // A failed read is forgotten, so that the next search reads the block again.
+      reading.catch(() => this.blocks.delete(block))
     }
+    const b = await reading
+    // Docs the block's read did not see (added since, or committed after it) are read here, in the
+    // search's own transaction, which sees them.
     const missing: number[] = []
     for (let i = 0; i < n; i++) {
       const at = offsets[i] as number
       if (b.store[at] === 0) missing.push(first + at)
     }
     if (missing.length > 0) this.fill(b, await this.read(q, sql`l.doc = ANY(${missing}::bigint[])`))
+    return b
+  }
+
+  private async readBlock(q: Queryable, first: number): Promise<Block> {
+    const b: Block = {
+      store: new Int32Array(BITMAP_BLOCK),
+      price: new Float64Array(BITMAP_BLOCK),
+      bucket: new Uint8Array(BITMAP_BLOCK),
+      tagAt: new Int32Array(BITMAP_BLOCK),
+      tagCount: new Uint16Array(BITMAP_BLOCK),
+      tags: new Int32Array(4 * BITMAP_BLOCK),
+      tagsUsed: 0,
+    }
+    this.fill(b, await this.read(q, sql`l.doc >= ${first} AND l.doc < ${first + BITMAP_BLOCK}`))
     return b
   }
 
