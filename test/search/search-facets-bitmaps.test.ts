@@ -230,7 +230,10 @@ test('reading ahead reads each block once, after which a count reads no listing'
   } as Db
   const { total } = await searchListings(db, { filters: {}, sort: 'relevance', limit: 1, offset: 0 })
   const counted = await searchFacets(recording, columns, undefined, {}, KINDS, { total })
-  assert.equal(counted.price?.reduce((a, b) => a + b.count, 0), total)
+  assert.equal(
+    counted.price?.reduce((a, b) => a + b.count, 0),
+    total,
+  )
   assert.equal(sent.length, 1, 'the bitmaps only')
   assert.ok(!sent.some((text) => text.includes('FROM listings l WHERE')))
 })
