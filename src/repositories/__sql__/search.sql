@@ -624,7 +624,7 @@ WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits, c1 AS out FROM (
        GROUP BY b.block) raw),
         c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.bits::text AS bits, c.out::text AS out,
+        SELECT c.block, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) AS queued,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
               WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384 AND l.stock_level <= 0) AS queued_out FROM c
@@ -647,7 +647,7 @@ WITH m AS (SELECT block, (c0) AS bits, NULL::bit(16384) AS out FROM (SELECT b.bl
        GROUP BY b.block) raw),
         c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.bits::text AS bits, NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out FROM c
+        SELECT c.block, substring(varbit_send(c.bits) from 5) AS bits, NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out FROM c
          WHERE c.before < $4::bigint ORDER BY c.block DESC;
 
 -- $1 = 0, $2 = 16384
@@ -667,7 +667,7 @@ WITH m AS (SELECT block, (c0) AS bits, c1 AS out FROM (SELECT b.block, coalesce(
        GROUP BY b.block) raw),
         c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.bits::text AS bits, c.out::text AS out,
+        SELECT c.block, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) AS queued,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
               WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384 AND l.stock_level <= 0) AS queued_out FROM c
