@@ -74,8 +74,8 @@ const shapes = new StatementShapes('search_facets_shape', 16)
 
 /**
  * From bitmaps: one statement returns the match's bitmap of each block, newest block first (those
- * holding the first `sample` matches, or all), and, when the plan needs them, the offsets of the
- * listings out of stock among it. The price and in-stock filters are applied listing by listing, and
+ * holding the first `sample` matches, or all), and, when the plan needs them, which of its listings
+ * are out of stock. The price and in-stock filters are applied listing by listing, and
  * each listing counts under its store, price bucket and tags, read from `columns`.
  */
 async function countFromBitmaps(

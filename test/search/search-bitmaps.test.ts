@@ -197,16 +197,23 @@ test('the bitmaps and term counts follow added, retagged, reworded and deleted l
   assert.equal(await find('青铜', '另一个标签'), 1)
   await assertSearchIndexExact(t.db)
 
-  // A stock change names no search column or tag: the row trigger does not fire, and no row of the
-  // bitmaps or term counts is even rewritten (xmin is the transaction that last wrote the row).
+  // A stock change that leaves copies in stock names no search column or tag and crosses no zero:
+  // no trigger fires, and no row of the bitmaps or term counts is even rewritten (xmin is the
+  // transaction that last wrote the row). One that crosses zero queues the listing for its bit of
+  // kind 'o' (test/search/search-facets-bitmaps.test.ts).
   const state = async () => [
     (await t.db.query('SELECT kind, key, block, bits::text, xmin::text FROM search_bitmaps ORDER BY 1, 2, 3'))
       .rows,
     (await t.db.query('SELECT term, listings, xmin::text FROM search_terms ORDER BY 1')).rows,
   ]
   const before = await state()
-  await t.db.query(`UPDATE listings SET stock_level = stock_level + 1 WHERE store_id = $1`, [storeId])
+  const changed = await t.db.query(
+    'UPDATE listings SET stock_level = stock_level + 1 WHERE store_id = $1 AND stock_level > 0',
+    [storeId],
+  )
+  assert.ok(changed.rowCount > 0)
   assert.deepEqual(await state(), before)
+  assert.equal((await t.db.query('SELECT 1 FROM search_stock_pending')).rowCount, 0)
 
   await t.db.query(
     `UPDATE listings SET title = '白银时代', search_vec = $2::tsvector, title_grams = ''::tsvector
