@@ -10,7 +10,7 @@ import { EXACT_FACET_MATCHES, FACET_TOP, type FacetKind, PRICE_BUCKETS } from '.
 import { type FacetPlan, planFacets } from '../search/plan.ts'
 import type { TextQuery } from '../search/query.ts'
 import type { Block, FacetColumns } from './facet-columns.ts'
-import { bitmapMatch } from './search/bitmaps.ts'
+import { bitmapBytes, bitmapMatch, setBits } from './search/bitmaps.ts'
 import { countByPrice } from './search/browse.ts'
 import { matchSql, type SearchFilters } from './search.ts'
 
@@ -35,8 +35,8 @@ interface Counted {
 /**
  * Counts over the listings the search matches, all filters applied, before paging. `total` is the
  * search's exact number of matches: up to `exactUpTo` (EXACT_FACET_MATCHES; lower in tests) every
- * match is counted; above, about that many, and the counts are scaled to the total. `plan` is the
- * planner's unless a test compares the two ways.
+ * match is counted; above, about that many, and the counts are scaled to the total. `plan`: the
+ * planner's, when the caller has it already (or a test compares the two ways).
  */
 export async function searchFacets(
   q: Queryable,
@@ -45,9 +45,10 @@ export async function searchFacets(
   filters: SearchFilters,
   kinds: ReadonlySet<FacetKind>,
   found: { total: number; inStock?: number | undefined },
-  exactUpTo = EXACT_FACET_MATCHES,
-  plan: FacetPlan = planFacets({ text, filters }),
+  opts: { exactUpTo?: number; plan?: FacetPlan } = {},
 ): Promise<FacetCounts> {
+  const exactUpTo = opts.exactUpTo ?? EXACT_FACET_MATCHES
+  const plan = opts.plan ?? planFacets({ text, filters })
   const total = found.total
   const exact = total <= exactUpTo
   const counted =
@@ -97,7 +98,7 @@ async function countFromBitmaps(
       ? {
           bits: col('o', ''),
           // Only the matching listings' bits: the others are never looked at.
-          columns: sql`${bytesOf(sql`c.out & c.bits`)} AS out,
+          columns: sql`${bitmapBytes(sql`c.out & c.bits`)} AS out,
             (SELECT array_agg((p.doc % ${size})::int) FROM search_stock_pending p WHERE ${inBlock}) AS queued,
             (SELECT array_agg((p.doc % ${size})::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
               WHERE ${inBlock} AND l.stock_level <= 0) AS queued_out`,
@@ -117,7 +118,7 @@ async function countFromBitmaps(
     sql`WITH m AS (SELECT block, ${match} AS bits, ${stock.bits} AS out FROM (${raw(sql.empty)}) raw),
         c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, ${bytesOf(sql`c.bits`)} AS bits, ${stock.columns} FROM c
+        SELECT c.block, ${bitmapBytes(sql`c.bits`)} AS bits, ${stock.columns} FROM c
          WHERE c.before < ${sample ?? Number.MAX_SAFE_INTEGER}::bigint ORDER BY c.block DESC`,
     shapes,
   )
@@ -217,26 +218,6 @@ function top(counts: Int32Array, values: readonly string[]): [string, number][] 
     if (count > 0) found.push([values[i] as string, count])
   })
   return found.sort((a, b) => b[1] - a[1] || byCodePoint(a[0], b[0])).slice(0, FACET_TOP)
-}
-
-/**
- * A bitmap's bytes (varbit_send's, less its 4-byte length): 2 kB a block instead of 16 384 characters
- * of text, read a byte at a time.
- */
-const bytesOf = (bits: Sql) => sql`substring(varbit_send(${bits}) from 5)`
-
-/** Writes the offsets of the set bits of `bytes` (bit 0 the first byte's highest) into `into`; returns how many. */
-function setBits(bytes: Uint8Array, into: Int32Array): number {
-  let n = 0
-  for (let byte = 0; byte < bytes.length; byte++) {
-    let v = bytes[byte] as number
-    while (v !== 0) {
-      const bit = Math.clz32(v) - 24
-      into[n++] = byte * 8 + bit
-      v &= ~(0x80 >> bit)
-    }
-  }
-  return n
 }
 
 /**

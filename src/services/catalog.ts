@@ -134,12 +134,12 @@ export class CatalogService {
       })
       // Excerpts need book_intro and content, which the search statements do not read.
       const sources = text ? await excerptSources(tx, found.hits) : undefined
+      const plan = facets.size > 0 ? planFacets({ text, filters }) : undefined
       const bound = opts.facetsFromRowsUpTo ?? Number.POSITIVE_INFINITY
-      const wanted =
-        facets.size > 0 && (found.total <= bound || planFacets({ text, filters }).kind === 'bitmaps')
-      const counts = wanted
-        ? await searchFacets(tx, this.facetColumns, text, filters, facets, found)
-        : undefined
+      const counts =
+        plan && (found.total <= bound || plan.kind === 'bitmaps')
+          ? await searchFacets(tx, this.facetColumns, text, filters, facets, found, { plan })
+          : undefined
       return { ...found, sources, counts, text }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.

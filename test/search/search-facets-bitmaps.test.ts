@@ -100,7 +100,7 @@ async function compare(columns: FacetColumns, when: string) {
     const plan = planFacets({ text, filters: r.filters })
     if (plan.kind === 'bitmaps') fromBitmaps++
     const counted = (p = plan) =>
-      db.transaction((tx) => searchFacets(tx, columns, text, r.filters, KINDS, { total }, undefined, p))
+      db.transaction((tx) => searchFacets(tx, columns, text, r.filters, KINDS, { total }, { plan: p }))
     const got: FacetCounts = await counted()
     const rows = await counted({ kind: 'rows', why: 'the reference' })
     assert.deepEqual(got, rows, `${when}: ${JSON.stringify(r)} (${plan.kind})`)

@@ -181,7 +181,7 @@ test('above the exact bound, counts are scaled from a sample and marked inexact'
     {},
     kinds,
     { total: match.length },
-    match.length,
+    { exactUpTo: match.length },
   )
   assert.equal(exact.exact, true)
   const sampled = await searchFacets(
@@ -191,7 +191,7 @@ test('above the exact bound, counts are scaled from a sample and marked inexact'
     {},
     kinds,
     { total: match.length },
-    Math.floor(match.length / 2),
+    { exactUpTo: Math.floor(match.length / 2) },
   )
   assert.equal(sampled.exact, false)
   const sum = (xs: { count: number }[] | undefined) => (xs ?? []).reduce((a, b) => a + b.count, 0)

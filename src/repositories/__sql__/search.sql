@@ -94,7 +94,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $8::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $9::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $10::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $11::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $8::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $11::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -167,7 +167,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c0)) | B'0'::bit(16384)) & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $9::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $10::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $11::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $12::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $9::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $11::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $12::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -232,7 +232,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' 
       SELECT block, (((c0)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c0) AS u0, B'0'::bit(16384) AS v0, ((((c0) & (c0)) | B'0'::bit(16384)) & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $7::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $8::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $9::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $10::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $7::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $8::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $10::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -270,7 +270,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c0)) | B'0'::bit(16384)) & c1 & c2) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $10::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $11::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $12::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $13::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $10::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $11::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $12::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $13::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [7,1], $2 = [2.6666666666666665,2.6666666666666665]
@@ -308,7 +308,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, CASE WHEN $11::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $12::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $13::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $14::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $15::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $16::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $17::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
+    SELECT block, CASE WHEN $11::boolean THEN substring(varbit_send((x4 & z2)) from 5) END AS s0, CASE WHEN $12::boolean THEN substring(varbit_send((x3 & z1)) from 5) END AS s1, CASE WHEN $13::boolean THEN substring(varbit_send((x2 & z1)) from 5) END AS s2, CASE WHEN $14::boolean THEN substring(varbit_send((x3 & z0)) from 5) END AS s3, CASE WHEN $15::boolean THEN substring(varbit_send((x2 & z0)) from 5) END AS s4, CASE WHEN $16::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s5, CASE WHEN $17::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s6 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,1,6,4,2], $2 = [2.8,2.8,0.6,0.6,0.6]
@@ -346,7 +346,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' 
       SELECT block, (((c0) & (c3)) | B'0'::bit(16384)) AS t2, ((c1) & (c4)) AS t1, (c0) AS u0, ((c1) & ~(c0)) AS v0, (c3) AS u1, ((c4) & ~(c3)) AS v1, ((((c0 | c1) & (c0 | c2) & (c3 | c4) & (c3 | c5)) | B'0'::bit(16384)) & c6) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, CASE WHEN $12::boolean THEN ((x4 & z2))::text END AS s0, CASE WHEN $13::boolean THEN ((x3 & z1))::text END AS s1, CASE WHEN $14::boolean THEN ((x2 & z1))::text END AS s2, CASE WHEN $15::boolean THEN ((x3 & z0))::text END AS s3, CASE WHEN $16::boolean THEN ((x2 & z0))::text END AS s4, CASE WHEN $17::boolean THEN ((x1 & z0))::text END AS s5, CASE WHEN $18::boolean THEN ((x0 & z0))::text END AS s6 FROM sum2;
+    SELECT block, CASE WHEN $12::boolean THEN substring(varbit_send((x4 & z2)) from 5) END AS s0, CASE WHEN $13::boolean THEN substring(varbit_send((x3 & z1)) from 5) END AS s1, CASE WHEN $14::boolean THEN substring(varbit_send((x2 & z1)) from 5) END AS s2, CASE WHEN $15::boolean THEN substring(varbit_send((x3 & z0)) from 5) END AS s3, CASE WHEN $16::boolean THEN substring(varbit_send((x2 & z0)) from 5) END AS s4, CASE WHEN $17::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s5, CASE WHEN $18::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s6 FROM sum2;
 
 -- prepared as search_listings_by_doc
 -- $1 = [1], $2 = [2.8]
@@ -464,7 +464,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $8::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $9::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $10::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $11::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $8::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $11::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -516,7 +516,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $14::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $15::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $16::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $17::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $14::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $15::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $16::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $17::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-1.6666666666666667,-1.6666666666666667]
@@ -554,7 +554,7 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $8::boolean THEN ((x2 & z2))::text END AS s0, CASE WHEN $9::boolean THEN ((x1 & z1))::text END AS s1, CASE WHEN $10::boolean THEN ((x1 & z0))::text END AS s2, CASE WHEN $11::boolean THEN ((x0 & z0))::text END AS s3 FROM sum1;
+    SELECT block, CASE WHEN $8::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $11::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]

@@ -24,6 +24,29 @@ const shapes = new StatementShapes('search_bitmaps_shape', 48)
 /** An empty bitmap block. */
 const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
 
+/**
+ * A bitmap as it leaves PostgreSQL: its bytes (varbit_send's, less their 4-byte length), 2 kB a block.
+ * As text it would be 16 384 characters, each looked at in JavaScript. setBits reads them.
+ */
+export const bitmapBytes = (bits: Sql): Sql => sql`substring(varbit_send(${bits}) from 5)`
+
+/**
+ * Writes the offsets of the set bits of a bitmap's bytes (bitmapBytes; bit 0 is the first byte's
+ * highest) into `into`, in ascending order; returns how many.
+ */
+export function setBits(bytes: Uint8Array, into: Int32Array): number {
+  let n = 0
+  for (let byte = 0; byte < bytes.length; byte++) {
+    let v = bytes[byte] as number
+    while (v !== 0) {
+      const bit = Math.clz32(v) - 24
+      into[n++] = byte * 8 + bit
+      v &= ~(0x80 >> bit)
+    }
+  }
+  return n
+}
+
 /** The sums below add levels of 2, 1 and 0 a word at a time: this fails to compile if rank.ts changes them. */
 export const LEVELS: readonly [typeof TITLE, typeof AUTHOR_TAGS, typeof ELSEWHERE] = [2, 1, 0]
 
@@ -211,17 +234,17 @@ export async function searchBitmaps(
       skip = 0
       if (need === 0) break
     }
-  // Then the bitmaps of those blocks of those sets, one text column each (s0 for set 0, s1…): an array
-  // of them would be parsed character by character in JavaScript, 16 384 characters a bitmap. A
-  // column is null unless its set holds part of the page: which sets do is a parameter, so that the
-  // statement's text depends on the query's shape only (see `shapes`).
+  // Then the bitmaps of those blocks of those sets, one column each (s0 for set 0, s1…), as bytes
+  // (bitmapBytes). A column is null unless its set holds part of the page: which sets do is a
+  // parameter, so that the statement's text depends on the query's shape only (see `shapes`).
   const used = new Set(parts.map((x) => x.set))
-  const bitmaps = await query<Record<string, string | null> & { block: number }>(
+  const bitmaps = await query<Record<string, Uint8Array | null> & { block: number }>(
     q,
     statement(
       sql.join(
         sets.map(
-          (x, set) => sql`CASE WHEN ${used.has(set)}::boolean THEN (${x.bits})::text END AS ${id('s', set)}`,
+          (x, set) =>
+            sql`CASE WHEN ${used.has(set)}::boolean THEN ${bitmapBytes(x.bits)} END AS ${id('s', set)}`,
         ),
       ),
       sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
@@ -231,13 +254,14 @@ export async function searchBitmaps(
   const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r]))
   const docs: number[] = []
   const scores: number[] = []
+  const offsets = new Int32Array(BITMAP_BLOCK)
   for (const part of parts) {
-    const bits = bitsOf.get(part.block)?.[`s${part.set}`] ?? ''
-    let seen = 0
-    for (let i = bits.length - 1; i >= 0 && seen < part.skip + part.take; i--) {
-      if (bits[i] !== '1') continue
-      if (seen++ < part.skip) continue
-      docs.push(part.block * BITMAP_BLOCK + i)
+    const bytes = bitsOf.get(part.block)?.[`s${part.set}`]
+    const n = bytes ? setBits(bytes, offsets) : 0
+    // Newest (highest doc) first: the set's bits from the last.
+    for (let i = n - 1, seen = 0; i >= 0 && seen < part.skip + part.take; i--, seen++) {
+      if (seen < part.skip) continue
+      docs.push(part.block * BITMAP_BLOCK + (offsets[i] as number))
       scores.push(sets[part.set]?.score ?? 0)
     }
   }
