@@ -44,24 +44,86 @@ export interface HighlightSource {
 /** A letter or digit of a script that writes spaces between words: a match must not cut into such a word. */
 const SPACED_WORD_CHAR =
   /^(?![\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}])[\p{L}\p{N}]$/u
-/** A character with the combining marks that follow it: the unit normalised on its own. */
-const CLUSTER = /\P{M}\p{M}*|\p{M}+/gsu
+/** A combining mark: it is normalised together with the character before it. */
+const MARK = /^\p{M}$/u
+
+let markTable: Uint8Array | undefined
+/** 1 for each combining mark of the Basic Multilingual Plane, built once per process (65 536 tests, a few ms). */
+function bmpMarks(): Uint8Array {
+  if (markTable) return markTable
+  markTable = new Uint8Array(0x10000)
+  for (let c = 0; c < 0x10000; c++) if (c < 0xd800 || c > 0xdfff) markTable[c] = MARK.test(String.fromCharCode(c)) ? 1 : 0
+  return markTable
+}
+
+/** Each BMP character normalised on its own, filled in as characters are met. */
+const foldedChar: (string | undefined)[] = []
+
+/** Code units of the code point starting at `i`: 2 for a surrogate pair, else 1 (a lone surrogate too). */
+function unitsAt(text: string, i: number): number {
+  const c = text.charCodeAt(i)
+  if (c < 0xd800 || c > 0xdbff || i + 1 >= text.length) return 1
+  const d = text.charCodeAt(i + 1)
+  return d >= 0xdc00 && d <= 0xdfff ? 2 : 1
+}
+
+function isMarkAt(text: string, i: number, units: number, marks: Uint8Array): boolean {
+  return units === 1 ? marks[text.charCodeAt(i)] === 1 : MARK.test(text.slice(i, i + 2))
+}
+
+/** Scratch space for normaliseWithOffsets, grown as needed and reused (the call is synchronous). */
+let units = new Uint16Array(1024)
+let offsets = new Uint32Array(1024)
+
+/** Converts code units to a string a slice at a time (an argument list has a length limit). */
+function unitsToString(from: Uint16Array): string {
+  let out = ''
+  for (let at = 0; at < from.length; at += 8192)
+    out += String.fromCharCode.apply(null, from.subarray(at, at + 8192) as unknown as number[])
+  return out
+}
 
 /**
  * The text normalised as the index normalises it (NFKC, lower case), with, for each code unit of the
  * normalised text, the offset in the original text of the character it came from. Each character is
- * normalised with its combining marks, so a mark's ends always fall between original characters.
+ * normalised with the combining marks that follow it, so a mark's ends always fall between original
+ * characters. A character without marks (nearly all of them) is normalised once per process and
+ * looked up after: a hit's content is up to EXCERPT_SOURCE_CHARS characters, twenty hits a page.
+ * `origin` is scratch space, valid until the next call.
  */
-export function normaliseWithOffsets(text: string): { folded: string; origin: number[] } {
-  let folded = ''
-  const origin: number[] = []
-  for (const m of text.matchAll(CLUSTER)) {
-    const piece = normalise(m[0])
-    for (let i = 0; i < piece.length; i++) origin.push(m.index)
-    folded += piece
+export function normaliseWithOffsets(text: string): { folded: string; origin: Uint32Array } {
+  const marks = bmpMarks()
+  let length = 0
+  const put = (unit: number, from: number) => {
+    if (length === units.length) {
+      const grownUnits = new Uint16Array(units.length * 2)
+      grownUnits.set(units)
+      units = grownUnits
+      const grownOffsets = new Uint32Array(offsets.length * 2)
+      grownOffsets.set(offsets)
+      offsets = grownOffsets
+    }
+    units[length] = unit
+    offsets[length++] = from
   }
-  origin.push(text.length)
-  return { folded, origin }
+  for (let i = 0; i < text.length; ) {
+    let end = i + unitsAt(text, i)
+    while (end < text.length) {
+      const n = unitsAt(text, end)
+      if (!isMarkAt(text, end, n, marks)) break
+      end += n
+    }
+    let piece: string
+    if (end === i + 1) {
+      const c = text.charCodeAt(i)
+      piece = foldedChar[c] ?? normalise(text[i] as string)
+      foldedChar[c] = piece
+    } else piece = normalise(text.slice(i, end))
+    for (let k = 0; k < piece.length; k++) put(piece.charCodeAt(k), i)
+    i = end
+  }
+  put(0, text.length)
+  return { folded: unitsToString(units.subarray(0, length - 1)), origin: offsets.subarray(0, length) }
 }
 
 /** The character (code point) just before / at a position of a string, or '' at its ends. */
@@ -133,7 +195,7 @@ export function findMarks(
 }
 
 /** The original offset just past the character the folded unit at `i` came from. */
-function nextOrigin(origin: number[], i: number): number {
+function nextOrigin(origin: Uint32Array, i: number): number {
   const at = origin[i] ?? 0
   for (let j = i + 1; j < origin.length; j++) if ((origin[j] ?? 0) > at) return origin[j] ?? at
   return origin[origin.length - 1] ?? at
@@ -199,6 +261,8 @@ export function highlight(
       if (text === null) continue
       const { marks, found } = findMarks(text, words)
       if (found > 0 && (best === null || found > best.found)) best = { field, text, marks, found }
+      // A later field can only tie with one holding every word (content, the longest, often goes unread).
+      if (best?.found === words.length) break
     }
   if (best === null) return { title, snippet: null }
   return { title, snippet: { field: best.field, ...excerpt(best.text, best.marks) } }

@@ -11,6 +11,7 @@ import {
   type HighlightWord,
   highlight,
   type Mark,
+  normaliseWithOffsets,
   SNIPPET_CHARS,
 } from '../../src/search/highlight.ts'
 import { parseScope, textQuery } from '../../src/search/query.ts'
@@ -132,6 +133,37 @@ describe('the excerpt', () => {
     const tags = highlight(source, queryTerms('传记'))?.snippet
     assert.deepEqual(tags, { field: 'tags', text: '心灵, 传记', marks: [[4, 6]] })
   })
+})
+
+/** normaliseWithOffsets by its definition: each character with its marks normalised on its own. */
+function normaliseByClusters(text: string): { folded: string; origin: number[] } {
+  let folded = ''
+  const origin: number[] = []
+  for (const m of text.matchAll(/\P{M}\p{M}*|\p{M}+/gsu)) {
+    const piece = normalise(m[0])
+    for (let i = 0; i < piece.length; i++) origin.push(m.index)
+    folded += piece
+  }
+  origin.push(text.length)
+  return { folded, origin }
+}
+
+test('property: the normalised text and its offsets are those of normalising each character with its marks', () => {
+  const pieces = ['心', '靈', 'Ａ', 'Σ', 'ﬁ', 'e\u0301', '\u0301', '\u0301\u0308', '😀', '𝐀', '\u{1D165}', '\ud800', '\udc00', 'ß', 'İ', '한', '\u1100\u1161', 'x', ' ']
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
+      const text = parts.join('')
+      const got = normaliseWithOffsets(text)
+      const want = normaliseByClusters(text)
+      assert.equal(got.folded, want.folded)
+      assert.deepEqual([...got.origin], want.origin)
+    }),
+    { numRuns: 500 },
+  )
+  // Longer than the scratch space it starts with, so that it grows.
+  const long = '美丽心灵，ＡＢＣ e\u0301 '.repeat(400)
+  assert.deepEqual([...normaliseWithOffsets(long).origin], normaliseByClusters(long).origin)
+  assert.equal(normaliseWithOffsets(long).folded, normaliseByClusters(long).folded)
 })
 
 test('property: every mark lies inside its text and covers query words', () => {
