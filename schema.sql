@@ -724,6 +724,9 @@ BEGIN
   END IF;
   -- Taken out of the queue above, so none of them is queued for search_index_of_docs.
   PERFORM search_index_of_docs(true, taken);
+  PERFORM suggestion_keys_sync(array_agg(s.kind), array_agg(s.text))
+     FROM listings l, suggestion_texts_of(l.title, l.author, l.tags, l.store_id, l.book_id) s
+    WHERE l.doc = ANY (taken);
   RETURN cardinality(taken);
 END
 $function$;
@@ -924,6 +927,31 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION suggestion_keys_sync(kinds "char"[], texts text[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  due_kinds "char"[];
+  due_texts text[];
+BEGIN
+  SELECT array_agg(s.kind ORDER BY s.kind, s.text), array_agg(s.text ORDER BY s.kind, s.text)
+    INTO due_kinds, due_texts
+    FROM suggestion_texts s
+   WHERE (s.kind, s.text) IN (SELECT * FROM unnest(kinds, texts))
+     AND EXISTS (SELECT FROM suggestion_keys k WHERE k.kind = s.kind AND k.text = s.text AND k.listings <> s.listings);
+  IF due_kinds IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM FROM suggestion_texts s WHERE (s.kind, s.text) IN (SELECT * FROM unnest(due_kinds, due_texts))
+    ORDER BY s.kind, s.text FOR NO KEY UPDATE;
+  UPDATE suggestion_keys k SET listings = s.listings
+    FROM suggestion_texts s
+   WHERE (s.kind, s.text) IN (SELECT * FROM unnest(due_kinds, due_texts))
+     AND k.kind = s.kind AND k.text = s.text AND k.listings <> s.listings;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION suggestion_texts_change(kinds "char"[], texts text[], deltas integer[], store_ids text[], book_ids text[])
  RETURNS void
  LANGUAGE plpgsql
@@ -937,10 +965,6 @@ BEGIN
   ON CONFLICT (kind, text) DO UPDATE
     SET listings = s.listings + excluded.listings,
         store_id = coalesce(s.store_id, excluded.store_id), book_id = coalesce(s.book_id, excluded.book_id);
-  UPDATE suggestion_keys k SET listings = s.listings
-    FROM (SELECT DISTINCT e.kind, e.text FROM unnest(kinds, texts) AS e(kind, text)) e
-    JOIN suggestion_texts s ON s.kind = e.kind AND s.text = e.text
-   WHERE k.kind = s.kind AND k.text = s.text AND k.listings <> s.listings;
 END
 $function$;
 
@@ -965,6 +989,8 @@ BEGIN
                                   array_agg(s.store_id), array_agg(s.book_id))
      FROM changed l, suggestion_texts_of(l.title, l.author, l.tags, l.store_id, l.book_id) s;
   IF TG_OP = 'DELETE' THEN
+    PERFORM suggestion_keys_sync(array_agg(s.kind), array_agg(s.text))
+       FROM changed l, suggestion_texts_of(l.title, l.author, l.tags, l.store_id, l.book_id) s;
     -- A title whose listing left points at another listing with that title (deletes are rare: the
     -- look-up by title reads the table).
     UPDATE suggestion_texts s

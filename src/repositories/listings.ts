@@ -148,7 +148,7 @@ function insertSql(
      ), ratings AS (
        INSERT INTO listing_ratings (store_id, book_id, doc) SELECT store_id, book_id, doc FROM listed
      ), keys AS (
-       ${insertKeysSql(listingKeyRows(ls), sql`EXISTS (SELECT FROM listed)`)}
+       ${insertKeysSql(listingKeyRows(ls), sql`listed`)}
      )
      SELECT (SELECT count(*) FROM listed)::int AS inserted${seller ? sql`, own.user_open, own.owner_id FROM own` : sql.empty}`
 }

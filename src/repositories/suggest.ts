@@ -14,25 +14,45 @@ const KIND_OF: Record<string, SuggestKind> = Object.fromEntries(
   Object.entries(KIND_LETTER).map(([kind, letter]) => [letter, kind as SuggestKind]),
 )
 
-/** Suggestion keys to store: three arrays, one entry per key (insertKeysSql). */
+/** Suggestion keys to store: one entry per key in each array (insertKeysSql). */
 export interface KeyRows {
   keys: string[]
   kinds: string[]
   texts: string[]
+  /** The listing being inserted that carries the text, when there is one (a key repeats per listing). */
+  storeIds: (string | null)[]
+  bookIds: (string | null)[]
 }
 
-/** The keys of some texts, each (kind letter, text), computed here (pinyin needs the library). */
-function keyRows(texts: readonly { kind: string; text: string }[]): KeyRows {
-  const out: KeyRows = { keys: [], kinds: [], texts: [] }
+/** A text to key: (kind letter, text), and the listing being inserted that carries it. */
+interface KeyedText {
+  kind: string
+  text: string
+  storeId?: string
+  bookId?: string
+}
+
+/** The keys of some texts, once per text and listing, computed here (pinyin needs the library). */
+function keyRows(texts: readonly KeyedText[]): KeyRows {
+  const out: KeyRows = { keys: [], kinds: [], texts: [], storeIds: [], bookIds: [] }
   const seen = new Set<string>()
-  for (const { kind, text } of texts) {
+  const keysOf = new Map<string, string[]>()
+  for (const { kind, text, storeId = null, bookId = null } of texts) {
     const id = `${kind}\u0000${text}`
-    if (text.trim() === '' || seen.has(id)) continue
-    seen.add(id)
-    for (const key of suggestionKeys(text)) {
+    const once = `${id}\u0000${storeId}\u0000${bookId}`
+    if (text.trim() === '' || seen.has(once)) continue
+    seen.add(once)
+    let keys = keysOf.get(id)
+    if (!keys) {
+      keys = suggestionKeys(text)
+      keysOf.set(id, keys)
+    }
+    for (const key of keys) {
       out.keys.push(key)
       out.kinds.push(kind)
       out.texts.push(text)
+      out.storeIds.push(storeId)
+      out.bookIds.push(bookId)
     }
   }
   return out
@@ -40,30 +60,43 @@ function keyRows(texts: readonly { kind: string; text: string }[]): KeyRows {
 
 /** The keys of listings' titles, authors and tags. */
 export function listingKeyRows(
-  listings: readonly { title: string; author: string | null; tags: readonly string[] }[],
+  listings: readonly {
+    storeId: string
+    bookId: string
+    title: string
+    author: string | null
+    tags: readonly string[]
+  }[],
 ): KeyRows {
   return keyRows(
-    listings.flatMap((l) => [
-      { kind: KIND_LETTER.title, text: l.title },
-      ...(l.author ? [{ kind: KIND_LETTER.author, text: l.author }] : []),
-      ...l.tags.map((text) => ({ kind: KIND_LETTER.tag, text })),
-    ]),
+    listings.flatMap((l) => {
+      const of = { storeId: l.storeId, bookId: l.bookId }
+      return [
+        { kind: KIND_LETTER.title, text: l.title, ...of },
+        ...(l.author ? [{ kind: KIND_LETTER.author, text: l.author, ...of }] : []),
+        ...l.tags.map((text) => ({ kind: KIND_LETTER.tag, text, ...of })),
+      ]
+    }),
   )
 }
 
 /**
- * The statement that stores keys; `when`, a condition on the whole statement. Keys already there cost
- * nothing. In key order, so that concurrent inserts of the same keys wait for each other, never
- * deadlock. A key carries its text's count (migration 017) as suggestion_texts has it when the
- * statement starts; a listing's own insert updates the counts of its texts' keys, those stored by the
- * same statement included (its trigger runs after the statement).
+ * The statement that stores keys. Keys already there cost nothing. In key order, so that concurrent
+ * inserts of the same keys wait for each other, never deadlock. A new key carries its text's count
+ * (migration 017) as suggestion_texts has it when the statement starts. With `listed`, the rows
+ * (store_id, book_id) a statement inserts into listings: only their keys are stored, each counting
+ * those of them that carry its text too, so a new text is completed as soon as its listing commits.
+ * The counts of keys already there are set by the merge that takes the listings from the search queue
+ * (suggestion_keys_sync, migration 023); until then they rank by their previous count.
  */
-export function insertKeysSql(rows: KeyRows, when: Sql = sql`true`): Sql {
+export function insertKeysSql(rows: KeyRows, listed?: Sql): Sql {
   return sql`INSERT INTO suggestion_keys (key, kind, text, listings)
-     SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)
-       FROM unnest(${rows.keys}::text[], ${rows.kinds}::"char"[], ${rows.texts}::text[]) AS k(key, kind, text)
+     SELECT k.key, k.kind, k.text, coalesce(s.listings, 0)${listed ? sql` + count(*)` : sql.empty}
+       FROM unnest(${rows.keys}::text[], ${rows.kinds}::"char"[], ${rows.texts}::text[],
+                   ${rows.storeIds}::text[], ${rows.bookIds}::text[]) AS k(key, kind, text, store_id, book_id)
+       ${listed ? sql`JOIN ${listed} l ON l.store_id = k.store_id AND l.book_id = k.book_id` : sql.empty}
        LEFT JOIN suggestion_texts s ON s.kind = k.kind AND s.text = k.text
-      WHERE ${when}
+      GROUP BY k.key, k.kind, k.text, s.listings
       ORDER BY 1, 2, 3
      ON CONFLICT DO NOTHING`
 }

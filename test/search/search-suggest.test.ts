@@ -1,15 +1,29 @@
 /**
  * GET /search/suggest: completions of a prefix among titles, authors and tags, in Chinese and in
- * pinyin, kept in the transaction that lists a book (migration 012, src/repositories/suggest.ts).
+ * pinyin, kept in the transaction that lists a book (migration 012, src/repositories/suggest.ts); the
+ * counts that rank them are set on the keys when the listings are merged (migration 023).
  */
 
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import type { Db } from '../../src/db/db.ts'
+import { insertListings } from '../../src/repositories/listings.ts'
+import { mergeQueued } from '../../src/repositories/search/pending.ts'
 import { backfillSuggestionKeys, completeSuggestionKeys } from '../../src/repositories/suggest.ts'
 import { foldedKey, pinyinKey, queryPrefixes } from '../../src/search/suggest.ts'
-import { addBook, call, newStore, newUser, startApp, type TestApp, type User } from '../support/helpers.ts'
+import { syntheticListing } from '../../tools/catalog/synthetic.ts'
+import {
+  addBook,
+  call,
+  freshDb,
+  newStore,
+  newUser,
+  startApp,
+  type TestApp,
+  type User,
+} from '../support/helpers.ts'
+import { mergeQueue } from '../support/search-index.ts'
 
 let t: TestApp
 let seller: User
@@ -51,6 +65,8 @@ before(async () => {
   await book(sb, 'b2', 'Python Cookbook', 'David Beazley', ['编程', 'Python'])
   await book(sb, 'b3', 'Ｐｙｔｈｏｎ入门', 'David Beazley', ['编程'])
   await book(sb, 'b4', '心灵捕手', '张三', ['电影', '美丽人生'])
+  // The counts that rank the completions are set as the listings are merged.
+  await mergeQueue(t.db)
 })
 after(() => t.close())
 
@@ -194,6 +210,9 @@ describe('kept with the listings', () => {
           }),
         ),
       )
+      // Both titles at once; ranked by their counts once the listings are merged.
+      assert.deepEqual(texts(await suggest({ q: 'hong' }, own.app)).sort(), ['title:红与黑', 'title:红楼梦'])
+      await mergeQueue(own.db)
       assert.deepEqual(texts(await suggest({ q: 'hong' }, own.app)), ['title:红楼梦', 'title:红与黑'])
       const counts = await own.db.query<{ kind: string; text: string; listings: number }>(
         `SELECT kind::text AS kind, text, listings FROM suggestion_texts ORDER BY 1, 2`,
@@ -225,6 +244,113 @@ describe('kept with the listings', () => {
       assert.equal(left.rowCount, 1)
     } finally {
       await own.close()
+    }
+  })
+
+  test('a new text has its count on its keys at once; a known text’s keys take the new count at the merge', async () => {
+    const { db, dispose } = await freshDb()
+    const keyCounts = async (text: string) =>
+      (
+        await db.query<{ listings: number }>(
+          'SELECT DISTINCT listings FROM suggestion_keys WHERE text = $1 ORDER BY 1',
+          [text],
+        )
+      ).rows.map((r) => r.listings)
+    try {
+      await db.query(`INSERT INTO users (user_id, password_hash) VALUES ('sk-owner', 'x')`)
+      await db.query(`INSERT INTO stores (store_id, owner_id) VALUES ('sk', 'sk-owner')`)
+      let n = 0
+      const listing = (title: string, tags: string[], bookId = `sk${n}`) => ({
+        ...syntheticListing(n++, { storeIds: ['sk'], seed: 5 }),
+        bookId,
+        title,
+        author: null,
+        tags,
+      })
+      await db.transaction((tx) => insertListings(tx, [listing('月亮与六便士', ['经典', '经典'])]))
+      assert.deepEqual(await keyCounts('月亮与六便士'), [1])
+      assert.deepEqual(await keyCounts('经典'), [1], 'a tag repeated in a listing counts once')
+      // One statement: a new title twice, a known tag three times, and a book the store lists already
+      // (skipped, so its new title gets no keys).
+      const added = await db.transaction((tx) =>
+        insertListings(tx, [
+          listing('刀锋', ['经典']),
+          listing('刀锋', ['经典']),
+          listing('面纱', ['经典']),
+          listing('不会上架', ['新标签'], 'sk0'),
+        ]),
+      )
+      assert.equal(added, 3)
+      assert.deepEqual(await keyCounts('刀锋'), [2])
+      assert.deepEqual(await keyCounts('面纱'), [1])
+      assert.deepEqual(await keyCounts('不会上架'), [])
+      assert.deepEqual(await keyCounts('新标签'), [])
+      assert.deepEqual(await keyCounts('经典'), [1], 'until the merge')
+      // The merge sets it, for the listings it takes only: one batch of two, then the rest.
+      assert.equal(await mergeQueued(db, 2), 2)
+      assert.deepEqual(await keyCounts('经典'), [4])
+      while ((await mergeQueued(db, 2)) > 0) {}
+      assert.deepEqual(await keyCounts('经典'), [4])
+      await assertKeysCounted(db)
+      // A delete sets its texts' counts itself.
+      await db.query(`DELETE FROM listings WHERE title = '刀锋'`)
+      assert.deepEqual(await keyCounts('经典'), [2])
+      assert.deepEqual(await keyCounts('刀锋'), [0])
+      await assertKeysCounted(db)
+    } finally {
+      await dispose()
+    }
+  })
+
+  test('listings added and deleted while merges run leave every key with its text’s count', async () => {
+    const { db, dispose } = await freshDb({ poolSize: 8 })
+    try {
+      await db.query(`INSERT INTO users (user_id, password_hash) VALUES ('sr-owner', 'x')`)
+      await db.query(`INSERT INTO stores (store_id, owner_id) VALUES ('sr', 'sr-owner')`)
+      const tags = ['散文', '诗歌', '戏剧', '小说']
+      let n = 0
+      const add = (k: number) =>
+        db.transaction((tx) =>
+          insertListings(tx, [
+            {
+              ...syntheticListing(n++, { storeIds: ['sr'], seed: 6, idPrefix: 'sr' }),
+              title: `书名${k % 5}`,
+              author: `作者${k % 3}`,
+              tags: [tags[k % 4] as string, tags[(k + 1) % 4] as string],
+            },
+          ]),
+        )
+      let adding = true
+      let deleted = 0
+      const merging = async () => {
+        while (adding) if ((await mergeQueued(db, 1)) === 0) await new Promise((r) => setTimeout(r, 2))
+      }
+      const writer = async (w: number) => {
+        for (let i = 0; i < 16; i++) {
+          await add(w * 100 + i)
+          if (i % 2 === 1) {
+            // Another writer's listing of the title, as often as not.
+            const r = await db.query(
+              `DELETE FROM listings WHERE doc = (SELECT min(doc) FROM listings WHERE store_id = 'sr' AND title = $1)`,
+              [`书名${(w + i) % 5}`],
+            )
+            deleted += r.rowCount ?? 0
+          }
+        }
+      }
+      const mergers = [merging(), merging(), merging()]
+      await Promise.all([0, 1, 2, 3, 4, 5].map(writer))
+      adding = false
+      await Promise.all(mergers)
+      await mergeQueue(db)
+      await assertKeysCounted(db)
+      const listed = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM listings WHERE store_id = 'sr'`,
+      )
+      assert.ok(deleted > 0)
+      assert.equal(listed.rows[0]?.n, 6 * 16 - deleted)
+    } finally {
+      await dispose()
     }
   })
 
