@@ -52,7 +52,8 @@ let markTable: Uint8Array | undefined
 function bmpMarks(): Uint8Array {
   if (markTable) return markTable
   markTable = new Uint8Array(0x10000)
-  for (let c = 0; c < 0x10000; c++) if (c < 0xd800 || c > 0xdfff) markTable[c] = MARK.test(String.fromCharCode(c)) ? 1 : 0
+  for (let c = 0; c < 0x10000; c++)
+    if (c < 0xd800 || c > 0xdfff) markTable[c] = MARK.test(String.fromCharCode(c)) ? 1 : 0
   return markTable
 }
 
