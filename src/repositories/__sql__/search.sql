@@ -622,9 +622,9 @@ WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits, c1 AS out FROM (
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
        GROUP BY b.block) raw),
-        c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
+        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
+        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) AS queued,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
               WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384 AND l.stock_level <= 0) AS queued_out FROM c
@@ -645,9 +645,9 @@ WITH m AS (SELECT block, (c0) AS bits, NULL::bit(16384) AS out FROM (SELECT b.bl
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
        GROUP BY b.block) raw),
-        c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
+        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, substring(varbit_send(c.bits) from 5) AS bits, NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out FROM c
+        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out FROM c
          WHERE c.before < $4::bigint ORDER BY c.block DESC;
 
 -- $1 = 0, $2 = 16384
@@ -665,9 +665,9 @@ WITH m AS (SELECT block, (c0) AS bits, c1 AS out FROM (SELECT b.block, coalesce(
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
        GROUP BY b.block) raw),
-        c AS (SELECT block, bits, out, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
+        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
                 FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
+        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) AS queued,
             (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
               WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384 AND l.stock_level <= 0) AS queued_out FROM c
