@@ -834,6 +834,15 @@ AS $function$
   UNION ALL SELECT 'l', '';
 $function$;
 
+CREATE OR REPLACE FUNCTION search_lexeme_query(lexeme text, weights text)
+ RETURNS tsquery
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE WHEN lexeme <> ''
+              THEN ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''' || weights)::tsquery END;
+$function$;
+
 CREATE OR REPLACE FUNCTION search_pending_bits(kinds "char"[], keys text[])
  RETURNS TABLE(kind "char", key text, block integer, bits bit)
  LANGUAGE plpgsql
@@ -844,9 +853,26 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-  WITH queued AS MATERIALIZED (SELECT * FROM search_pending_keys() q WHERE q.kind IS NOT NULL)
-  SELECT q.kind, q.key, (q.doc / 16384)::int, B'1'::bit(16384) >> (q.doc % 16384)::int
-    FROM queued q JOIN unnest(kinds, keys) AS w(kind, key) ON w.kind = q.kind AND w.key = q.key;
+  SELECT w.kind, w.key, (l.doc / 16384)::int, B'1'::bit(16384) >> (l.doc % 16384)::int
+    FROM unnest(kinds, keys) AS w(kind, key)
+    CROSS JOIN LATERAL (SELECT CASE w.kind WHEN 'A' THEN search_lexeme_query(w.key, ':A')
+                                           WHEN 'B' THEN search_lexeme_query(w.key, ':B')
+                                           WHEN 'k' THEN search_lexeme_query(w.key, ':B')
+                                           WHEN 'w' THEN search_lexeme_query(w.key, '')
+                                           WHEN 'g' THEN search_lexeme_query(w.key, '') END AS q) x
+    CROSS JOIN search_pending p
+    JOIN listings l ON l.doc = p.doc
+   WHERE CASE w.kind
+           WHEN 'w' THEN l.search_vec @@ x.q
+           WHEN 'A' THEN l.search_vec @@ x.q
+           WHEN 'B' THEN l.search_vec @@ x.q
+           WHEN 'k' THEN l.author_tags_vec @@ x.q
+           WHEN 'g' THEN char_length(w.key) = 2 AND l.title_grams @@ x.q
+           WHEN 't' THEN w.key = ANY (l.tags)
+           WHEN 's' THEN l.store_id = w.key
+           WHEN 'l' THEN w.key = ''
+           ELSE false
+         END;
 END
 $function$;
 
@@ -879,9 +905,12 @@ BEGIN
     RETURN;
   END IF;
   RETURN QUERY
-  SELECT q.key, count(*)::int
-    FROM search_pending_keys() q
-   WHERE q.kind IS NULL AND q.key = ANY (terms)
+  SELECT t.term, count(*)::int
+    FROM (SELECT DISTINCT u.term FROM unnest(terms) AS u(term)) t
+    CROSS JOIN LATERAL (SELECT search_lexeme_query(t.term, '') AS q) x
+    CROSS JOIN search_pending p
+    JOIN listings l ON l.doc = p.doc
+   WHERE l.search_vec @@ x.q OR l.author_tags_vec @@ x.q OR l.title_grams @@ x.q
    GROUP BY 1;
 END
 $function$;

@@ -99,6 +99,50 @@ test('searches read queued listings beside merged ones, and answer the same once
   await assertSearchIndexExact(db)
 })
 
+test('a queued listing is found under exactly the keys search_keys_of gives it, odd characters included', async () => {
+  await mergeAllQueued(db)
+  const odd = ["it's", 'a\\b', "\\'", 'a:b', 'x & y', '!(z)', 'w:*', '😀']
+  await insertOne({ title: `Quirk ${odd.join(' ')}`, tags: odd })
+  await insertOne({ title: '心灵的力量', author: 'Ärger', tags: ['传记', '传记'] })
+  // Every key the queued listings have, by search_keys_of, and keys they do not have.
+  const keys = await db.query<{ kind: string | null; key: string; listings: number }>(
+    `SELECT kind::text AS kind, key, count(DISTINCT doc)::int AS listings FROM search_pending_keys() GROUP BY 1, 2`,
+  )
+  const bits = keys.rows.filter((k) => k.kind !== null)
+  const terms = keys.rows.filter((k) => k.kind === null)
+  assert.ok(bits.some((k) => k.kind === 't' && k.key === "it's"))
+  const absent = ['w', 'A', 'B', 'k', 'g', 't', 's', 'l'].map((kind) => ({ kind, key: `absent'\\${kind}` }))
+  // Every lexeme asked under every kind of lexeme: one of the wrong weight or of another column is not
+  // a key of that kind (the author's words are in author_tags_vec with weight A, not 'k').
+  const isKey = new Set(bits.map((k) => `${k.kind} ${k.key}`))
+  const crossed = terms.flatMap((t) =>
+    ['w', 'A', 'B', 'k', 'g']
+      .filter((kind) => !isKey.has(`${kind} ${t.key}`))
+      .map((kind) => ({ kind, key: t.key })),
+  )
+  assert.ok(crossed.some((k) => k.kind === 'k' && k.key === 'arger'))
+  const asked = [...bits, ...absent, ...crossed]
+  const found = await db.query<{ kind: string; key: string; n: number }>(
+    `SELECT kind::text AS kind, key, count(*)::int AS n FROM search_pending_bits($1::"char"[], $2::text[]) GROUP BY 1, 2`,
+    [asked.map((k) => k.kind), asked.map((k) => k.key)],
+  )
+  const expected = new Map(bits.map((k) => [`${k.kind} ${k.key}`, k.listings]))
+  assert.deepEqual(
+    new Map(found.rows.map((r) => [`${r.kind} ${r.key}`, r.n])),
+    expected,
+    'every key found in as many queued listings as have it, and no other',
+  )
+  const counted = await db.query<{ term: string; listings: number }>(
+    'SELECT term, listings FROM search_pending_terms($1::text[])',
+    [[...terms.map((t) => t.key), ...terms.map((t) => t.key), "absent'\\"]],
+  )
+  assert.deepEqual(
+    new Map(counted.rows.map((r) => [r.term, r.listings])),
+    new Map(terms.map((t) => [t.key, t.listings])),
+  )
+  await mergeAllQueued(db)
+})
+
 test("a queued listing's words are typo candidates before it is merged", async () => {
   await insertOne({ title: 'Zephyrine Almanac' })
   assert.equal(await queuedCount(db), 1)
