@@ -57,8 +57,11 @@ function bmpMarks(): Uint8Array {
   return markTable
 }
 
-/** Each BMP character normalised on its own, filled in as characters are met. */
-const foldedChar: (string | undefined)[] = []
+/**
+ * Each BMP character normalised on its own, filled in as characters are met. Allocated whole: an
+ * array written at scattered indexes from empty would turn into a hash table.
+ */
+const foldedChar: (string | undefined)[] = new Array(0x10000)
 
 /** Code units of the code point starting at `i`: 2 for a surrogate pair, else 1 (a lone surrogate too). */
 function unitsAt(text: string, i: number): number {
@@ -68,13 +71,17 @@ function unitsAt(text: string, i: number): number {
   return d >= 0xdc00 && d <= 0xdfff ? 2 : 1
 }
 
-function isMarkAt(text: string, i: number, units: number, marks: Uint8Array): boolean {
-  return units === 1 ? marks[text.charCodeAt(i)] === 1 : MARK.test(text.slice(i, i + 2))
+/** Whether the code point at `i`, `width` code units long, is a combining mark. */
+function isMarkAt(text: string, i: number, width: number, marks: Uint8Array): boolean {
+  return width === 1 ? marks[text.charCodeAt(i)] === 1 : MARK.test(text.slice(i, i + 2))
 }
 
-/** Scratch space for normaliseWithOffsets, grown as needed and reused (the call is synchronous). */
-let units = new Uint16Array(1024)
-let offsets = new Uint32Array(1024)
+/**
+ * Scratch space of normaliseWithOffsets, grown as needed and reused (the call is synchronous): the
+ * normalised text's code units, and for each the original offset it came from.
+ */
+let foldedUnits = new Uint16Array(1024)
+let originOffsets = new Uint32Array(1024)
 
 /** Converts code units to a string a slice at a time (an argument list has a length limit). */
 function unitsToString(from: Uint16Array): string {
@@ -96,35 +103,37 @@ export function normaliseWithOffsets(text: string): { folded: string; origin: Ui
   const marks = bmpMarks()
   let length = 0
   const put = (unit: number, from: number) => {
-    if (length === units.length) {
-      const grownUnits = new Uint16Array(units.length * 2)
-      grownUnits.set(units)
-      units = grownUnits
-      const grownOffsets = new Uint32Array(offsets.length * 2)
-      grownOffsets.set(offsets)
-      offsets = grownOffsets
+    if (length === foldedUnits.length) {
+      const units = new Uint16Array(length * 2)
+      units.set(foldedUnits)
+      foldedUnits = units
+      const origins = new Uint32Array(length * 2)
+      origins.set(originOffsets)
+      originOffsets = origins
     }
-    units[length] = unit
-    offsets[length++] = from
+    foldedUnits[length] = unit
+    originOffsets[length++] = from
   }
   for (let i = 0; i < text.length; ) {
     let end = i + unitsAt(text, i)
     while (end < text.length) {
-      const n = unitsAt(text, end)
-      if (!isMarkAt(text, end, n, marks)) break
-      end += n
+      const width = unitsAt(text, end)
+      if (!isMarkAt(text, end, width, marks)) break
+      end += width
     }
     let piece: string
     if (end === i + 1) {
       const c = text.charCodeAt(i)
-      piece = foldedChar[c] ?? normalise(text[i] as string)
-      foldedChar[c] = piece
+      piece = foldedChar[c] ??= normalise(text[i] as string)
     } else piece = normalise(text.slice(i, end))
     for (let k = 0; k < piece.length; k++) put(piece.charCodeAt(k), i)
     i = end
   }
   put(0, text.length)
-  return { folded: unitsToString(units.subarray(0, length - 1)), origin: offsets.subarray(0, length) }
+  return {
+    folded: unitsToString(foldedUnits.subarray(0, length - 1)),
+    origin: originOffsets.subarray(0, length),
+  }
 }
 
 /** The character (code point) just before / at a position of a string, or '' at its ends. */
