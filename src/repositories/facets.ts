@@ -91,21 +91,23 @@ async function countFromBitmaps(
   const { match, raw, col } = bitmapMatch(plan.match)
   const size = sql.literal(BITMAP_BLOCK)
   // The block's listings out of stock: the bits of kind 'o', except for the listings queued for theirs,
-  // whose stock is read from the listing (migration 022).
-  const inBlock = sql`p.doc >= c.block::bigint * ${size} AND p.doc < (c.block + 1)::bigint * ${size}`
+  // whose stock is read from the listing (migration 022): the block's queue rows, read once, give both.
   const stock =
     plan.stock === 'bitmaps'
       ? {
           bits: col('o', ''),
           // Only the matching listings' bits: the others are never looked at.
-          columns: sql`${bitmapBytes(sql`c.out & c.bits`)} AS out,
-            (SELECT array_agg((p.doc % ${size})::int) FROM search_stock_pending p WHERE ${inBlock}) AS queued,
-            (SELECT array_agg((p.doc % ${size})::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
-              WHERE ${inBlock} AND l.stock_level <= 0) AS queued_out`,
+          columns: sql`${bitmapBytes(sql`c.out & c.bits`)} AS out, s.queued, s.queued_out`,
+          queue: sql`LEFT JOIN LATERAL (
+              SELECT array_agg((p.doc % ${size})::int) AS queued,
+                     array_agg((p.doc % ${size})::int) FILTER (WHERE l.stock_level <= 0) AS queued_out
+                FROM search_stock_pending p LEFT JOIN listings l ON l.doc = p.doc
+               WHERE p.doc >= c.block::bigint * ${size} AND p.doc < (c.block + 1)::bigint * ${size}) s ON true`,
         }
       : {
           bits: sql`NULL::bit(${size})`,
           columns: sql`NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out`,
+          queue: sql.empty,
         }
   const r = await query<{
     block: number
@@ -117,10 +119,10 @@ async function countFromBitmaps(
     queued_out: number[] | null
   }>(
     q,
-    sql`WITH m AS (SELECT block, ${match} AS bits, ${stock.bits} AS out FROM (${raw(sql.empty)}) raw),
-        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
-                FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.n, ${bitmapBytes(sql`c.bits`)} AS bits, ${stock.columns} FROM c
+    sql`WITH m AS (SELECT block, bits, out, bit_count(bits)::int AS n
+                   FROM (SELECT block, ${match} AS bits, ${stock.bits} AS out FROM (${raw(sql.empty)}) raw) b),
+        c AS (SELECT block, bits, out, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM m WHERE n > 0)
+        SELECT c.block, c.n, ${bitmapBytes(sql`c.bits`)} AS bits, ${stock.columns} FROM c ${stock.queue}
          WHERE c.before < ${sample ?? Number.MAX_SAFE_INTEGER}::bigint ORDER BY c.block DESC`,
     shapes,
   )

@@ -615,19 +615,20 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- prepared as search_facets_shape_0
 -- $1 = "river", $2 = "", $3 = ["w","o"], $4 = ["river",""], $5 = 9007199254740991
-WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits, c1 AS out FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'o' AND b.key = $2), B'0'::bit(16384)) AS c1
+WITH m AS (SELECT block, bits, out, bit_count(bits)::int AS n
+                   FROM (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits, c1 AS out FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'o' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
-       GROUP BY b.block) raw),
-        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
-                FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
-            (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) AS queued,
-            (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
-              WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384 AND l.stock_level <= 0) AS queued_out FROM c
+       GROUP BY b.block) raw) b),
+        c AS (SELECT block, bits, out, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM m WHERE n > 0)
+        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out, s.queued, s.queued_out FROM c LEFT JOIN LATERAL (
+              SELECT array_agg((p.doc % 16384)::int) AS queued,
+                     array_agg((p.doc % 16384)::int) FILTER (WHERE l.stock_level <= 0) AS queued_out
+                FROM search_stock_pending p LEFT JOIN listings l ON l.doc = p.doc
+               WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) s ON true
          WHERE c.before < $5::bigint ORDER BY c.block DESC;
 
 -- $1 = 0, $2 = 16384
@@ -638,16 +639,16 @@ SELECT coalesce(json_agg(json_build_array(l.doc, l.store_id, l.price, l.tags)), 
 
 -- prepared as search_facets_shape_1
 -- $1 = "history", $2 = ["t"], $3 = ["history"], $4 = 9007199254740991
-WITH m AS (SELECT block, (c0) AS bits, NULL::bit(16384) AS out FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0
+WITH m AS (SELECT block, bits, out, bit_count(bits)::int AS n
+                   FROM (SELECT block, (c0) AS bits, NULL::bit(16384) AS out FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
-       GROUP BY b.block) raw),
-        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
-                FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out FROM c
+       GROUP BY b.block) raw) b),
+        c AS (SELECT block, bits, out, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM m WHERE n > 0)
+        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, NULL AS out, NULL::int[] AS queued, NULL::int[] AS queued_out FROM c 
          WHERE c.before < $4::bigint ORDER BY c.block DESC;
 
 -- $1 = 0, $2 = 16384
@@ -658,19 +659,20 @@ SELECT coalesce(json_agg(json_build_array(l.doc, l.store_id, l.price, l.tags)), 
 
 -- prepared as search_facets_shape_2
 -- $1 = "north-store", $2 = "", $3 = ["s","o"], $4 = ["north-store",""], $5 = 9007199254740991
-WITH m AS (SELECT block, (c0) AS bits, c1 AS out FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'o' AND b.key = $2), B'0'::bit(16384)) AS c1
+WITH m AS (SELECT block, bits, out, bit_count(bits)::int AS n
+                   FROM (SELECT block, (c0) AS bits, c1 AS out FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'o' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
                 FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
       FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
-       GROUP BY b.block) raw),
-        c AS (SELECT block, bits, out, bit_count(bits)::int AS n, sum(bit_count(bits)) OVER (ORDER BY block DESC) - bit_count(bits) AS before
-                FROM m WHERE bit_count(bits) > 0)
-        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out,
-            (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) AS queued,
-            (SELECT array_agg((p.doc % 16384)::int) FROM search_stock_pending p JOIN listings l ON l.doc = p.doc
-              WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384 AND l.stock_level <= 0) AS queued_out FROM c
+       GROUP BY b.block) raw) b),
+        c AS (SELECT block, bits, out, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM m WHERE n > 0)
+        SELECT c.block, c.n, substring(varbit_send(c.bits) from 5) AS bits, substring(varbit_send(c.out & c.bits) from 5) AS out, s.queued, s.queued_out FROM c LEFT JOIN LATERAL (
+              SELECT array_agg((p.doc % 16384)::int) AS queued,
+                     array_agg((p.doc % 16384)::int) FILTER (WHERE l.stock_level <= 0) AS queued_out
+                FROM search_stock_pending p LEFT JOIN listings l ON l.doc = p.doc
+               WHERE p.doc >= c.block::bigint * 16384 AND p.doc < (c.block + 1)::bigint * 16384) s ON true
          WHERE c.before < $5::bigint ORDER BY c.block DESC;
 
 -- $1 = 0, $2 = 16384
