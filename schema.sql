@@ -876,16 +876,6 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION search_pending_keys()
- RETURNS TABLE(doc bigint, kind "char", key text)
- LANGUAGE sql
- STABLE
-AS $function$
-  SELECT p.doc, e.kind, e.key
-    FROM search_pending p JOIN listings l ON l.doc = p.doc,
-         search_keys_of(l.store_id, l.tags, l.search_vec, l.author_tags_vec, l.title_grams) e;
-$function$;
-
 CREATE OR REPLACE FUNCTION search_pending_lock(docs bigint[])
  RETURNS bigint[]
  LANGUAGE sql

@@ -65,3 +65,6 @@ BEGIN
    GROUP BY 1;
 END
 $$;
+
+-- The expansion the two functions above read (migration 021); nothing else does.
+DROP FUNCTION search_pending_keys();
