@@ -126,6 +126,7 @@ export function addToolCommands(program: Command, env: Env): Command {
     .option('--text-bytes <n>', 'bytes of intro and content per book', positiveNumber, 3000)
     .option('--stores <n>', 'stores the books of a round are spread over, in turn', positiveNumber, 1)
     .option('--seed <n>', 'seed of the generated books', wholeNumber, 1)
+    .option('--warmup <n>', 'books added untimed on each database before the first round', wholeNumber, 20)
     .action((o) =>
       run('bench-add-book', async () => {
         const urls: string[] = o.db.length > 0 ? o.db : env.DATABASE_URL ? [env.DATABASE_URL] : []
@@ -141,6 +142,7 @@ export function addToolCommands(program: Command, env: Env): Command {
               textBytes: o.textBytes,
               stores: o.stores,
               seed: o.seed,
+              warmup: o.warmup,
             },
             env,
           ),
