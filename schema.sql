@@ -821,6 +821,7 @@ AS $function$
   SELECT NULL::"char", x.term
     FROM (SELECT lexeme FROM unnest(v) UNION SELECT lexeme FROM unnest(at) UNION SELECT lexeme FROM unnest(g))
          AS x(term)
+   WHERE search_typo_term(x.term)
   UNION ALL
   SELECT k.kind, u.lexeme
     FROM unnest(v) AS u,
@@ -896,7 +897,7 @@ BEGIN
   END IF;
   RETURN QUERY
   SELECT t.term, count(*)::int
-    FROM (SELECT DISTINCT u.term FROM unnest(terms) AS u(term)) t
+    FROM (SELECT DISTINCT u.term FROM unnest(terms) AS u(term) WHERE search_typo_term(u.term)) t
     CROSS JOIN LATERAL (SELECT search_lexeme_query(t.term, '') AS q) x
     CROSS JOIN search_pending p
     JOIN listings l ON l.doc = p.doc
@@ -944,6 +945,16 @@ BEGIN
   INSERT INTO search_stock_pending AS p (doc) VALUES (NEW.doc) ON CONFLICT (doc) DO UPDATE SET doc = p.doc;
   RETURN NULL;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION search_typo_term(term text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT term ~ ('^[A-Za-z\u00aa-\u02e4\u1d00-\u1eff\u2071\u207f\u2090-\u209c\u212a\u212b\u2132\u214e'
+                 '\u2160-\u2188\u2c60-\u2c7f\ua720-\ua7ff\uab30-\uab6f\ufb00-\ufb06\uff21-\uff3a\uff41-\uff5a'
+                 '\U00010780-\U000107bf\U0001df00-\U0001dfff]{4,}$');
 $function$;
 
 CREATE OR REPLACE FUNCTION suggestion_keys_sync(kinds "char"[], texts text[])

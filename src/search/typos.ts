@@ -6,7 +6,11 @@
  * edits would leave `pyhton` unfound).
  */
 
-/** Shortest word, in letters, that gets typo candidates: below it, one edit reaches too many other words. */
+/**
+ * Shortest word, in letters, that gets typo candidates: below it, one edit reaches too many other words.
+ * The vocabulary keeps only the terms a candidate can be (search_typo_term, migration 026: Latin
+ * letters, at least TYPO_MIN_LETTERS - 1); test/search/search-typos.test.ts holds the two together.
+ */
 export const TYPO_MIN_LETTERS = 5
 /** Most candidates kept per word, most frequent first: a word with many neighbours cannot blow up the query. */
 export const MAX_TYPO_CANDIDATES = 8

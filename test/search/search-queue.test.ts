@@ -114,14 +114,24 @@ test('a queued listing is found under exactly the keys search_keys_of gives it, 
   const bits = keys.rows.filter((k) => k.kind !== null)
   const terms = keys.rows.filter((k) => k.kind === null)
   assert.ok(bits.some((k) => k.kind === 't' && k.key === "it's"))
+  // Every lexeme of the three columns; the terms are those of the typo vocabulary (migration 026).
+  const lexemes = (
+    await db.query<{ lexeme: string }>(
+      `SELECT DISTINCT u.lexeme FROM search_pending p JOIN listings l ON l.doc = p.doc,
+              unnest(tsvector_to_array(l.search_vec) || tsvector_to_array(l.author_tags_vec)
+                     || tsvector_to_array(l.title_grams)) AS u(lexeme)`,
+    )
+  ).rows.map((r) => r.lexeme)
+  assert.ok(lexemes.includes('心灵') && !terms.some((t) => t.key === '心灵'))
+  assert.ok(terms.some((t) => t.key === 'quirk'))
   const absent = ['w', 'A', 'B', 'k', 'g', 't', 's', 'l'].map((kind) => ({ kind, key: `absent'\\${kind}` }))
   // Every lexeme asked under every kind of lexeme: one of the wrong weight or of another column is not
   // a key of that kind (the author's words are in author_tags_vec with weight A, not 'k').
   const isKey = new Set(bits.map((k) => `${k.kind} ${k.key}`))
-  const crossed = terms.flatMap((t) =>
+  const crossed = lexemes.flatMap((lexeme) =>
     ['w', 'A', 'B', 'k', 'g']
-      .filter((kind) => !isKey.has(`${kind} ${t.key}`))
-      .map((kind) => ({ kind, key: t.key })),
+      .filter((kind) => !isKey.has(`${kind} ${lexeme}`))
+      .map((kind) => ({ kind, key: lexeme })),
   )
   assert.ok(crossed.some((k) => k.kind === 'k' && k.key === 'arger'))
   const asked = [...bits, ...absent, ...crossed]
@@ -137,7 +147,7 @@ test('a queued listing is found under exactly the keys search_keys_of gives it, 
   )
   const counted = await db.query<{ term: string; listings: number }>(
     'SELECT term, listings FROM search_pending_terms($1::text[])',
-    [[...terms.map((t) => t.key), ...terms.map((t) => t.key), "absent'\\"]],
+    [[...lexemes, ...terms.map((t) => t.key), "absent'\\"]],
   )
   assert.deepEqual(
     new Map(counted.rows.map((r) => [r.term, r.listings])),

@@ -11,6 +11,7 @@ import {
   oneEditApart,
   oneEditVariants,
   pickCandidates,
+  TYPO_MIN_LETTERS,
   typoEligible,
 } from '../../src/search/typos.ts'
 import { syntheticListing } from '../../tools/catalog/synthetic.ts'
@@ -148,6 +149,32 @@ test('one edit: insertion, deletion, substitution and transposition, and only th
   assert.ok(typoEligible('pyhton') && typoEligible('crème'))
   for (const w of ['java', 'jaav', 'python3', '12345', '美丽心灵啊', 'py thon'])
     assert.ok(!typoEligible(w), w)
+})
+
+test('the vocabulary (search_typo_term, migration 026) keeps every word a candidate can be, and only Latin words', async () => {
+  // Every letter of the Latin script as this process knows it, in a word of the shortest length a
+  // candidate can have (an eligible word with one letter deleted), and one letter shorter.
+  const latin: string[] = []
+  for (let c = 0; c <= 0x10ffff; c++)
+    if ((c < 0xd800 || c > 0xdfff) && /^\p{Script=Latin}$/u.test(String.fromCodePoint(c)))
+      latin.push(String.fromCodePoint(c))
+  assert.ok(latin.length > 1000)
+  const kept = async (words: string[]) =>
+    (
+      await t.db.query<{ w: string }>('SELECT w FROM unnest($1::text[]) AS w WHERE search_typo_term(w)', [
+        words,
+      ])
+    ).rows.map((r) => r.w)
+  const shortest = latin.map((l) => l.repeat(TYPO_MIN_LETTERS - 1))
+  assert.deepEqual(await kept(shortest), shortest)
+  assert.deepEqual(await kept(latin.map((l) => l.repeat(TYPO_MIN_LETTERS - 2))), [])
+  // Every variant of eligible words, accented and not, is one the vocabulary keeps.
+  const variants = ['bjørn', 'straße', 'naive', 'python'].flatMap(oneEditVariants)
+  assert.deepEqual(await kept(variants), variants)
+  assert.deepEqual(
+    await kept(['心灵心灵', '1234', '2024年出版', 'книга', 'βιβλίο', 'abc1', 'ab cd', 'café-bar']),
+    [],
+  )
 })
 
 test('candidates: most frequent first, at most MAX_TYPO_CANDIDATES per word', () => {

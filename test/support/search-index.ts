@@ -7,7 +7,9 @@ import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 /**
  * What each bitmap kind and search_terms must hold, recomputed here from the listings' own columns
  * (written out again rather than through the migration's search_keys_of, so that a wrong rule there
- * fails too): one row per (kind, key, doc) whose bit must be set, and per term the listings holding it.
+ * fails too): one row per (kind, key, doc) whose bit must be set, and per term of the typo vocabulary
+ * (search_typo_term, migration 026, held to the application's rule in search-typos.test.ts) the
+ * listings holding it.
  */
 const EXPECTED_BITS = `
   SELECT 'w' AS kind, u.lexeme AS key, l.doc FROM listings l, unnest(l.search_vec) u WHERE cardinality(u.weights) > 0
@@ -24,6 +26,7 @@ const EXPECTED_TERMS = `
     SELECT u.lexeme AS term, l.doc FROM listings l, unnest(l.search_vec) u
     UNION ALL SELECT u.lexeme, l.doc FROM listings l, unnest(l.author_tags_vec) u
     UNION ALL SELECT u.lexeme, l.doc FROM listings l, unnest(l.title_grams) u) x
+  WHERE search_typo_term(term)
   GROUP BY term`
 
 const count = async (q: Queryable, statement: string) =>
