@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { insertListings, type NewListing } from '../../src/repositories/listings.ts'
 import { mergeAllQueued } from '../../src/repositories/search/pending.ts'
+import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import { ENGINE, freshDb, type TestDb } from '../support/helpers.ts'
 
 let t: TestDb
@@ -18,24 +19,10 @@ after(() => t.dispose())
 function wideListing(): NewListing {
   const text = '美丽心灵 a beautiful mind 数学 经济学 '.repeat(150)
   return {
-    storeId: 'zip-store',
+    ...syntheticListing(0, { storeIds: ['zip-store'] }),
     bookId: 'zip-book',
-    title: '美丽心灵',
-    author: '西尔维娅·娜萨',
-    publisher: null,
-    originalTitle: null,
-    translator: null,
-    pubYear: null,
-    pages: null,
-    price: 100,
-    binding: null,
-    isbn: null,
-    authorIntro: null,
     bookIntro: text,
     content: text,
-    tags: ['传记'],
-    extra: {},
-    stockLevel: 1,
   }
 }
 
