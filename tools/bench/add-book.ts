@@ -138,6 +138,37 @@ async function addBooks(
   }
 }
 
+/** A database measured, with the service and merger that add books to it. */
+interface Target {
+  url: string
+  db: Db
+  seller: SellerService
+  merger?: SearchMerger
+  name: string
+}
+
+/** The letter a database goes by in the output: A, B, … in the order given. */
+const letterOf = (i: number) => String.fromCharCode(65 + i)
+
+/**
+ * Runs `run` with stores of the bench owner's own, then deletes them with their books, so that every
+ * round starts from the same catalogue.
+ */
+async function inOwnStores<T>(
+  t: Target,
+  owner: string,
+  storeIds: string[],
+  run: () => Promise<T>,
+): Promise<T> {
+  for (const storeId of storeIds) await t.seller.createStore(owner, storeId)
+  try {
+    return await run()
+  } finally {
+    await t.db.query('DELETE FROM listings WHERE store_id = ANY($1)', [storeIds])
+    await t.db.query('DELETE FROM stores WHERE store_id = ANY($1)', [storeIds])
+  }
+}
+
 /** What a database is: its name, last migration and number of listings. */
 async function describe(db: Db, url: string): Promise<string> {
   const r = await db.query<{ version: string; listings: number }>(
@@ -151,7 +182,7 @@ async function describe(db: Db, url: string): Promise<string> {
 export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, string | undefined>) {
   const config = loadConfig({ ...env, DATABASE_URL: o.urls[0] })
   const hasher = new PasswordHasher(config.passwordMemoryKiB)
-  const targets: { url: string; db: Db; seller: SellerService; merger?: SearchMerger; name: string }[] = []
+  const targets: Target[] = []
   const runId = randomBytes(4).toString('hex')
   const owner = `addbench_${runId}`
   const rows: (string | number)[][] = []
@@ -182,17 +213,16 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
         await hasher.hash(randomBytes(16).toString('hex')),
       ])
     }
-    for (const [i, t] of targets.entries()) {
-      if (o.warmup === 0) break
-      const storeId = `addbench_${runId}_warmup_${i}`
-      await t.seller.createStore(owner, storeId)
-      const books = Array.from({ length: o.warmup }, (_, k) =>
-        benchBook(k, o.textBytes, o.seed, `${storeId}_`),
-      )
-      await addBooks(t.seller, t.merger, owner, [storeId], books, 1, `warm-up ${String.fromCharCode(65 + i)}`)
-      await t.db.query('DELETE FROM listings WHERE store_id = $1', [storeId])
-      await t.db.query('DELETE FROM stores WHERE store_id = $1', [storeId])
-    }
+    if (o.warmup > 0)
+      for (const [i, t] of targets.entries()) {
+        const storeIds = [`addbench_${runId}_warmup_${i}`]
+        const books = Array.from({ length: o.warmup }, (_, k) =>
+          benchBook(k, o.textBytes, o.seed, `${storeIds[0]}_`),
+        )
+        await inOwnStores(t, owner, storeIds, () =>
+          addBooks(t.seller, t.merger, owner, storeIds, books, 1, `warm-up ${letterOf(i)}`),
+        )
+      }
     const sample = benchBook(0, o.textBytes, o.seed, 'x')
     const textBytes = utf8(`${sample.book_intro}${sample.content}`)
     process.stderr.write(
@@ -204,23 +234,21 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
       for (const [i, t] of targets.entries()) {
         const prefix = `addbench_${runId}_${round}_${i}`
         const storeIds = Array.from({ length: o.stores }, (_, k) => `${prefix}_${k}`)
-        for (const storeId of storeIds) await t.seller.createStore(owner, storeId)
         const books = (from: number) =>
           Array.from({ length: o.books }, (_, k) => benchBook(from + k, o.textBytes, o.seed, `${prefix}_`))
-        const tag = `round ${round} ${String.fromCharCode(65 + i)}`
-        const seq = await addBooks(t.seller, t.merger, owner, storeIds, books(0), 1, `${tag} one at a time`)
-        const par = await addBooks(
-          t.seller,
-          t.merger,
-          owner,
-          storeIds,
-          books(o.books),
-          o.concurrency,
-          `${tag} ${o.concurrency} at once`,
-        )
-        // The round's books go, so that every round starts from the same catalogue.
-        await t.db.query('DELETE FROM listings WHERE store_id = ANY($1)', [storeIds])
-        await t.db.query('DELETE FROM stores WHERE store_id = ANY($1)', [storeIds])
+        const tag = `round ${round} ${letterOf(i)}`
+        const [seq, par] = await inOwnStores(t, owner, storeIds, async () => [
+          await addBooks(t.seller, t.merger, owner, storeIds, books(0), 1, `${tag} one at a time`),
+          await addBooks(
+            t.seller,
+            t.merger,
+            owner,
+            storeIds,
+            books(o.books),
+            o.concurrency,
+            `${tag} ${o.concurrency} at once`,
+          ),
+        ])
         const entry = byTarget.get(t.url) ?? { seq: [], par: [] }
         entry.seq.push(seq)
         entry.par.push(par)
@@ -231,7 +259,7 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
         ] as const)
           rows.push([
             round,
-            String.fromCharCode(65 + i),
+            letterOf(i),
             how,
             r.booksPerS.toFixed(0),
             fmt(r.p50),
@@ -248,11 +276,11 @@ export async function benchAddBook(o: AddBookBenchOptions, env: Record<string, s
       await t.db.close()
     }
   }
-  const names = targets.map((t, i) => `${String.fromCharCode(65 + i)}: ${t.name}`)
+  const names = targets.map((t, i) => `${letterOf(i)}: ${t.name}`)
   const medians = targets.map((t, i) => {
     const e = byTarget.get(t.url) as { seq: RunResult[]; par: RunResult[] }
     return [
-      String.fromCharCode(65 + i),
+      letterOf(i),
       median(e.seq.map((r) => r.booksPerS)).toFixed(0),
       fmt(median(e.seq.map((r) => r.p99))),
       median(e.par.map((r) => r.booksPerS)).toFixed(0),
