@@ -27,7 +27,6 @@ import { installAbuseLimits, installBodyBudget, installSecurityHeaders } from '.
 import { searchRoutes } from './routes/search.ts'
 import { sellerRoutes } from './routes/seller/index.ts'
 import { storeRoutes } from './routes/stores.ts'
-import { segmenter } from './search/segmenter.ts'
 import { PasswordHasher } from './security/passwords.ts'
 import { AuthService } from './services/auth.ts'
 import { BuyerService } from './services/buyer.ts'
@@ -241,11 +240,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The facets' copy of the listings' columns is read ahead, in the background (facet-columns.ts).
   app.addHook('onReady', async () => services.catalog.warmFacets(app.log))
   app.addHook('preClose', () => services.catalog.stopWarming())
-  // jieba's dictionary takes about 0.2 s to load: loaded just after start-up rather than by the first
-  // search or add_book, which would otherwise wait for it.
-  app.addHook('onReady', async () => {
-    setImmediate(segmenter)
-  })
   if (!opts.db) app.addHook('onClose', () => db.close())
   return app
 }
