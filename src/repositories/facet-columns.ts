@@ -9,6 +9,7 @@ import type { Queryable } from '../db/db.ts'
 import { query, sql } from '../db/sql.ts'
 import { BITMAP_BLOCK } from '../search/encoding.ts'
 import { PRICE_BUCKETS } from '../search/facets.ts'
+import { offsetsOf } from './search/bitmaps.ts'
 
 /** One block's columns, by offset in the block. */
 export interface Block {
@@ -22,6 +23,14 @@ export interface Block {
   tagCount: Uint16Array
   tags: Int32Array
   tagsUsed: number
+  /** The docs read: a bit each, in bitmapBytes' layout, and how many. */
+  present: Uint8Array
+  presentCount: number
+  /**
+   * The facets of every doc read, by store number, PRICE_BUCKETS index and tag number (grown as
+   * numbers are given): a match holding most of the block is counted as these less the docs it lacks.
+   */
+  all: { stores: Int32Array; price: Int32Array; tags: Int32Array }
 }
 
 const NO_OFFSETS = new Int32Array(0)
@@ -38,8 +47,8 @@ export class FacetColumns {
   readonly storeIds: string[] = ['']
   readonly tagValues: string[] = ['']
 
-  /** The block's columns, with every doc of `offsets` read. */
-  async block(q: Queryable, block: number, offsets: Int32Array, n: number): Promise<Block> {
+  /** The block's columns, with every doc whose bit `bits` sets read (bitmapBytes' layout). */
+  async block(q: Queryable, block: number, bits: Uint8Array | null): Promise<Block> {
     const first = block * BITMAP_BLOCK
     let reading = this.blocks.get(block)
     if (!reading) {
@@ -52,6 +61,7 @@ export class FacetColumns {
     // Docs the block's read did not see (added since, or committed after it) are read here, in the
     // search's own transaction, which sees them.
     const missing: number[] = []
+    const { offsets, n } = bits ? offsetsOf(bits) : { offsets: NO_OFFSETS, n: 0 }
     for (let i = 0; i < n; i++) {
       const at = offsets[i] as number
       if (b.store[at] === 0) missing.push(first + at)
@@ -69,6 +79,13 @@ export class FacetColumns {
       tagCount: new Uint16Array(BITMAP_BLOCK),
       tags: new Int32Array(4 * BITMAP_BLOCK),
       tagsUsed: 0,
+      present: new Uint8Array(BITMAP_BLOCK / 8),
+      presentCount: 0,
+      all: {
+        stores: new Int32Array(0),
+        price: new Int32Array(PRICE_BUCKETS.length),
+        tags: new Int32Array(0),
+      },
     }
     this.fill(b, await this.read(q, sql`l.doc >= ${first} AND l.doc < ${first + BITMAP_BLOCK}`))
     return b
@@ -86,7 +103,7 @@ export class FacetColumns {
     if (last === null || last === undefined) return read
     for (let block = Math.floor(last / BITMAP_BLOCK); block >= 0 && !stop(); block--)
       if (!this.blocks.has(block)) {
-        await this.block(q, block, NO_OFFSETS, 0)
+        await this.block(q, block, null)
         read++
       }
     return read
@@ -103,11 +120,20 @@ export class FacetColumns {
   }
 
   private fill(b: Block, rows: Row[]) {
+    const { all } = b
     for (const [doc, storeId, price, tags] of rows) {
       const at = doc % BITMAP_BLOCK
-      b.store[at] = number(this.storeNumbers, this.storeIds, storeId)
+      // Two searches may read the same missing doc at once: it is added once.
+      if (b.store[at] !== 0) continue
+      const store = number(this.storeNumbers, this.storeIds, storeId)
+      b.store[at] = store
       b.price[at] = price
-      b.bucket[at] = bucketOf(price)
+      const bucket = bucketOf(price)
+      b.bucket[at] = bucket
+      b.present[at >> 3] = (b.present[at >> 3] as number) | (0x80 >> (at & 7))
+      b.presentCount++
+      all.stores = counted(all.stores, store)
+      all.price[bucket] = (all.price[bucket] as number) + 1
       // A listing may repeat a tag; it counts once.
       const distinct = [...new Set(tags ?? [])]
       if (b.tagsUsed + distinct.length > b.tags.length) {
@@ -117,9 +143,24 @@ export class FacetColumns {
       }
       b.tagAt[at] = b.tagsUsed
       b.tagCount[at] = distinct.length
-      for (const tag of distinct) b.tags[b.tagsUsed++] = number(this.tagNumbers, this.tagValues, tag)
+      for (const tag of distinct) {
+        const n = number(this.tagNumbers, this.tagValues, tag)
+        b.tags[b.tagsUsed++] = n
+        all.tags = counted(all.tags, n)
+      }
     }
   }
+}
+
+/** `counts` with one more at index i, grown (to the next power of two) when too short for it. */
+function counted(counts: Int32Array, i: number): Int32Array {
+  let out = counts
+  if (i >= counts.length) {
+    out = new Int32Array(2 ** Math.ceil(Math.log2(i + 1)))
+    out.set(counts)
+  }
+  out[i] = (out[i] as number) + 1
+  return out
 }
 
 /** The lower bounds of the price buckets after the first. */

@@ -10,7 +10,7 @@ import { EXACT_FACET_MATCHES, FACET_TOP, type FacetKind, PRICE_BUCKETS } from '.
 import { type FacetPlan, planFacets } from '../search/plan.ts'
 import type { TextQuery } from '../search/query.ts'
 import type { Block, FacetColumns } from './facet-columns.ts'
-import { bitmapBytes, bitmapMatch, setBits } from './search/bitmaps.ts'
+import { bitmapBytes, bitmapMatch, offsetsOf } from './search/bitmaps.ts'
 import { countByPrice } from './search/browse.ts'
 import { matchSql, type SearchFilters } from './search.ts'
 
@@ -126,17 +126,12 @@ async function countFromBitmaps(
          WHERE c.before < ${sample ?? Number.MAX_SAFE_INTEGER}::bigint ORDER BY c.block DESC`,
     shapes,
   )
-  // The matching offsets of each block, then the columns of every block (read where missing). Each
-  // block's offsets take what its bitmap holds, not a whole block: at 1 000 000 listings a word's
-  // match spans 62 blocks, which took 4 MB a search, for the garbage collector to reclaim.
+  // The columns of every block, read where missing; then the count, which does not await, so that
+  // every block's offsets can share one array (offsetsOf).
   const blocks = []
-  for (const row of r.rows) {
-    const offsets = new Int32Array(row.n)
-    const n = setBits(row.bits, offsets)
-    blocks.push({ row, offsets, n, cols: await columns.block(q, row.block, offsets, n) })
-  }
+  for (const row of r.rows) blocks.push({ row, cols: await columns.block(q, row.block, row.bits) })
   const tally = new Tally(columns, f)
-  for (const { row, offsets, n, cols } of blocks) tally.block(cols, offsets, n, row)
+  for (const { row, cols } of blocks) tally.block(cols, row.bits, row.n, row)
   return {
     tags: top(tally.tags, columns.tagValues).map(([value, count]) => ({ value, count })),
     price: [...tally.price],
@@ -149,6 +144,16 @@ async function countFromBitmaps(
   }
 }
 
+/**
+ * Which of the block being counted are out of stock, one bit each as bitmapBytes has them; shared,
+ * since a block is counted without awaiting, and left all zero.
+ */
+const OUT = new Uint8Array(BITMAP_BLOCK / 8)
+/** No doc out of stock. */
+const NONE_OUT = new Uint8Array(BITMAP_BLOCK / 8)
+/** The docs of a block its match lacks (shared as OUT is). */
+const LACKED = new Uint8Array(BITMAP_BLOCK / 8)
+
 /** Counts of matches, a block at a time, the price and in-stock filters applied. */
 class Tally {
   readonly stores: Int32Array
@@ -159,9 +164,6 @@ class Tally {
   private readonly min: number
   private readonly max: number
   private readonly inStockOnly: boolean
-  /** 1 at the offsets of the block's listings out of stock (while a block is counted). */
-  private readonly out = new Uint8Array(BITMAP_BLOCK)
-  private readonly outAt = new Int32Array(BITMAP_BLOCK)
 
   constructor(columns: FacetColumns, f: SearchFilters) {
     this.stores = new Int32Array(columns.storeIds.length)
@@ -172,58 +174,108 @@ class Tally {
   }
 
   /**
-   * The matches at offsets[0…n) of a block; `stock` says which of the block's listings are out of
-   * stock: the bitmap `out`, corrected for the listings `queued` (those of them `queued_out` are out).
-   * This runs once per match, up to 100 000 times a request.
+   * The `matches` matches of a block, the set bits of `bits`; `stock` says which of the block's
+   * listings are out of stock: the bitmap `out`, corrected for the listings `queued` (those of them
+   * `queued_out` are out).
    */
   block(
     cols: Block,
-    offsets: Int32Array,
-    n: number,
+    bits: Uint8Array,
+    matches: number,
     stock: { out: Uint8Array | null; queued: number[] | null; queued_out: number[] | null },
   ) {
-    const { store, price: prices, bucket, tagAt, tagCount, tags } = cols
-    const { out, stores, price, min, max, inStockOnly } = this
-    const counts = this.tags
-    if (stock.out) {
-      const outAt = this.outAt
-      const outN = setBits(stock.out, outAt)
-      for (let i = 0; i < outN; i++) out[outAt[i] as number] = 1
+    const out = OUT
+    if (stock.out) out.set(stock.out)
+    for (const at of stock.queued ?? []) out[at >> 3] = (out[at >> 3] as number) & ~(0x80 >> (at & 7))
+    for (const at of stock.queued_out ?? []) out[at >> 3] = (out[at >> 3] as number) | (0x80 >> (at & 7))
+    const unfiltered = this.min === Number.NEGATIVE_INFINITY && this.max === Number.POSITIVE_INFINITY
+    if (unfiltered && !this.inStockOnly && 2 * matches > cols.presentCount) {
+      // Most of the block matches (a search for everything matches all of it): the facets of every doc
+      // read, less those of the docs the match lacks, which are fewer to visit.
+      const { present, all } = cols
+      addEach(this.stores, all.stores)
+      addEach(this.tags, all.tags)
+      addEach(this.price, all.price)
+      this.counted += cols.presentCount
+      this.inStock += cols.presentCount
+      for (let i = 0; i < LACKED.length; i++) LACKED[i] = (present[i] as number) & ~(bits[i] as number)
+      const lacked = offsetsOf(LACKED)
+      this.add(cols, lacked.offsets, lacked.n, -1, NONE_OUT)
+      let out = 0
+      for (let i = 0; i < OUT.length; i++) out += bitsSet((OUT[i] as number) & (bits[i] as number))
+      this.inStock -= out
+    } else {
+      const { offsets, n } = offsetsOf(bits)
+      this.add(cols, offsets, n, 1, out)
     }
-    for (const at of stock.queued ?? []) out[at] = 0
-    for (const at of stock.queued_out ?? []) out[at] = 1
+    out.fill(0)
+  }
+
+  /**
+   * Adds `by` (1 or −1) to the counts of each doc at offsets[0…n) that the price and in-stock filters
+   * keep; `out` has the bits of those out of stock. This runs up to 100 000 times a request.
+   */
+  private add(cols: Block, offsets: Int32Array, n: number, by: 1 | -1, out: Uint8Array) {
+    const { store, price: prices, bucket, tagAt, tagCount, tags } = cols
+    const { stores, price, min, max, inStockOnly } = this
+    const counts = this.tags
     let counted = 0
     let inStock = 0
     for (let i = 0; i < n; i++) {
       const at = offsets[i] as number
       const p = prices[at] as number
-      const isOut = out[at] === 1
+      const isOut = ((out[at >> 3] as number) & (0x80 >> (at & 7))) !== 0
       if (p < min || p > max || (inStockOnly && isOut)) continue
       counted++
       if (!isOut) inStock++
       const b = bucket[at] as number
-      price[b] = (price[b] as number) + 1
+      price[b] = (price[b] as number) + by
       const s = store[at] as number
-      stores[s] = (stores[s] as number) + 1
+      stores[s] = (stores[s] as number) + by
       const last = (tagAt[at] as number) + (tagCount[at] as number)
       for (let t = tagAt[at] as number; t < last; t++) {
         const tag = tags[t] as number
-        counts[tag] = (counts[tag] as number) + 1
+        counts[tag] = (counts[tag] as number) + by
       }
     }
-    out.fill(0)
-    this.counted += counted
-    this.inStock += inStock
+    this.counted += by * counted
+    this.inStock += by * inStock
   }
 }
 
-/** The FACET_TOP most frequent values, ties in code point order (as PostgreSQL's "C" collation orders them). */
+/**
+ * Adds each count of `from` to `into`'s. `from` may be longer, with zeros only: its numbers were all
+ * given before `into` was sized, and its length is rounded up.
+ */
+function addEach(into: Int32Array, from: Int32Array) {
+  const n = Math.min(into.length, from.length)
+  for (let i = 0; i < n; i++) into[i] = (into[i] as number) + (from[i] as number)
+}
+
+/** How many bits of a byte are set. */
+function bitsSet(byte: number): number {
+  let n = 0
+  for (let v = byte; v !== 0; v &= v - 1) n++
+  return n
+}
+
+/**
+ * The FACET_TOP most frequent values, ties in code point order (as PostgreSQL's "C" collation orders
+ * them). Only the best so far are kept, in order: a request may count thousands of stores.
+ */
 function top(counts: Int32Array, values: readonly string[]): [string, number][] {
-  const found: [string, number][] = []
-  counts.forEach((count, i) => {
-    if (count > 0) found.push([values[i] as string, count])
-  })
-  return found.sort((a, b) => b[1] - a[1] || byCodePoint(a[0], b[0])).slice(0, FACET_TOP)
+  const before = (i: number, j: number) =>
+    (counts[i] as number) - (counts[j] as number) || byCodePoint(values[j] as string, values[i] as string)
+  const best: number[] = []
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] === 0) continue
+    if (best.length === FACET_TOP && before(i, best[FACET_TOP - 1] as number) <= 0) continue
+    if (best.length < FACET_TOP) best.push(i)
+    let at = best.length - 1
+    for (; at > 0 && before(i, best[at - 1] as number) > 0; at--) best[at] = best[at - 1] as number
+    best[at] = i
+  }
+  return best.map((i) => [values[i] as string, counts[i] as number])
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 } from '../../src/repositories/search/pending.ts'
 import { type SearchFilters, searchListings } from '../../src/repositories/search.ts'
 import { findTypoCandidates } from '../../src/repositories/typos.ts'
+import { BITMAP_BLOCK } from '../../src/search/encoding.ts'
 import { FACET_KINDS } from '../../src/search/facets.ts'
 import { planFacets } from '../../src/search/plan.ts'
 import { parseScope, queryWords, textQuery } from '../../src/search/query.ts'
@@ -285,4 +286,37 @@ test('an order queues its listing for the stock bit only when it takes the last 
   } finally {
     await t.close()
   }
+})
+
+test('two searches that read the same new listings at once add each to the copy once', async () => {
+  const columns = new FacetColumns()
+  await columns.warm(db, () => false)
+  // Listings added after the copy was read: each search finds them missing and reads them.
+  await db.transaction((tx) =>
+    insertListings(
+      tx,
+      Array.from({ length: 30 }, (_, i) => syntheticListing(5000 + i, { storeIds: STORES, seed: 29 })),
+    ),
+  )
+  const docs = (await db.query<{ doc: number }>('SELECT doc::int FROM listings ORDER BY doc DESC LIMIT 30'))
+    .rows
+  const block = Math.floor((docs[0]?.doc ?? 0) / BITMAP_BLOCK)
+  const bits = new Uint8Array(BITMAP_BLOCK / 8)
+  for (const { doc } of docs.filter((d) => Math.floor(d.doc / BITMAP_BLOCK) === block)) {
+    const at = doc % BITMAP_BLOCK
+    bits[at >> 3] = (bits[at >> 3] as number) | (0x80 >> (at & 7))
+  }
+  const [a, b] = await Promise.all([columns.block(db, block, bits), columns.block(db, block, bits)])
+  assert.equal(a, b)
+  const { n } = (
+    await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings WHERE doc / $1 = $2', [
+      BITMAP_BLOCK,
+      block,
+    ])
+  ).rows[0] ?? { n: 0 }
+  assert.equal(a.presentCount, n, 'each listing of the block once')
+  const { total } = await searchListings(db, { filters: {}, sort: 'relevance', limit: 1, offset: 0 })
+  const count = (plan = planFacets({ filters: {} })) =>
+    db.transaction((tx) => searchFacets(tx, columns, undefined, {}, KINDS, { total }, { plan }))
+  assert.deepEqual(await count(), await count({ kind: 'rows', why: 'the reference' }))
 })

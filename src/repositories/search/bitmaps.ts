@@ -47,6 +47,20 @@ export function setBits(bytes: Uint8Array, into: Int32Array): number {
   return n
 }
 
+/**
+ * The offsets setBits writes for offsetsOf: a block's worth (64 kB), which each search would
+ * otherwise allocate for each block it reads, for the garbage collector to reclaim.
+ */
+const SHARED_OFFSETS = new Int32Array(BITMAP_BLOCK)
+
+/**
+ * The offsets of the set bits of a block's bitmap (setBits), in an array every call shares: read them
+ * before the next await, since the next call overwrites them.
+ */
+export function offsetsOf(bytes: Uint8Array): { offsets: Int32Array; n: number } {
+  return { offsets: SHARED_OFFSETS, n: setBits(bytes, SHARED_OFFSETS) }
+}
+
 /** The sums below add levels of 2, 1 and 0 a word at a time: this fails to compile if rank.ts changes them. */
 export const LEVELS: readonly [typeof TITLE, typeof AUTHOR_TAGS, typeof ELSEWHERE] = [2, 1, 0]
 
@@ -254,10 +268,10 @@ export async function searchBitmaps(
   const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r]))
   const docs: number[] = []
   const scores: number[] = []
-  const offsets = new Int32Array(BITMAP_BLOCK)
   for (const part of parts) {
     const bytes = bitsOf.get(part.block)?.[`s${part.set}`]
-    const n = bytes ? setBits(bytes, offsets) : 0
+    if (!bytes) continue
+    const { offsets, n } = offsetsOf(bytes)
     // Newest (highest doc) first: the set's bits from the last.
     for (let i = n - 1, seen = 0; i >= 0 && seen < part.skip + part.take; i--, seen++) {
       if (seen < part.skip) continue
