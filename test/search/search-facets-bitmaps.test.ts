@@ -199,6 +199,12 @@ describe('facets from bitmaps equal the counts over the rows', () => {
         for (let round = 0; round < 15; round++) {
           const mine = docs.filter((_, i) => i % 6 === w || i % 4 === round % 4)
           await db.transaction(async (tx) => {
+            // Rows locked in doc order: the UPDATE alone visits them in the table's order, which
+            // its own new row versions change, and writers crossing orders deadlock (until retries
+            // run out, now and then).
+            await tx.query('SELECT 1 FROM listings WHERE doc = ANY($1::bigint[]) ORDER BY doc FOR UPDATE', [
+              mine,
+            ])
             await tx.query(
               'UPDATE listings SET stock_level = CASE WHEN stock_level > 0 THEN 0 ELSE 3 END WHERE doc = ANY($1::bigint[])',
               [mine],
