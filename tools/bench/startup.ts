@@ -2,13 +2,13 @@
  * `bookstore bench-startup`: how long the server takes from spawn to a 200 from /ready, and its
  * memory then, run from the TypeScript sources through tsx (as `npm start` does) against compiled
  * JavaScript. The compiled copy is built here, into a temporary directory: tsc with
- * rewriteRelativeImportExtensions, the migrations copied beside it, and the PGlite worker started
+ * rewriteRelativeImportExtensions, the files the sources read (migrations, assets) copied beside it, and the PGlite worker started
  * from the compiled thread module instead of through tsx with eval (what a compiled build would
  * do). Each round starts both, in alternating order, on a fresh data directory (migrations
  * included) and again on that directory (a restart). Embedded engine only.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,7 +33,11 @@ function buildCompiled(dir: string): Variant {
     ],
     { stdio: 'inherit' },
   )
-  cpSync(join(ROOT, 'src/db/migrations'), join(dir, 'src/db/migrations'), { recursive: true })
+  // What the sources read beside them at run time (migrations, the shop's assets), not the sources.
+  cpSync(join(ROOT, 'src'), join(dir, 'src'), {
+    recursive: true,
+    filter: (path) => statSync(path).isDirectory() || !path.endsWith('.ts'),
+  })
   cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
   const worker = join(dir, 'src/db/pglite-worker.js')
