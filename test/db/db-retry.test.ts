@@ -45,4 +45,16 @@ describe('retries on PostgreSQL', { skip: DATABASE_URL ? false : 'needs DATABASE
     const n = await t.db.query<{ last_value: number }>('SELECT last_value FROM attempts_c')
     assert.equal(n.rows[0]?.last_value, 5)
   })
+
+  test("a failed statement's error keeps its code and its stack leads back to the caller", async () => {
+    const inTransaction = () => t.db.transaction((tx) => tx.query('SELECT 1 / 0'))
+    for (const failing of [() => t.db.query('SELECT 1 / 0'), inTransaction]) {
+      const err = await failing().then(
+        () => assert.fail('the statement succeeded'),
+        (e: unknown) => e,
+      )
+      assert.equal(pgCode(err), '22012')
+      assert.match(String((err as Error).stack), /db-retry\.test\.ts/)
+    }
+  })
 })
