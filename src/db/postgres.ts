@@ -50,10 +50,18 @@ async function retrying<T>(work: () => Promise<T>, retries = RETRIES): Promise<T
  * collection, as much as the one before had kept, and a full collection followed every few seconds.
  * Through the callback, 9 kB (docs/decisions/2026-12-07-facets-smaller-side.md).
  */
-function send(c: pg.Pool | pg.PoolClient, config: pg.QueryConfig): Promise<pg.QueryResult> {
-  return new Promise((resolve, reject) => {
-    c.query(config, (err: Error | undefined, result: pg.QueryResult) => (err ? reject(err) : resolve(result)))
-  })
+async function send(c: pg.Pool | pg.PoolClient, config: pg.QueryConfig): Promise<pg.QueryResult> {
+  try {
+    return await new Promise((resolve, reject) => {
+      c.query(config, (err: Error | undefined, result: pg.QueryResult) =>
+        err ? reject(err) : resolve(result),
+      )
+    })
+  } catch (err) {
+    // pg's error carries the stack of the socket's read; this one leads back to the caller.
+    if (err instanceof Error) Error.captureStackTrace(err)
+    throw err
+  }
 }
 
 /** A PostgreSQL server through a pool of connections. */
@@ -81,14 +89,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     opts?: QueryOptions,
   ) => {
     const values = params as unknown[] | undefined
-    let r: pg.QueryResult
-    try {
-      r = await send(c, opts?.name ? { name: opts.name, text, values } : { text, values })
-    } catch (err) {
-      // pg's error carries the stack of the socket's read; this one leads back to the caller.
-      if (err instanceof Error) Error.captureStackTrace(err)
-      throw err
-    }
+    const r = await send(c, opts?.name ? { name: opts.name, text, values } : { text, values })
     return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length } satisfies QueryResult<T>
   }
   const retries = opts.replica ? 1 : RETRIES

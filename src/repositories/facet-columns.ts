@@ -9,7 +9,7 @@ import type { Queryable } from '../db/db.ts'
 import { query, sql } from '../db/sql.ts'
 import { BITMAP_BLOCK } from '../search/encoding.ts'
 import { PRICE_BUCKETS } from '../search/facets.ts'
-import { offsetsOf } from './search/bitmaps.ts'
+import { offsetsOf, putBit } from './search/bitmaps.ts'
 
 /** One block's columns, by offset in the block. */
 export interface Block {
@@ -32,8 +32,6 @@ export interface Block {
    */
   all: { stores: Int32Array; price: Int32Array; tags: Int32Array }
 }
-
-const NO_OFFSETS = new Int32Array(0)
 
 /** A listing as read: [doc, store_id, price, tags]. */
 type Row = [number, string, number, string[] | null]
@@ -61,10 +59,9 @@ export class FacetColumns {
     // Docs the block's read did not see (added since, or committed after it) are read here, in the
     // search's own transaction, which sees them.
     const missing: number[] = []
-    const { offsets, n } = bits ? offsetsOf(bits) : { offsets: NO_OFFSETS, n: 0 }
-    for (let i = 0; i < n; i++) {
-      const at = offsets[i] as number
-      if (b.store[at] === 0) missing.push(first + at)
+    if (bits) {
+      const { offsets, n } = offsetsOf(bits, b.present)
+      for (let i = 0; i < n; i++) missing.push(first + (offsets[i] as number))
     }
     if (missing.length > 0) this.fill(b, await this.read(q, sql`l.doc = ANY(${missing}::bigint[])`))
     return b
@@ -130,7 +127,7 @@ export class FacetColumns {
       b.price[at] = price
       const bucket = bucketOf(price)
       b.bucket[at] = bucket
-      b.present[at >> 3] = (b.present[at >> 3] as number) | (0x80 >> (at & 7))
+      putBit(b.present, at, true)
       b.presentCount++
       all.stores = counted(all.stores, store)
       all.price[bucket] = (all.price[bucket] as number) + 1

@@ -10,7 +10,7 @@ import { EXACT_FACET_MATCHES, FACET_TOP, type FacetKind, PRICE_BUCKETS } from '.
 import { type FacetPlan, planFacets } from '../search/plan.ts'
 import type { TextQuery } from '../search/query.ts'
 import type { Block, FacetColumns } from './facet-columns.ts'
-import { bitmapBytes, bitmapMatch, offsetsOf } from './search/bitmaps.ts'
+import { bitmapBytes, bitmapMatch, hasBit, offsetsOf, putBit } from './search/bitmaps.ts'
 import { countByPrice } from './search/browse.ts'
 import { matchSql, type SearchFilters } from './search.ts'
 
@@ -151,8 +151,6 @@ async function countFromBitmaps(
 const OUT = new Uint8Array(BITMAP_BLOCK / 8)
 /** No doc out of stock. */
 const NONE_OUT = new Uint8Array(BITMAP_BLOCK / 8)
-/** The docs of a block its match lacks (shared as OUT is). */
-const LACKED = new Uint8Array(BITMAP_BLOCK / 8)
 
 /** Counts of matches, a block at a time, the price and in-stock filters applied. */
 class Tally {
@@ -184,10 +182,9 @@ class Tally {
     matches: number,
     stock: { out: Uint8Array | null; queued: number[] | null; queued_out: number[] | null },
   ) {
-    const out = OUT
-    if (stock.out) out.set(stock.out)
-    for (const at of stock.queued ?? []) out[at >> 3] = (out[at >> 3] as number) & ~(0x80 >> (at & 7))
-    for (const at of stock.queued_out ?? []) out[at >> 3] = (out[at >> 3] as number) | (0x80 >> (at & 7))
+    if (stock.out) OUT.set(stock.out)
+    for (const at of stock.queued ?? []) putBit(OUT, at, false)
+    for (const at of stock.queued_out ?? []) putBit(OUT, at, true)
     const unfiltered = this.min === Number.NEGATIVE_INFINITY && this.max === Number.POSITIVE_INFINITY
     if (unfiltered && !this.inStockOnly && 2 * matches > cols.presentCount) {
       // Most of the block matches (a search for everything matches all of it): the facets of every doc
@@ -198,17 +195,16 @@ class Tally {
       addEach(this.price, all.price)
       this.counted += cols.presentCount
       this.inStock += cols.presentCount
-      for (let i = 0; i < LACKED.length; i++) LACKED[i] = (present[i] as number) & ~(bits[i] as number)
-      const lacked = offsetsOf(LACKED)
+      const lacked = offsetsOf(present, bits)
       this.add(cols, lacked.offsets, lacked.n, -1, NONE_OUT)
-      let out = 0
-      for (let i = 0; i < OUT.length; i++) out += bitsSet((OUT[i] as number) & (bits[i] as number))
-      this.inStock -= out
+      let matchedOut = 0
+      for (let i = 0; i < OUT.length; i++) matchedOut += bitsSet((OUT[i] as number) & (bits[i] as number))
+      this.inStock -= matchedOut
     } else {
       const { offsets, n } = offsetsOf(bits)
-      this.add(cols, offsets, n, 1, out)
+      this.add(cols, offsets, n, 1, OUT)
     }
-    out.fill(0)
+    OUT.fill(0)
   }
 
   /**
@@ -224,7 +220,7 @@ class Tally {
     for (let i = 0; i < n; i++) {
       const at = offsets[i] as number
       const p = prices[at] as number
-      const isOut = ((out[at >> 3] as number) & (0x80 >> (at & 7))) !== 0
+      const isOut = hasBit(out, at)
       if (p < min || p > max || (inStockOnly && isOut)) continue
       counted++
       if (!isOut) inStock++

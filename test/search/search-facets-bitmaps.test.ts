@@ -11,6 +11,7 @@ import type { Db, QueryOptions } from '../../src/db/db.ts'
 import { FacetColumns } from '../../src/repositories/facet-columns.ts'
 import { type FacetCounts, searchFacets } from '../../src/repositories/facets.ts'
 import { insertListings } from '../../src/repositories/listings.ts'
+import { putBit } from '../../src/repositories/search/bitmaps.ts'
 import {
   mergeAllQueued,
   mergeQueued,
@@ -308,10 +309,8 @@ test('two searches that read the same new listings at once add each to the copy 
     .rows
   const block = Math.floor((docs[0]?.doc ?? 0) / BITMAP_BLOCK)
   const bits = new Uint8Array(BITMAP_BLOCK / 8)
-  for (const { doc } of docs.filter((d) => Math.floor(d.doc / BITMAP_BLOCK) === block)) {
-    const at = doc % BITMAP_BLOCK
-    bits[at >> 3] = (bits[at >> 3] as number) | (0x80 >> (at & 7))
-  }
+  for (const { doc } of docs.filter((d) => Math.floor(d.doc / BITMAP_BLOCK) === block))
+    putBit(bits, doc % BITMAP_BLOCK, true)
   const [a, b] = await Promise.all([columns.block(db, block, bits), columns.block(db, block, bits)])
   assert.equal(a, b)
   const { n } = (

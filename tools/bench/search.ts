@@ -3,9 +3,8 @@
  * (options: `npm run bench:search -- --help`). Runs a fixed, seeded mix of searches through the app,
  * listening on a local port, one request at a time over a keep-alive connection (GET /search/books:
  * HTTP, routing, validation, segmentation, SQL and serialisation), and prints p50/p99 per kind of
- * query; then the
- * same mix as plain ILIKE scans, for comparison; --slowest N lists each kind's N slowest requests with
- * their totals. DATABASE_URL picks PostgreSQL, else PGlite.
+ * query; then the same mix as plain ILIKE scans, for comparison; --slowest N lists each kind's N
+ * slowest requests with their totals. DATABASE_URL picks PostgreSQL, else PGlite.
  */
 
 import { Converter } from 'opencc-js'

@@ -30,18 +30,31 @@ const NO_BITS = sql`B'0'::bit(${sql.literal(BITMAP_BLOCK)})`
  */
 export const bitmapBytes = (bits: Sql): Sql => sql`substring(varbit_send(${bits}) from 5)`
 
+/** The bit of offset `at` in its byte, in bitmapBytes' layout: bit 0 is the first byte's highest. */
+const maskOf = (at: number) => 0x80 >> (at & 7)
+
+/** Whether the bit of offset `at` is set. */
+export const hasBit = (bytes: Uint8Array, at: number): boolean =>
+  ((bytes[at >> 3] as number) & maskOf(at)) !== 0
+
+/** Sets (`on`) or clears the bit of offset `at`. */
+export function putBit(bytes: Uint8Array, at: number, on: boolean): void {
+  const byte = bytes[at >> 3] as number
+  bytes[at >> 3] = on ? byte | maskOf(at) : byte & ~maskOf(at)
+}
+
 /**
- * Writes the offsets of the set bits of a bitmap's bytes (bitmapBytes; bit 0 is the first byte's
- * highest) into `into`, in ascending order; returns how many.
+ * Writes the offsets of the set bits of a bitmap's bytes (bitmapBytes' layout) into `into`, in
+ * ascending order; returns how many.
  */
-export function setBits(bytes: Uint8Array, into: Int32Array): number {
+function setBits(bytes: Uint8Array, into: Int32Array): number {
   let n = 0
   for (let byte = 0; byte < bytes.length; byte++) {
     let v = bytes[byte] as number
     while (v !== 0) {
       const bit = Math.clz32(v) - 24
       into[n++] = byte * 8 + bit
-      v &= ~(0x80 >> bit)
+      v &= ~maskOf(bit)
     }
   }
   return n
@@ -49,16 +62,24 @@ export function setBits(bytes: Uint8Array, into: Int32Array): number {
 
 /**
  * The offsets setBits writes for offsetsOf: a block's worth (64 kB), which each search would
- * otherwise allocate for each block it reads, for the garbage collector to reclaim.
+ * otherwise allocate for each block it reads, for the garbage collector to reclaim; and a block's
+ * bits, for those of one bitmap that another lacks.
  */
 const SHARED_OFFSETS = new Int32Array(BITMAP_BLOCK)
+const SHARED_BITS = new Uint8Array(BITMAP_BLOCK / 8)
 
 /**
- * The offsets of the set bits of a block's bitmap (setBits), in an array every call shares: read them
- * before the next await, since the next call overwrites them.
+ * The offsets of the set bits of a block's bitmap (setBits), those `without` also sets left out, in
+ * an array every call shares: read them before the next await, since the next call overwrites them.
  */
-export function offsetsOf(bytes: Uint8Array): { offsets: Int32Array; n: number } {
-  return { offsets: SHARED_OFFSETS, n: setBits(bytes, SHARED_OFFSETS) }
+export function offsetsOf(bytes: Uint8Array, without?: Uint8Array): { offsets: Int32Array; n: number } {
+  let of = bytes
+  if (without) {
+    for (let i = 0; i < SHARED_BITS.length; i++)
+      SHARED_BITS[i] = (bytes[i] as number) & ~(without[i] as number)
+    of = SHARED_BITS
+  }
+  return { offsets: SHARED_OFFSETS, n: setBits(of, SHARED_OFFSETS) }
 }
 
 /** The sums below add levels of 2, 1 and 0 a word at a time: this fails to compile if rank.ts changes them. */
