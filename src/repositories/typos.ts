@@ -6,8 +6,12 @@ import { queuedTerms } from './search/pending.ts'
 /**
  * The typo candidates of the query words that get them (typoEligible): the terms of the vocabulary
  * one edit away from each, most frequent first, at most MAX_TYPO_CANDIDATES each. One statement
- * looks every variant of every word up in search_terms' primary key (about 53 probes per letter of
- * each word), and the listings queued for the index (search/pending.ts); no word eligible, no statement.
+ * looks every variant of every word up in search_terms (about 53 per letter of each word), and the
+ * listings queued for the index (search/pending.ts); no word eligible, no statement.
+ *
+ * The variants are joined as a set, not tested with `term = ANY(array)`: the statement is prepared,
+ * and a generic plan compares each term with the array one element at a time (only a constant array
+ * is hashed), so a two-word query took 6–7 ms on a vocabulary of 1 000 terms; the join takes 0.3.
  */
 export async function findTypoCandidates(
   q: Queryable,
@@ -20,7 +24,8 @@ export async function findTypoCandidates(
   const r = await query<{ term: string; listings: number }>(
     q,
     sql`SELECT term, sum(listings)::int AS listings
-          FROM (SELECT term, listings FROM search_terms WHERE term = ANY(${variants}::text[])
+          FROM (SELECT s.term, s.listings FROM unnest(${variants}::text[]) AS v(term)
+                  JOIN search_terms s ON s.term = v.term
                 UNION ALL ${queuedTerms(variants)}) t
          GROUP BY term HAVING sum(listings) > 0`,
     { name: 'search_typo_candidates' },
