@@ -33,8 +33,8 @@ export type SearchPlan =
       /** No text: listings in the sort's index order, stopping after the page. */
       kind: 'browse'
       /**
-       * Where the total comes from: the bitmap of every listing, listing_counts (a sum over prices),
-       * or a count of the listings.
+       * Where the total comes from: the filters' bitmaps (or the bitmap of every listing),
+       * listing_counts (a sum over prices), or a count of the listings.
        */
       count: 'bitmaps' | 'listing_counts' | 'listings'
       why: string
@@ -83,21 +83,22 @@ const rowFilters = (f: SearchFilters) =>
   f.author !== undefined || f.minPrice !== undefined || f.maxPrice !== undefined || f.inStock === true
 
 /**
- * How a browse (no text) counts its matches: every listing, from the bitmap of kind 'l' (a few rows);
- * at most one tag, a price range and in-stock, from listing_counts (a row per distinct price); anything
- * else, over the listings.
+ * How a browse (no text) counts its matches. Tags and a store alone: from their bitmaps, ANDed block
+ * by block (every listing: the bitmap of kind 'l'), a few rows per block whatever the match's size. A
+ * price range or in-stock with at most one tag and no store: from listing_counts (a row per distinct
+ * price). Anything else (an author; a price range or in-stock with a store or several tags): over the
+ * listings.
  */
 function browseCount(f: SearchFilters): Extract<SearchPlan, { kind: 'browse' }>['count'] {
-  const tags = f.tags ?? []
-  if (f.storeId !== undefined || f.author !== undefined || tags.length > 1) return 'listings'
-  const everything = tags.length === 0 && f.minPrice === undefined && f.maxPrice === undefined && !f.inStock
-  return everything ? 'bitmaps' : 'listing_counts'
+  if (f.author !== undefined) return 'listings'
+  if (f.minPrice === undefined && f.maxPrice === undefined && !f.inStock) return 'bitmaps'
+  return f.storeId === undefined && new Set(f.tags ?? []).size <= 1 ? 'listing_counts' : 'listings'
 }
 
 const BROWSE_WHY = {
-  bitmaps: 'every listing: counted from the bitmap of kind l',
-  listing_counts: 'at most one tag, a price range and in-stock: counted per price',
-  listings: 'a store, an author or several tags: counted over the listings',
+  bitmaps: 'tags and a store at most: counted from their bitmaps (every listing: kind l)',
+  listing_counts: 'a price range or in-stock, one tag at most: counted per price',
+  listings: 'an author, or a price range or in-stock with a store or several tags: counted over the listings',
 } as const
 
 export function planSearch(req: SearchRequest): SearchPlan {

@@ -3,9 +3,15 @@
 
 -- ## browse, no filter, newest first — plan: browse (counted from bitmaps)
 
--- prepared as search_count_every_listing
-SELECT ((SELECT coalesce(sum(bit_count(bits)), 0) FROM search_bitmaps WHERE kind = 'l' AND key = '')
-              + (SELECT count(*) FROM search_pending))::int AS n;
+-- prepared as search_browse_count_shape_0
+-- $1 = "", $2 = ["l"], $3 = [""]
+SELECT coalesce(sum(bit_count((c0))), 0)::int AS n FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'l' AND b.key = $1), B'0'::bit(16384)) AS c0
+        FROM (SELECT b.kind, b.key, b.block, b.bits
+                FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
+                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
+              UNION ALL SELECT b.kind, b.key, b.block, b.bits
+      FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
+       GROUP BY b.block) raw;
 
 -- $1 = 10, $2 = 0
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
@@ -38,9 +44,15 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## browse by sales — plan: browse (counted from bitmaps)
 
--- prepared as search_count_every_listing
-SELECT ((SELECT coalesce(sum(bit_count(bits)), 0) FROM search_bitmaps WHERE kind = 'l' AND key = '')
-              + (SELECT count(*) FROM search_pending))::int AS n;
+-- prepared as search_browse_count_shape_0
+-- $1 = "", $2 = ["l"], $3 = [""]
+SELECT coalesce(sum(bit_count((c0))), 0)::int AS n FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'l' AND b.key = $1), B'0'::bit(16384)) AS c0
+        FROM (SELECT b.kind, b.key, b.block, b.bits
+                FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
+                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
+              UNION ALL SELECT b.kind, b.key, b.block, b.bits
+      FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
+       GROUP BY b.block) raw;
 
 -- $1 = 10, $2 = 0
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
@@ -50,9 +62,15 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## browse by rating — plan: browse (counted from bitmaps)
 
--- prepared as search_count_every_listing
-SELECT ((SELECT coalesce(sum(bit_count(bits)), 0) FROM search_bitmaps WHERE kind = 'l' AND key = '')
-              + (SELECT count(*) FROM search_pending))::int AS n;
+-- prepared as search_browse_count_shape_0
+-- $1 = "", $2 = ["l"], $3 = [""]
+SELECT coalesce(sum(bit_count((c0))), 0)::int AS n FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'l' AND b.key = $1), B'0'::bit(16384)) AS c0
+        FROM (SELECT b.kind, b.key, b.block, b.bits
+                FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
+                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
+              UNION ALL SELECT b.kind, b.key, b.block, b.bits
+      FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
+       GROUP BY b.block) raw;
 
 -- $1 = 10, $2 = 0
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
@@ -62,9 +80,15 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## browse by year, past the end — plan: browse (counted from bitmaps)
 
--- prepared as search_count_every_listing
-SELECT ((SELECT coalesce(sum(bit_count(bits)), 0) FROM search_bitmaps WHERE kind = 'l' AND key = '')
-              + (SELECT count(*) FROM search_pending))::int AS n;
+-- prepared as search_browse_count_shape_0
+-- $1 = "", $2 = ["l"], $3 = [""]
+SELECT coalesce(sum(bit_count((c0))), 0)::int AS n FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'l' AND b.key = $1), B'0'::bit(16384)) AS c0
+        FROM (SELECT b.kind, b.key, b.block, b.bits
+                FROM unnest($2::"char"[], $3::text[]) AS k(kind, key)
+                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
+              UNION ALL SELECT b.kind, b.key, b.block, b.bits
+      FROM search_pending_bits($2::"char"[], $3::text[]) b WHERE true ) b
+       GROUP BY b.block) raw;
 
 -- ## one word, every field, whole site — plan: bitmaps
 

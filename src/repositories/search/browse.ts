@@ -3,8 +3,9 @@
  * the total is a separate count.
  */
 import type { Queryable } from '../../db/db.ts'
-import { query, sql } from '../../db/sql.ts'
+import { query, StatementShapes, sql } from '../../db/sql.ts'
 import type { SearchFilters, SearchPlan, SearchRequest } from '../../search/plan.ts'
+import { bitmapMatch } from './bitmaps.ts'
 import {
   countWhere,
   filterSql,
@@ -37,16 +38,24 @@ export async function countByPrice(
   return r.rows[0] ?? { listings: 0, in_stock: 0 }
 }
 
+/** Statements counting a browse's match from bitmaps, named by shape (the tags and store it names). */
+const shapes = new StatementShapes('search_browse_count_shape', 8)
+
 /**
- * How many listings there are: the bits of kind 'l' (migration 022), one row per block, and the
- * listings queued for the index, which have no bit yet (migration 019).
+ * How many listings hold every tag and the store: their bitmaps ANDed block by block (no filter: the
+ * bitmap of every listing, kind 'l'), the listings queued for the index included (bitmapMatch).
  */
-async function countEveryListing(q: Queryable): Promise<number> {
+async function countFromBitmaps(q: Queryable, f: SearchFilters): Promise<number> {
+  const { match, raw } = bitmapMatch({
+    query: null,
+    excluding: null,
+    tags: [...new Set(f.tags ?? [])],
+    storeId: f.storeId,
+  })
   const r = await query<{ n: number }>(
     q,
-    sql`SELECT ((SELECT coalesce(sum(bit_count(bits)), 0) FROM search_bitmaps WHERE kind = 'l' AND key = '')
-              + (SELECT count(*) FROM search_pending))::int AS n`,
-    { name: 'search_count_every_listing' },
+    sql`SELECT coalesce(sum(bit_count(${match})), 0)::int AS n FROM (${raw(sql.empty)}) raw`,
+    shapes,
   )
   return r.rows[0]?.n ?? 0
 }
@@ -61,7 +70,7 @@ export async function browse(
   const total = counts
     ? counts[req.filters.inStock ? 'in_stock' : 'listings']
     : plan.count === 'bitmaps'
-      ? await countEveryListing(q)
+      ? await countFromBitmaps(q, req.filters)
       : await countWhere(q, where)
   const inStock = counts ? { inStock: counts.in_stock } : {}
   if (total <= req.offset) return { total, hits: [], ...inStock }
