@@ -13,8 +13,15 @@ if (!port) throw new Error('pglite-thread.ts runs as a worker thread')
 
 const { dataDir, holder } = workerData as { dataDir?: string; holder: Holder }
 const open = openPglite(dataDir, { holder })
-/** Open transactions: the Tx, how to end it, and its outcome once it has ended (COMMIT's error). */
-const transactions = new Map<number, { tx: Tx; end: (commit: boolean) => void; outcome: Promise<void> }>()
+/**
+ * Open transactions, registered as their `begin` arrives: the main thread sends a transaction's first
+ * statement without waiting for BEGIN (one hop less a transaction), so a statement waits for `ready`.
+ * `ready` rejects when BEGIN failed; `outcome` is how the transaction ended (COMMIT's error).
+ */
+const transactions = new Map<
+  number,
+  { ready: Promise<Tx>; end: (commit: boolean) => void; outcome: Promise<void> }
+>()
 
 const ROLLBACK = Symbol('rollback')
 
@@ -33,7 +40,37 @@ async function target(tx: number | undefined): Promise<Queryable> {
   if (tx === undefined) return open
   const t = transactions.get(tx)
   if (!t) throw new Error('the transaction has ended')
-  return t.tx
+  return t.ready
+}
+
+/**
+ * Starts the transaction of a `begin`: BEGIN runs, then the transaction waits for its `end`. Called as
+ * the message arrives, before anything awaits, so that the statements behind it find it.
+ */
+function begin(id: number): Promise<Tx> {
+  let end: (commit: boolean) => void = () => {}
+  let begun: (tx: Tx) => void = () => {}
+  const ready = new Promise<Tx>((resolve) => {
+    begun = resolve
+  })
+  const outcome: Promise<void> = open
+    .then((db) =>
+      db.transaction(
+        (tx) =>
+          new Promise<void>((commit, rollback) => {
+            end = (ok: boolean) => (ok ? commit() : rollback(ROLLBACK))
+            begun(tx)
+          }),
+      ),
+    )
+    .catch((err) => {
+      if (err !== ROLLBACK) throw err
+    })
+  // Ready once BEGIN has run; if BEGIN fails, the transaction's statements fail with its error.
+  const started = Promise.race([ready, outcome.then(() => ready)])
+  started.catch(() => {})
+  transactions.set(id, { ready: started, end: (ok) => end(ok), outcome })
+  return started
 }
 
 async function handle(m: Request): Promise<Omit<Response, 'id'>> {
@@ -53,27 +90,21 @@ async function handle(m: Request): Promise<Omit<Response, 'id'>> {
       await (await target(m.tx)).exec(m.text)
       return {}
     case 'begin':
-      // Resolves once BEGIN has run and the transaction waits for its `end`; rejects if BEGIN fails.
-      await new Promise<void>((begun, failed) => {
-        const outcome: Promise<void> = db
-          .transaction(
-            (tx) =>
-              new Promise<void>((commit, rollback) => {
-                const end = (ok: boolean) => (ok ? commit() : rollback(ROLLBACK))
-                transactions.set(m.tx, { tx, end, outcome })
-                begun()
-              }),
-          )
-          .catch((err) => {
-            if (err !== ROLLBACK) throw err
-          })
-        outcome.catch(failed)
-      })
+      // Registered as the message arrived (begin); answered once BEGIN has run, or with its error.
+      await transactions.get(m.tx)?.ready
       return {}
     case 'end': {
       const t = transactions.get(m.tx)
       if (!t) throw new Error('the transaction has ended')
       transactions.delete(m.tx)
+      // After a failed BEGIN there is nothing to end: the statements had its error already.
+      if (
+        !(await t.ready.then(
+          () => true,
+          () => false,
+        ))
+      )
+        return {}
       t.end(m.commit)
       await t.outcome
       return {}
@@ -85,6 +116,7 @@ async function handle(m: Request): Promise<Omit<Response, 'id'>> {
 }
 
 port.on('message', (m: Request) => {
+  if (m.op === 'begin') begin(m.tx)
   handle(m).then(
     (r) => port.postMessage({ id: m.id, ...r } satisfies Response),
     (err: unknown) => port.postMessage({ id: m.id, error: toWire(err) } satisfies Response),

@@ -117,10 +117,14 @@ export async function openPgliteThread(dataDir?: string): Promise<Db> {
     ...queryable(),
     async transaction(fn) {
       const id = nextTx++
-      await send({ op: 'begin', tx: id })
+      // Not awaited before the first statement: the thread runs a transaction's messages in order,
+      // and a statement there waits for BEGIN (a failed BEGIN fails it with BEGIN's error).
+      const begun = send({ op: 'begin', tx: id })
+      begun.catch(() => {})
       let result: Awaited<ReturnType<typeof fn>>
       try {
         result = await fn({ inTransaction: true, ...queryable(id) } as Tx)
+        await begun
       } catch (err) {
         await send({ op: 'end', tx: id, commit: false }).catch(() => {})
         throw err

@@ -108,6 +108,36 @@ describe('PGlite on its own thread', () => {
     assert.equal((await db.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")).rows[0]?.v, 10)
   })
 
+  test('transactions sent at once (each statement sent before BEGIN is answered) lose no update', async () => {
+    const before = (await db.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")).rows[0]?.v ?? 0
+    // read-modify-write in each: one running inside or alongside another would lose an increment
+    await Promise.all(
+      Array.from({ length: 25 }, () =>
+        db.transaction(async (tx) => {
+          const r = await tx.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")
+          await tx.query("UPDATE kv SET v = $1 WHERE k = 'counter'", [(r.rows[0]?.v ?? 0) + 1])
+        }),
+      ),
+    )
+    assert.equal(
+      (await db.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")).rows[0]?.v,
+      before + 25,
+    )
+  })
+
+  test('a transaction with no statement, or that throws before its first, ends and leaves none open', async () => {
+    assert.equal(await db.transaction(async () => 'nothing asked'), 'nothing asked')
+    await assert.rejects(
+      db.transaction(async () => {
+        throw new Error('before any statement')
+      }),
+      /before any statement/,
+    )
+    // Nothing is left open: a statement outside a transaction would wait behind it for ever.
+    assert.equal((await db.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n, 1)
+    assert.deepEqual(db.stats(), { total: 1, idle: 1, waiting: 0 })
+  })
+
   test('stats say one connection', () => {
     assert.deepEqual(db.stats(), { total: 1, idle: 1, waiting: 0 })
   })
