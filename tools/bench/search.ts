@@ -216,7 +216,7 @@ export async function benchSearch(
   env: Record<string, string | undefined>,
 ): Promise<void> {
   const selected = selectKinds(o)
-  const { db, where } = await openBenchDb(env)
+  const { db, where } = await openBenchDb(env, { asServer: true })
   const n = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM listings')).rows[0]?.n ?? 0
   console.log(`search benchmark: ${where}, ${n} listings, ${o.perKind} queries per kind`)
   const app = await buildApp({ config: { ...DEFAULTS, logLevel: 'silent' }, db, logger: false })
