@@ -96,7 +96,7 @@ function unitsToString(from: Uint16Array): string {
  * normalised text, the offset in the original text of the character it came from. Each character is
  * normalised with the combining marks that follow it, so a mark's ends always fall between original
  * characters. A character without marks (nearly all of them) is normalised once per process and
- * looked up after: a hit's content is up to EXCERPT_SOURCE_CHARS characters, twenty hits a page.
+ * looked up after: a hit's content is up to EXCERPT_SOURCE_CHARS characters (search/hits.ts), twenty hits a page.
  * `origin` is scratch space, valid until the next call.
  */
 export function normaliseWithOffsets(text: string): { folded: string; origin: Uint32Array } {

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { SearchPage, SearchParams, SuggestParams } from '../api/catalog.ts'
 import { BadRequest, NotFound } from '../errors.ts'
-import { excerptSources } from '../repositories/excerpts.ts'
 import { FacetColumns } from '../repositories/facet-columns.ts'
 import { searchFacets } from '../repositories/facets.ts'
 import { findListing, listingExists, popularTags } from '../repositories/listings.ts'
@@ -132,15 +131,13 @@ export class CatalogService {
         limit: p.page_size,
         offset: (p.page - 1) * p.page_size,
       })
-      // Excerpts need book_intro and content, which the search statements do not read.
-      const sources = text ? await excerptSources(tx, found.hits) : undefined
       const plan = facets.size > 0 ? planFacets({ text, filters }) : undefined
       const bound = opts.facetsFromRowsUpTo ?? Number.POSITIVE_INFINITY
       const counts =
         plan && (found.total <= bound || plan.kind === 'bitmaps')
           ? await searchFacets(tx, this.facetColumns, text, filters, facets, found, { plan })
           : undefined
-      return { ...found, sources, counts, text }
+      return { ...found, counts, text }
     })
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await this.findStore(p.store_id)))
@@ -148,13 +145,13 @@ export class CatalogService {
     const text = page.text
     // Highlights mark the typo candidates too, where the words themselves are not found.
     const terms = text?.typos?.widened.terms ?? text?.terms ?? []
-    const books = page.hits.map(({ rating_sum, ...hit }) => ({
+    // A text search's hits carry the beginnings of book_intro and content (TEXT_HIT_COLUMNS).
+    const books = page.hits.map(({ rating_sum, book_intro = null, content = null, ...hit }) => ({
       ...hit,
       rating_average: averageOf(rating_sum, hit.rating_count),
-      highlights:
-        text && page.sources
-          ? highlight({ ...hit, ...page.sources(hit.store_id, hit.book_id) }, terms, text.substring?.text)
-          : NO_HIGHLIGHTS,
+      highlights: text
+        ? highlight({ ...hit, book_intro, content }, terms, text.substring?.text)
+        : NO_HIGHLIGHTS,
     }))
     const out: SearchPage = { books, total: page.total, page: p.page, page_size: p.page_size }
     if (page.counts) {

@@ -125,7 +125,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## one word, whole site, by rating — plan: bitmaps
@@ -159,7 +160,8 @@ WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits FROM (SELECT b.bl
         SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, (CASE WHEN l.search_vec @@ $6::tsquery OR false THEN 2
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, (CASE WHEN l.search_vec @@ $6::tsquery OR false THEN 2
     WHEN l.search_vec @@ $7::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $8::tsquery THEN 2 WHEN l.search_vec @@ $9::tsquery THEN 1 ELSE 0 END)::float8 / 3)::float8 AS score
           FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY w.average DESC NULLS LAST, w.rating_count DESC, w.doc DESC;
 
@@ -198,7 +200,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## one word in one store by rating, past the end — plan: bitmaps
@@ -220,7 +223,8 @@ SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2
     WHEN false THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $2::tsquery THEN 2 ELSE 0 END)::float8 / 3)::float8 AS score FROM listings l WHERE ((l.search_vec @@ $3::tsquery)) OFFSET 0) m
@@ -263,7 +267,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## one word with two tags — plan: bitmaps
@@ -301,7 +306,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## two words — plan: bitmaps
@@ -339,7 +345,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## two words in title and tags with a tag — plan: bitmaps
@@ -377,7 +384,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## two words with a price and in stock — plan: statement
@@ -386,7 +394,8 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2
     WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $3::tsquery THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $5::tsquery THEN 2 WHEN l.search_vec @@ $6::tsquery THEN 1 ELSE 0 END)::float8 / 5)::float8 AS score FROM listings l WHERE l.price >= $7 AND l.stock_level > 0 AND ((l.search_vec @@ $8::tsquery)) OFFSET 0) m
@@ -400,7 +409,8 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN false OR false THEN 2
     WHEN l.search_vec @@ $1::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END)::float8 / 3)::float8 AS score, l.price AS k0, l.store_id AS k1, l.book_id AS k2 FROM listings l WHERE ((l.search_vec @@ $3::tsquery AND (ts_filter(l.author_tags_vec, $4::"char"[])) @@ $5::tsquery)) OFFSET 0) m
@@ -414,7 +424,8 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR (l.title_grams @@ $2::tsquery) THEN 2
     WHEN l.search_vec @@ $3::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $4::tsquery THEN 2 WHEN l.search_vec @@ $5::tsquery THEN 1 ELSE 0 END)::float8 / 3)::float8 AS score, ls.sales AS k0, ls.store_id AS k1, ls.book_id AS k2 FROM listings l JOIN listing_sales ls ON ls.store_id = l.store_id AND ls.book_id = l.book_id WHERE l.store_id = $6 AND ((l.search_vec @@ $7::tsquery) OR (l.title_grams @@ $2::tsquery)) OFFSET 0) m
@@ -431,7 +442,8 @@ SELECT count(*)::int AS n FROM listings l WHERE l.store_id = $1 AND ((l.search_v
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2
     WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $3::tsquery THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $5::tsquery THEN 2 WHEN l.search_vec @@ $6::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $7::tsquery THEN 2 WHEN l.search_vec @@ $8::tsquery THEN 1 ELSE 0 END)::float8 / 7)::float8 AS score, lr.average AS k0, lr.rating_count AS k1, lr.doc AS k2 FROM listings l JOIN listing_ratings lr ON lr.store_id = l.store_id AND lr.book_id = l.book_id WHERE l.price <= $9 AND ((l.search_vec @@ $10::tsquery)) OFFSET 0) m
@@ -496,7 +508,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## a word with two candidates and no exact match: the typo group paged — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
@@ -548,7 +561,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- ## a word with candidates, page within the exact matches: the typo matches counted — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
@@ -586,7 +600,8 @@ WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' 
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
 -- prepared as search_bitmaps_shape_15
@@ -617,7 +632,8 @@ SELECT term, sum(listings)::int AS listings
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2
     WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $3::tsquery THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $5::tsquery THEN 2 WHEN l.search_vec @@ $6::tsquery THEN 1 ELSE 0 END)::float8 / 5)::float8 AS score, l.price AS k0, l.store_id AS k1, l.book_id AS k2 FROM listings l WHERE l.price >= $7 AND ((l.search_vec @@ $8::tsquery)) OFFSET 0) m
@@ -629,7 +645,8 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   coalesce((SELECT hr.rating_sum FROM listing_ratings hr
               WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_sum, coalesce((SELECT hr.rating_count FROM listing_ratings hr
-              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count, p.score, p.total FROM (
+              WHERE hr.store_id = l.store_id AND hr.book_id = l.book_id), 0) AS rating_count,
+  left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, (CASE WHEN l.search_vec @@ $1::tsquery OR false THEN 2
     WHEN l.search_vec @@ $2::tsquery THEN 1 ELSE 0 END + (0 + CASE WHEN l.search_vec @@ $3::tsquery THEN 2 WHEN l.search_vec @@ $4::tsquery THEN 1 ELSE 0 END + CASE WHEN l.search_vec @@ $5::tsquery THEN 2 WHEN l.search_vec @@ $6::tsquery THEN 1 ELSE 0 END)::float8 / 5)::float8 AS score, l.price AS k0, l.store_id AS k1, l.book_id AS k2 FROM listings l WHERE l.price >= $7 AND ((l.search_vec @@ $8::tsquery)) OFFSET 0) m

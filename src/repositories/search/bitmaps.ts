@@ -10,7 +10,7 @@ import type { BitmapMatch, SearchPlan, SearchRequest } from '../../search/plan.t
 import type { BitmapQuery, Word } from '../../search/query.ts'
 import { AUTHOR_TAGS, ELSEWHERE, score, TITLE } from '../../search/rank.ts'
 import { TYPO_PENALTY } from '../../search/typos.ts'
-import { HIT_COLUMNS, ratingOrder, type SearchHit, type SearchResult } from './hits.ts'
+import { ratingOrder, type SearchHit, type SearchResult, TEXT_HIT_COLUMNS } from './hits.ts'
 import { queuedBitmaps } from './pending.ts'
 import { scoreSql, searchByStatement } from './statement.ts'
 
@@ -302,7 +302,7 @@ export async function searchBitmaps(
   }
   const r = await query<SearchHit>(
     q,
-    sql`SELECT ${HIT_COLUMNS}, p.score FROM unnest(${docs}::bigint[], ${scores}::float8[]) AS p(doc, score)
+    sql`SELECT ${TEXT_HIT_COLUMNS}, p.score FROM unnest(${docs}::bigint[], ${scores}::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC`,
     { name: 'search_listings_by_doc' },
   )
@@ -347,7 +347,7 @@ async function byRating(q: Queryable, matched: Sql, req: SearchRequest): Promise
           SELECT r.doc, r.average, r.rating_count FROM listing_ratings r
            WHERE get_bit((SELECT bits FROM blocks)[(r.doc / ${block})::int + 1], (r.doc % ${block})::int) = 1
            ORDER BY ${ratingOrder('r')} LIMIT ${req.limit} OFFSET ${req.offset})
-        SELECT ${HIT_COLUMNS}, ${scoreSql(req.text)}::float8 AS score
+        SELECT ${TEXT_HIT_COLUMNS}, ${scoreSql(req.text)}::float8 AS score
           FROM walked w JOIN listings l ON l.doc = w.doc ORDER BY ${ratingOrder('w')}`,
     shapes,
   )

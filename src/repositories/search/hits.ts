@@ -4,8 +4,15 @@ import type { Queryable } from '../../db/db.ts'
 import { query, type Sql, sql } from '../../db/sql.ts'
 import type { SearchFilters } from '../../search/plan.ts'
 
-/** A hit as the statements select it: the rating's sum and count (the service turns them into the average). */
-export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & { rating_sum: number }
+/**
+ * A hit as the statements select it: the rating's sum and count (the service turns them into the
+ * average); from a text search, also the beginnings of book_intro and content, for its highlights.
+ */
+export type SearchHit = Omit<ApiHit, 'rating_average' | 'highlights'> & {
+  rating_sum: number
+  book_intro?: string | null
+  content?: string | null
+}
 
 export interface SearchResult {
   total: number
@@ -21,6 +28,20 @@ const rating = (column: 'rating_sum' | 'rating_count') =>
 /** The columns of a hit, from listings l (the score comes from the caller). */
 export const HIT_COLUMNS = sql`l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.price, l.stock_level, l.tags,
   ${rating('rating_sum')}, ${rating('rating_count')}`
+
+/**
+ * How much of book_intro and content a text search reads for its hits' excerpts. left() reads only the
+ * start of a long (TOASTed) value, so a page of 20 hits costs at most 20 × 2 of these; a match further
+ * into a field is not excerpted.
+ */
+export const EXCERPT_SOURCE_CHARS = 10_000
+
+/**
+ * The columns of a hit of a text search: HIT_COLUMNS and what its highlights are made from. Every
+ * statement selecting them reads only the page's rows, so the page and its excerpts come in one.
+ */
+export const TEXT_HIT_COLUMNS = sql`${HIT_COLUMNS},
+  left(l.book_intro, ${sql.literal(EXCERPT_SOURCE_CHARS)}) AS book_intro, left(l.content, ${sql.literal(EXCERPT_SOURCE_CHARS)}) AS content`
 
 /**
  * sort=rating_desc over a table (alias) with listing_ratings' average, rating_count and doc: highest

@@ -9,7 +9,15 @@ import type { SearchFilters, SearchRequest } from '../../search/plan.ts'
 import type { TextQuery, TypoQuery } from '../../search/query.ts'
 import { AUTHOR_TAGS, ELSEWHERE, levelScale, TITLE } from '../../search/rank.ts'
 import { TYPO_PENALTY } from '../../search/typos.ts'
-import { countWhere, filterSql, fromSql, HIT_COLUMNS, type SearchResult, SORT_KEYS, whereOf } from './hits.ts'
+import {
+  countWhere,
+  filterSql,
+  fromSql,
+  type SearchResult,
+  SORT_KEYS,
+  TEXT_HIT_COLUMNS,
+  whereOf,
+} from './hits.ts'
 
 const literal = (n: number) => sql.literal(n)
 
@@ -137,7 +145,7 @@ export async function searchWhere(
       : sql.join(keys.map(([, dir], i) => sql`${sql.ident(`${alias}.k${i}`)}${dir}`))
   const r = await query<SearchResult['hits'][number] & { total: number }>(
     q,
-    sql`SELECT ${HIT_COLUMNS}, p.score, p.total FROM (
+    sql`SELECT ${TEXT_HIT_COLUMNS}, p.score, p.total FROM (
          SELECT m.*, count(*) OVER ()::int AS total FROM (
            SELECT l.doc, ${score}::float8 AS score${keyCols} FROM ${fromSql(req.sort)} ${whereOf(where)} OFFSET 0) m
           ORDER BY ${by('m')} LIMIT ${req.limit} OFFSET ${req.offset}) p
