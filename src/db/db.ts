@@ -32,10 +32,20 @@ export interface Tx extends Queryable {
   readonly inTransaction: true
 }
 
+export interface TransactionOptions {
+  /**
+   * The reads of one request: every statement sees one snapshot. PostgreSQL begins it as REPEATABLE
+   * READ READ ONLY (a write fails), without JIT compilation (which costs more than it saves on
+   * statements this short), in the same round trip as BEGIN. PGlite runs one thing at a time, so any
+   * of its transactions sees one snapshot.
+   */
+  readOnlySnapshot?: boolean
+}
+
 export interface Db extends Queryable {
   readonly engine: 'pglite' | 'postgres'
   /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
   /** Pool figures for readiness and metrics (PGlite: one connection). */
   stats(): { total: number; idle: number; waiting: number }
   close(): Promise<void>

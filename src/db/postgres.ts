@@ -25,6 +25,9 @@ export interface PostgresOptions {
 
 const RETRIES = 5
 
+/** BEGIN for TransactionOptions.readOnlySnapshot: one simple query, one round trip. */
+const BEGIN_READ_ONLY_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off'
+
 /**
  * Runs work again (up to RETRIES times) when it failed in a way that leaves nothing behind and may
  * pass on a second try: a deadlock, a serialization failure, or a failed bookstore_assert (the
@@ -101,12 +104,12 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     exec: async (script) => {
       await send(pool, { text: script })
     },
-    transaction: (fn) =>
+    transaction: (fn, opts) =>
       retrying(async () => {
         const client = await pool.connect()
         let broken = false
         try {
-          await send(client, { text: 'BEGIN' })
+          await send(client, { text: opts?.readOnlySnapshot ? BEGIN_READ_ONLY_SNAPSHOT : 'BEGIN' })
           const tx: Tx = {
             inTransaction: true,
             query: (text, params, opts) => query(client, text, params, opts),

@@ -11,7 +11,7 @@
  * the primary's WAL position and marks it healthy or not: a replica more than maxLagS behind is
  * skipped until it catches up, one that does not answer is skipped until it does.
  */
-import { type Db, pgCode, type QueryOptions, type Tx } from './db.ts'
+import { type Db, pgCode, type QueryOptions, type TransactionOptions, type Tx } from './db.ts'
 import { openPostgres } from './postgres.ts'
 
 export interface ReplicaStatus {
@@ -123,10 +123,10 @@ export class ReplicaSet {
           (db) => db.exec(script),
           () => primary.exec(script),
         ),
-      transaction: <T>(fn: (tx: Tx) => Promise<T>) =>
+      transaction: <T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions) =>
         route(
-          (db) => db.transaction(fn),
-          () => primary.transaction(fn),
+          (db) => db.transaction(fn, opts),
+          () => primary.transaction(fn, opts),
         ),
       stats: () => primary.stats(),
       // The replicas belong to the set, the primary to its opener: ReplicaSet.close closes the former.

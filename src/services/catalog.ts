@@ -98,47 +98,47 @@ export class CatalogService {
     const q = p.q?.trim() ? p.q : undefined
     const tags = p.tag === undefined ? [] : Array.isArray(p.tag) ? p.tag : [p.tag]
     const author = p.author?.trim() ? normalise(p.author.trim()) : undefined
-    const page = await db.transaction(async (tx) => {
-      // The count and the page come from one snapshot (PostgreSQL; PGlite runs one thing at a time).
-      // JIT compilation costs more than it saves on queries of this size (docs/search.md).
-      if (db.engine === 'postgres')
-        await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off')
-      // Typo candidates come from the vocabulary of the same snapshot.
-      const text =
-        q === undefined
-          ? undefined
-          : textQuery(
-              segmenter(),
-              q,
-              scope,
-              await findTypoCandidates(
-                tx,
-                queryWords(segmenter(), q).map((w) => w.text),
-              ),
-            )
-      const filters = {
-        storeId: p.store_id,
-        tags,
-        author,
-        minPrice: p.min_price,
-        maxPrice: p.max_price,
-        inStock: p.in_stock,
-      }
-      const found = await searchListings(tx, {
-        text,
-        filters,
-        sort: p.sort,
-        limit: p.page_size,
-        offset: (p.page - 1) * p.page_size,
-      })
-      const plan = facets.size > 0 ? planFacets({ text, filters }) : undefined
-      const bound = opts.facetsFromRowsUpTo ?? Number.POSITIVE_INFINITY
-      const counts =
-        plan && (found.total <= bound || plan.kind === 'bitmaps')
-          ? await searchFacets(tx, this.facetColumns, text, filters, facets, found, { plan })
-          : undefined
-      return { ...found, counts, text }
-    })
+    // The count, the page and the facets come from one snapshot.
+    const page = await db.transaction(
+      async (tx) => {
+        // Typo candidates come from the vocabulary of the same snapshot.
+        const text =
+          q === undefined
+            ? undefined
+            : textQuery(
+                segmenter(),
+                q,
+                scope,
+                await findTypoCandidates(
+                  tx,
+                  queryWords(segmenter(), q).map((w) => w.text),
+                ),
+              )
+        const filters = {
+          storeId: p.store_id,
+          tags,
+          author,
+          minPrice: p.min_price,
+          maxPrice: p.max_price,
+          inStock: p.in_stock,
+        }
+        const found = await searchListings(tx, {
+          text,
+          filters,
+          sort: p.sort,
+          limit: p.page_size,
+          offset: (p.page - 1) * p.page_size,
+        })
+        const plan = facets.size > 0 ? planFacets({ text, filters }) : undefined
+        const bound = opts.facetsFromRowsUpTo ?? Number.POSITIVE_INFINITY
+        const counts =
+          plan && (found.total <= bound || plan.kind === 'bitmaps')
+            ? await searchFacets(tx, this.facetColumns, text, filters, facets, found, { plan })
+            : undefined
+        return { ...found, counts, text }
+      },
+      { readOnlySnapshot: true },
+    )
     // Only an empty result can come from a store that does not exist: look it up then, not every time.
     if (page.total === 0 && p.store_id !== undefined && !(await this.findStore(p.store_id)))
       throw NotFound('store', p.store_id)
