@@ -34,10 +34,10 @@ export interface Tx extends Queryable {
 
 export interface TransactionOptions {
   /**
-   * The reads of one request: every statement sees one snapshot. PostgreSQL begins it as REPEATABLE
-   * READ READ ONLY (a write fails), without JIT compilation (which costs more than it saves on
+   * The reads of one request: every statement sees one snapshot, and a write fails. PostgreSQL begins
+   * it as REPEATABLE READ READ ONLY, without JIT compilation (which costs more than it saves on
    * statements this short), in the same round trip as BEGIN. PGlite runs one thing at a time, so any
-   * of its transactions sees one snapshot.
+   * of its transactions sees one snapshot; it is READ ONLY there too.
    */
   readOnlySnapshot?: boolean
 }

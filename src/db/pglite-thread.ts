@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Holder } from './data-dir-lock.ts'
-import type { Queryable, Tx } from './db.ts'
+import type { Queryable, TransactionOptions, Tx } from './db.ts'
 import { openPglite } from './pglite.ts'
 import type { Request, Response, WireError } from './pglite-worker.ts'
 
@@ -47,7 +47,7 @@ async function target(tx: number | undefined): Promise<Queryable> {
  * Starts the transaction of a `begin`: BEGIN runs, then the transaction waits for its `end`. Called as
  * the message arrives, before anything awaits, so that the statements behind it find it.
  */
-function begin(id: number): Promise<Tx> {
+function begin(id: number, opts: TransactionOptions | undefined): Promise<Tx> {
   let end: (commit: boolean) => void = () => {}
   let begun: (tx: Tx) => void = () => {}
   const ready = new Promise<Tx>((resolve) => {
@@ -61,6 +61,7 @@ function begin(id: number): Promise<Tx> {
             end = (ok: boolean) => (ok ? commit() : rollback(ROLLBACK))
             begun(tx)
           }),
+        opts,
       ),
     )
     .catch((err) => {
@@ -116,7 +117,7 @@ async function handle(m: Request): Promise<Omit<Response, 'id'>> {
 }
 
 port.on('message', (m: Request) => {
-  if (m.op === 'begin') begin(m.tx)
+  if (m.op === 'begin') begin(m.tx, m.opts)
   handle(m).then(
     (r) => port.postMessage({ id: m.id, ...r } satisfies Response),
     (err: unknown) => port.postMessage({ id: m.id, error: toWire(err) } satisfies Response),

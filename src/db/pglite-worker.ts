@@ -11,14 +11,14 @@
  */
 import { Worker } from 'node:worker_threads'
 import { thisProcess } from './data-dir-lock.ts'
-import type { Db, QueryResult, Tx } from './db.ts'
+import type { Db, QueryResult, TransactionOptions, Tx } from './db.ts'
 
 /** A message to the database thread. */
 export type Request = { id: number } & (
   | { op: 'open' }
   | { op: 'query'; tx?: number; text: string; params?: readonly unknown[]; name?: string }
   | { op: 'exec'; tx?: number; text: string }
-  | { op: 'begin'; tx: number }
+  | { op: 'begin'; tx: number; opts?: TransactionOptions }
   | { op: 'end'; tx: number; commit: boolean }
   | { op: 'close' }
 )
@@ -115,11 +115,11 @@ export async function openPgliteThread(dataDir?: string): Promise<Db> {
   return {
     engine: 'pglite',
     ...queryable(),
-    async transaction(fn) {
+    async transaction(fn, opts) {
       const id = nextTx++
       // Not awaited before the first statement: the thread runs a transaction's messages in order,
       // and a statement there waits for BEGIN (a failed BEGIN fails it with BEGIN's error).
-      const begun = send({ op: 'begin', tx: id })
+      const begun = send({ op: 'begin', tx: id, ...(opts ? { opts } : {}) })
       begun.catch(() => {})
       let result: Awaited<ReturnType<typeof fn>>
       try {
@@ -129,7 +129,11 @@ export async function openPgliteThread(dataDir?: string): Promise<Db> {
         await send({ op: 'end', tx: id, commit: false }).catch(() => {})
         throw err
       }
-      await send({ op: 'end', tx: id, commit: true })
+      const ended = send({ op: 'end', tx: id, commit: true })
+      // A read-only transaction has nothing to make durable: its answer does not wait for COMMIT's
+      // (one hop less). The thread still ends it before anything sent after it.
+      if (opts?.readOnlySnapshot) ended.catch(() => {})
+      else await ended
       return result
     },
     // one connection: busy while any request is out, the others wait behind it

@@ -80,8 +80,9 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
     exec: async (script) => {
       await pg.exec(script)
     },
-    transaction: (fn) =>
-      pg.transaction((t) => {
+    transaction: (fn, opts) =>
+      pg.transaction(async (t) => {
+        if (opts?.readOnlySnapshot) await t.exec('SET TRANSACTION READ ONLY')
         const tx: Tx = {
           inTransaction: true,
           query: (text, params, opts) => {

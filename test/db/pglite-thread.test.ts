@@ -138,6 +138,22 @@ describe('PGlite on its own thread', () => {
     assert.deepEqual(db.stats(), { total: 1, idle: 1, waiting: 0 })
   })
 
+  test('a read-only snapshot answers before its COMMIT is acknowledged, and refuses a write', async () => {
+    await assert.rejects(
+      db.transaction((tx) => tx.query("UPDATE kv SET v = 0 WHERE k = 'counter'"), { readOnlySnapshot: true }),
+      (err) => pgCode(err) === '25006', // read_only_sql_transaction
+    )
+    const v = await db.transaction(
+      async (tx) => (await tx.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")).rows[0]?.v,
+      { readOnlySnapshot: true },
+    )
+    // Sent at once after it: the thread has ended the read-only transaction first, so this commits.
+    await db.query("UPDATE kv SET v = v + 1 WHERE k = 'counter'")
+    const after = await db.query<{ v: number }>("SELECT v FROM kv WHERE k = 'counter'")
+    assert.equal(after.rows[0]?.v, (v ?? 0) + 1)
+    assert.notEqual(v, 0)
+  })
+
   test('stats say one connection', () => {
     assert.deepEqual(db.stats(), { total: 1, idle: 1, waiting: 0 })
   })
