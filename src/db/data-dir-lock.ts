@@ -122,7 +122,12 @@ export async function lockDataDir(
   const address = addressOf(realpathSync(dir), opts.platform ?? process.platform)
   const answer = JSON.stringify(opts.holder ?? thisProcess())
   for (let attempt = 1; ; attempt++) {
-    const server = createServer((socket) => socket.end(answer))
+    const server = createServer((socket) => {
+      // An asker may hang up before the answer (it gave up waiting on a busy holder): the write then
+      // fails on a closed socket, which must not be thrown in the holder's process.
+      socket.on('error', () => {})
+      socket.end(answer)
+    })
     try {
       await listen(server, address.path)
     } catch (err) {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -166,6 +166,33 @@ describe('in one process', () => {
     assert.ok(existsSync(socketFile), 'the dead holder left its socket file')
     const taken = await lockDataDir(data, { platform: 'darwin' })
     await taken.release()
+  })
+
+  test('an asker that hangs up before the answer (it gave up waiting) does not bring the holder down', async () => {
+    const data = join(dir, 'impatient')
+    mkdirSync(data)
+    const holder = { pid: 4321, command: 'bookstore serve' }
+    const lock = await lockDataDir(data, { platform: 'darwin', holder })
+    try {
+      // Closed at once: the holder's answer then meets a closed socket (ECONNRESET or EPIPE), which,
+      // unheard, would be thrown in the holder's process.
+      for (let i = 0; i < 40; i++) {
+        const socket = createConnection(join(dir, '.impatient.lock'))
+        await new Promise<void>((resolve) =>
+          socket.once('connect', () => {
+            socket.destroy()
+            resolve()
+          }),
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      await assert.rejects(
+        lockDataDir(data, { platform: 'darwin' }),
+        (err: unknown) => err instanceof DataDirInUse && err.holder?.pid === 4321,
+      )
+    } finally {
+      await lock.release()
+    }
   })
 
   test('a holder that does not answer (busy, or not ours) is still a holder', async () => {
