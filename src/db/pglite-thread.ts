@@ -99,13 +99,11 @@ async function handle(m: Request): Promise<Omit<Response, 'id'>> {
       if (!t) throw new Error('the transaction has ended')
       transactions.delete(m.tx)
       // After a failed BEGIN there is nothing to end: the statements had its error already.
-      if (
-        !(await t.ready.then(
-          () => true,
-          () => false,
-        ))
+      const begun = await t.ready.then(
+        () => true,
+        () => false,
       )
-        return {}
+      if (!begun) return {}
       t.end(m.commit)
       await t.outcome
       return {}
