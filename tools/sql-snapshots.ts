@@ -117,15 +117,15 @@ async function search(
 ) {
   const scope = parseScope(opts.scope ?? ALL_FIELDS)
   if (!scope) throw new Error(`bad scope ${opts.scope}`)
-  const candidates =
+  const lookup =
     opts.typos === true && text !== undefined
       ? await findTypoCandidates(
           q,
           queryWords(segmenter(), text).map((w) => w.text),
         )
-      : new Map(Object.entries(opts.typos ?? {}))
+      : { candidates: new Map(Object.entries(opts.typos ?? {})), absent: new Set<string>() }
   const req: SearchRequest = {
-    text: text === undefined ? undefined : textQuery(segmenter(), text, scope, candidates),
+    text: text === undefined ? undefined : textQuery(segmenter(), text, scope, lookup),
     filters: opts.filters ?? {},
     sort: opts.sort ?? 'relevance',
     limit: opts.limit ?? 10,
@@ -148,7 +148,7 @@ let facetPlan: FacetPlan | undefined
 let planned: SearchPlan | undefined
 const planName = (p: SearchPlan): string =>
   p.kind === 'typos'
-    ? `typos (exact: ${planName(p.exact)}; substituted: ${p.substituted ? planName(p.substituted) : 'none'}; typo matches: ${planName(p.typoMatches)})`
+    ? `typos (exact: ${p.exact ? planName(p.exact) : 'none'}; substituted: ${p.substituted ? planName(p.substituted) : 'none'}; typo matches: ${planName(p.typoMatches)})`
     : p.kind === 'browse'
       ? `browse (counted from ${p.count})`
       : p.kind === 'bitmaps' && p.excluding

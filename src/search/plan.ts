@@ -70,7 +70,8 @@ export type SearchPlan =
        */
       kind: 'typos'
       typos: TypoQuery
-      exact: SearchPlan
+      /** null when no listing can match exactly (TypoQuery.noExactMatch): none is looked for. */
+      exact: SearchPlan | null
       /** When nothing matches exactly: the plan of the query with the misspelt word replaced. */
       substituted: SearchPlan | null
       /** The typo matches alone: from bitmaps (a bitmaps plan `excluding` the exact query), or a statement. */
@@ -150,10 +151,12 @@ function planTypos(req: SearchRequest, text: TextQuery, typos: TypoQuery): Searc
   return {
     kind: 'typos',
     typos,
-    exact,
+    exact: typos.noExactMatch ? null : exact,
     substituted,
     typoMatches,
-    why: 'exact matches by their own plan, then the typo matches',
+    why: typos.noExactMatch
+      ? 'a word is in no listing: no exact match, the typo matches'
+      : 'exact matches by their own plan, then the typo matches',
   }
 }
 

@@ -1,6 +1,7 @@
 import { gramsQuery, quote, type Weight } from './lexemes.ts'
 import { queryPinyinWord, withoutToneNumbers } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
+import type { TypoLookup } from './typos.ts'
 
 /** The fields a search can be limited to, and the search_vec weight each one is stored under. */
 export const SCOPE_FIELDS = ['title', 'author', 'tags', 'book_intro', 'content'] as const
@@ -63,6 +64,11 @@ export interface TypoQuery {
    * it ranks them (the word is nowhere in scope), so its own faster plan answers them.
    */
   substituted: TextQuery | null
+  /**
+   * A word of the query (without parts) is in no listing (TypoLookup.absent): since every word must
+   * match, nothing matches exactly, and the typo matches are all the matches.
+   */
+  noExactMatch: boolean
 }
 
 /**
@@ -190,15 +196,16 @@ export function queryWords(seg: Segmenter, q: string): Word[] {
 }
 
 /**
- * How a keyword query is matched: exactly, and, when `candidates` gives some word typo candidates
- * (findTypoCandidates), also widened to them (`typos`).
+ * How a keyword query is matched: exactly, and, when the lookup (findTypoCandidates) gives some word
+ * typo candidates, also widened to them (`typos`).
  */
 export function textQuery(
   seg: Segmenter,
   q: string,
   scope: ReadonlySet<ScopeField>,
-  candidates: ReadonlyMap<string, readonly string[]> = new Map(),
+  lookup: TypoLookup = { candidates: new Map(), absent: new Set() },
 ): TextQuery {
+  const { candidates, absent } = lookup
   const words = queryWords(seg, q)
   const exact = exactQuery(words, q, scope)
   const all = words.flatMap((w) => candidates.get(w.text) ?? [])
@@ -223,6 +230,7 @@ export function textQuery(
             scope,
           )
         : null,
+      noExactMatch: words.some((w) => w.parts === null && absent.has(w.text)),
     },
   }
 }

@@ -70,6 +70,18 @@ export function oneEditApart(a: string, b: string): boolean {
   return x.length > y.length ? rest(x.slice(i + 1), y.slice(i)) : rest(x.slice(i), y.slice(i + 1))
 }
 
+/** What the vocabulary says of a query's words that get typo candidates (findTypoCandidates). */
+export interface TypoLookup {
+  /** Each word's candidates, most frequent first; a word without any is absent. */
+  candidates: ReadonlyMap<string, readonly string[]>
+  /**
+   * The words no listing holds. The vocabulary (search_terms) holds every Latin lexeme of four letters
+   * or more of every listing's indexed columns (search_keys_of, migration 026), the pinyin of titles
+   * and authors included, with how many listings hold it; a word it does not hold matches nowhere.
+   */
+  absent: ReadonlySet<string>
+}
+
 /**
  * The candidates of each word from the terms of the vocabulary found among its variants (with how
  * many listings hold each): most frequent first (then by text), at most MAX_TYPO_CANDIDATES per word.

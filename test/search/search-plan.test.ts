@@ -16,6 +16,8 @@ interface Row {
   sort?: Sort
   /** Typo candidates of the query's words. */
   typos?: Record<string, string[]>
+  /** Words the vocabulary says no listing holds. */
+  absent?: string[]
   /** The plan's kind and the parts of it that matter here. */
   plan: string
 }
@@ -30,7 +32,7 @@ function describe(p: SearchPlan): string {
     case 'statement':
       return 'statement'
     case 'typos':
-      return `typos: exact ${describe(p.exact)}; substituted ${p.substituted ? describe(p.substituted) : 'none'}; typo matches ${describe(p.typoMatches)}`
+      return `typos: exact ${p.exact ? describe(p.exact) : 'none'}; substituted ${p.substituted ? describe(p.substituted) : 'none'}; typo matches ${describe(p.typoMatches)}`
   }
 }
 
@@ -106,6 +108,26 @@ const TABLE: Row[] = [
     typos: { pyhton: ['python'] },
     plan: 'typos: exact statement; substituted statement; typo matches statement',
   },
+  // A word in no listing: no exact match is looked for.
+  {
+    q: 'pyhton',
+    typos: { pyhton: ['python'] },
+    absent: ['pyhton'],
+    plan: 'typos: exact none; substituted bitmaps by relevance; typo matches bitmaps by relevance less the exact',
+  },
+  {
+    q: 'pyhton 编程',
+    typos: { pyhton: ['python', 'pylon'] },
+    absent: ['pyhton'],
+    plan: 'typos: exact none; substituted none; typo matches bitmaps by relevance less the exact',
+  },
+  {
+    q: 'pyhton',
+    filters: { minPrice: 100 },
+    typos: { pyhton: ['python'] },
+    absent: ['pyhton'],
+    plan: 'typos: exact none; substituted statement; typo matches statement',
+  },
   // No faster plan for the exact query and no single substitute: one statement, widened.
   { q: 'pyhton', filters: { minPrice: 100 }, typos: { pyhton: ['python', 'pylon'] }, plan: 'statement' },
 ]
@@ -116,7 +138,12 @@ test('each kind of request gets its plan', () => {
     const scope = parseScope(row.scope)
     assert.ok(scope)
     const text =
-      row.q === undefined ? undefined : textQuery(seg, row.q, scope, new Map(Object.entries(row.typos ?? {})))
+      row.q === undefined
+        ? undefined
+        : textQuery(seg, row.q, scope, {
+            candidates: new Map(Object.entries(row.typos ?? {})),
+            absent: new Set(row.absent ?? []),
+          })
     const plan = planSearch({
       text,
       filters: row.filters ?? {},

@@ -25,7 +25,9 @@ export async function searchWithTypos(
   const text = req.text
   if (!text) throw new Error('a typos plan without text')
   const exactText = { ...text, typos: null }
-  const exact = await execute(q, plan.exact, { ...req, text: exactText })
+  const exact = plan.exact
+    ? await execute(q, plan.exact, { ...req, text: exactText })
+    : { total: 0, hits: [] }
   if (exact.total === 0 && plan.substituted && plan.typos.substituted) {
     const found = await execute(q, plan.substituted, { ...req, text: plan.typos.substituted })
     return { total: found.total, hits: found.hits.map((h) => ({ ...h, score: h.score - TYPO_PENALTY })) }
