@@ -32,6 +32,7 @@ import { FACET_KINDS } from '../src/search/facets.ts'
 import { type FacetPlan, planFacets, planSearch, type SearchPlan } from '../src/search/plan.ts'
 import { parseScope, queryWords, textQuery } from '../src/search/query.ts'
 import { segmenter } from '../src/search/segmenter.ts'
+import { NO_TYPOS } from '../src/search/typos.ts'
 
 export const SNAPSHOT_DIR = fileURLToPath(new URL('../src/repositories/__sql__/', import.meta.url))
 
@@ -123,7 +124,7 @@ async function search(
           q,
           queryWords(segmenter(), text).map((w) => w.text),
         )
-      : { candidates: new Map(Object.entries(opts.typos ?? {})), absent: new Set<string>() }
+      : { ...NO_TYPOS, candidates: new Map(Object.entries(opts.typos ?? {})) }
   const req: SearchRequest = {
     text: text === undefined ? undefined : textQuery(segmenter(), text, scope, lookup),
     filters: opts.filters ?? {},

@@ -47,12 +47,16 @@ async function target(tx: number | undefined): Promise<Queryable> {
  * Starts the transaction of a `begin`: BEGIN runs, then the transaction waits for its `end`. Called as
  * the message arrives, before anything awaits, so that the statements behind it find it.
  */
-function begin(id: number, opts: TransactionOptions | undefined): Promise<Tx> {
+function begin(id: number, opts: TransactionOptions | undefined): void {
   let end: (commit: boolean) => void = () => {}
   let begun: (tx: Tx) => void = () => {}
-  const ready = new Promise<Tx>((resolve) => {
+  let failed: (err: unknown) => void = () => {}
+  // Ready once BEGIN has run; if BEGIN fails, with its error, which the transaction's statements get.
+  const ready = new Promise<Tx>((resolve, reject) => {
     begun = resolve
+    failed = reject
   })
+  ready.catch(() => {})
   const outcome: Promise<void> = open
     .then((db) =>
       db.transaction(
@@ -65,13 +69,13 @@ function begin(id: number, opts: TransactionOptions | undefined): Promise<Tx> {
       ),
     )
     .catch((err) => {
-      if (err !== ROLLBACK) throw err
+      if (err === ROLLBACK) return
+      failed(err) // no-op once BEGIN has run: the error is COMMIT's, for `end`
+      throw err
     })
-  // Ready once BEGIN has run; if BEGIN fails, the transaction's statements fail with its error.
-  const started = Promise.race([ready, outcome.then(() => ready)])
-  started.catch(() => {})
-  transactions.set(id, { ready: started, end: (ok) => end(ok), outcome })
-  return started
+  // COMMIT's error is answered by `end`, and BEGIN's by the statements: neither is left unhandled here.
+  outcome.catch(() => {})
+  transactions.set(id, { ready, end: (ok) => end(ok), outcome })
 }
 
 async function handle(m: Request): Promise<Omit<Response, 'id'>> {

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.ts'
 import { query, sql } from '../db/sql.ts'
-import { oneEditVariants, pickCandidates, type TypoLookup, typoEligible } from '../search/typos.ts'
+import { NO_TYPOS, oneEditVariants, pickCandidates, type TypoLookup, typoEligible } from '../search/typos.ts'
 import { queuedTerms } from './search/pending.ts'
 
 /**
@@ -16,10 +16,11 @@ import { queuedTerms } from './search/pending.ts'
  */
 export async function findTypoCandidates(q: Queryable, words: readonly string[]): Promise<TypoLookup> {
   const eligible = [...new Set(words.filter(typoEligible))]
-  if (eligible.length === 0) return { candidates: new Map(), absent: new Set() }
+  if (eligible.length === 0) return NO_TYPOS
   // Bound once: the merged terms and the queued listings' are looked up for the same variants. The
   // words themselves are looked up too: one in no listing rules out an exact match (TypoLookup.absent).
-  const variants = sql.bind([...new Set([...eligible, ...eligible.flatMap(oneEditVariants)])])
+  const variantsOf = new Map(eligible.map((w) => [w, oneEditVariants(w)]))
+  const variants = sql.bind([...new Set([...eligible, ...[...variantsOf.values()].flat()])])
   const r = await query<{ term: string; listings: number }>(
     q,
     sql`SELECT term, sum(listings)::int AS listings
@@ -31,7 +32,7 @@ export async function findTypoCandidates(q: Queryable, words: readonly string[])
   )
   const found = new Set(r.rows.map((row) => row.term))
   return {
-    candidates: pickCandidates(eligible, r.rows),
+    candidates: pickCandidates(variantsOf, r.rows),
     absent: new Set(eligible.filter((w) => !found.has(w))),
   }
 }

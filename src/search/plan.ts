@@ -79,9 +79,23 @@ export type SearchPlan =
       why: string
     }
 
-/** Filters with no bitmap and no count table: any of them sends a search to a statement. */
-const rowFilters = (f: SearchFilters) =>
-  f.author !== undefined || f.minPrice !== undefined || f.maxPrice !== undefined || f.inStock === true
+/** The filters no bitmap holds, but listing_counts does: a price range and in-stock. */
+const priceOrStock = (f: SearchFilters) =>
+  f.minPrice !== undefined || f.maxPrice !== undefined || f.inStock === true
+
+/** Filters with no bitmap: any of them sends a text search to a statement. */
+const rowFilters = (f: SearchFilters) => f.author !== undefined || priceOrStock(f)
+
+/** The tag filters, each once. */
+const distinctTags = (f: SearchFilters): string[] => [...new Set(f.tags ?? [])]
+
+/** The listings a request's tags and store allow, as a bitmap match without text (every listing if neither). */
+export const filtersMatch = (f: SearchFilters): BitmapMatch => ({
+  query: null,
+  excluding: null,
+  tags: distinctTags(f),
+  storeId: f.storeId,
+})
 
 /**
  * How a browse (no text) counts its matches. Tags and a store alone: from their bitmaps, ANDed block
@@ -92,8 +106,8 @@ const rowFilters = (f: SearchFilters) =>
  */
 function browseCount(f: SearchFilters): Extract<SearchPlan, { kind: 'browse' }>['count'] {
   if (f.author !== undefined) return 'listings'
-  if (f.minPrice === undefined && f.maxPrice === undefined && !f.inStock) return 'bitmaps'
-  return f.storeId === undefined && new Set(f.tags ?? []).size <= 1 ? 'listing_counts' : 'listings'
+  if (!priceOrStock(f)) return 'bitmaps'
+  return f.storeId === undefined && distinctTags(f).length <= 1 ? 'listing_counts' : 'listings'
 }
 
 const BROWSE_WHY = {
@@ -119,7 +133,7 @@ export function planSearch(req: SearchRequest): SearchPlan {
     order: req.sort === 'relevance' ? 'relevance' : 'rating',
     query: text.bitmaps,
     excluding: null,
-    tags: [...new Set(f.tags ?? [])],
+    tags: distinctTags(f),
     storeId: f.storeId,
     why: 'filtered by tags and store at most: sets of listings from bitmaps',
   }
@@ -192,11 +206,10 @@ export interface BitmapMatch {
 export function planFacets(req: Pick<SearchRequest, 'text' | 'filters'>): FacetPlan {
   const f = req.filters
   if (f.author !== undefined) return { kind: 'rows', why: 'an author filter: no bitmap holds it' }
-  const tags = [...new Set(f.tags ?? [])]
   if (!req.text)
     return {
       kind: 'bitmaps',
-      match: { query: null, excluding: null, tags, storeId: f.storeId },
+      match: filtersMatch(f),
       // Where the search's own total came from listing_counts, its in-stock sum is there too.
       stock: browseCount(f) === 'listing_counts' && !f.inStock ? 'listing_counts' : 'bitmaps',
       why: 'no text: the tags, the store or every listing',
@@ -204,7 +217,7 @@ export function planFacets(req: Pick<SearchRequest, 'text' | 'filters'>): FacetP
   // The search's own plan of the same match by relevance, price and stock left to the count.
   const plan = planSearch({
     text: req.text,
-    filters: { storeId: f.storeId, tags },
+    filters: { storeId: f.storeId, tags: f.tags },
     sort: 'relevance',
     limit: 0,
     offset: 0,
@@ -214,7 +227,7 @@ export function planFacets(req: Pick<SearchRequest, 'text' | 'filters'>): FacetP
   if (whole.kind !== 'bitmaps') return { kind: 'rows', why: `the text: ${whole.why}` }
   return {
     kind: 'bitmaps',
-    match: { query: whole.query, excluding: null, tags, storeId: f.storeId },
+    match: { ...filtersMatch(f), query: whole.query },
     stock: 'bitmaps',
     why: plan.kind === 'typos' ? 'the widened query, from bitmaps' : 'the text, from bitmaps',
   }

@@ -1,7 +1,7 @@
 import { gramsQuery, quote, type Weight } from './lexemes.ts'
 import { queryPinyinWord, withoutToneNumbers } from './pinyin.ts'
 import { normalise, type Segmenter } from './segmenter.ts'
-import type { TypoLookup } from './typos.ts'
+import { NO_TYPOS, type TypoLookup } from './typos.ts'
 
 /** The fields a search can be limited to, and the search_vec weight each one is stored under. */
 export const SCOPE_FIELDS = ['title', 'author', 'tags', 'book_intro', 'content'] as const
@@ -203,7 +203,7 @@ export function textQuery(
   seg: Segmenter,
   q: string,
   scope: ReadonlySet<ScopeField>,
-  lookup: TypoLookup = { candidates: new Map(), absent: new Set() },
+  lookup: TypoLookup = NO_TYPOS,
 ): TextQuery {
   const { candidates, absent } = lookup
   const words = queryWords(seg, q)

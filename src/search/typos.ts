@@ -82,20 +82,24 @@ export interface TypoLookup {
   absent: ReadonlySet<string>
 }
 
+/** The lookup of a query with no word that gets typo candidates. */
+export const NO_TYPOS: TypoLookup = { candidates: new Map(), absent: new Set() }
+
 /**
- * The candidates of each word from the terms of the vocabulary found among its variants (with how
- * many listings hold each): most frequent first (then by text), at most MAX_TYPO_CANDIDATES per word.
+ * The candidates of each word (by its variants, oneEditVariants) from the terms of the vocabulary found
+ * among them (with how many listings hold each): most frequent first (then by text), at most
+ * MAX_TYPO_CANDIDATES per word.
  */
 export function pickCandidates(
-  words: readonly string[],
+  variantsOf: ReadonlyMap<string, readonly string[]>,
   found: readonly { term: string; listings: number }[],
 ): Map<string, string[]> {
   const sorted = [...found].sort(
     (a, b) => b.listings - a.listings || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0),
   )
   const out = new Map<string, string[]>()
-  for (const word of words) {
-    const variants = new Set(oneEditVariants(word))
+  for (const [word, ofWord] of variantsOf) {
+    const variants = new Set(ofWord)
     const picked = sorted.filter((t) => t.listings > 0 && variants.has(t.term)).slice(0, MAX_TYPO_CANDIDATES)
     if (picked.length > 0)
       out.set(

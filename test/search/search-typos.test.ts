@@ -182,7 +182,10 @@ test('candidates: most frequent first, at most MAX_TYPO_CANDIDATES per word', ()
     term: `abcde${String.fromCharCode(97 + i)}`,
     listings: i,
   }))
-  const picked = pickCandidates(['abcde'], [...found, { term: 'zzzzz', listings: 100 }])
+  const picked = pickCandidates(new Map([['abcde', oneEditVariants('abcde')]]), [
+    ...found,
+    { term: 'zzzzz', listings: 100 },
+  ])
   const expected = found
     .filter((f) => f.listings > 0)
     .sort((a, b) => b.listings - a.listings)

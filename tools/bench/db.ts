@@ -16,7 +16,8 @@ export async function openBenchDb(
   opts: { asServer?: boolean } = {},
 ): Promise<{ db: Db; where: string }> {
   const url = env.DATABASE_URL
-  const dir = join(env.BENCH_DIR ?? './data/bench', 'pglite')
+  const benchDir = env.BENCH_DIR ?? './data/bench'
+  const dir = join(benchDir, 'pglite')
   const db = url
     ? await openPostgres(url, { max: 4 })
     : opts.asServer
@@ -28,6 +29,6 @@ export async function openBenchDb(
     db,
     where: url
       ? `PostgreSQL ${new URL(url).pathname.slice(1)}`
-      : `PGlite ${env.BENCH_DIR ?? './data/bench'}${opts.asServer ? ' (on its own thread, as the server opens it)' : ''}`,
+      : `PGlite ${benchDir}${opts.asServer ? ' (on its own thread, as the server opens it)' : ''}`,
   }
 }

@@ -4,8 +4,8 @@
  * JavaScript. The compiled copy is built here, into a temporary directory: tsc with
  * rewriteRelativeImportExtensions, the files the sources read (migrations, assets) copied beside
  * it, and the PGlite worker started from the compiled thread module instead of through tsx with eval
- * (what a compiled build would do). Each round starts both, in alternating order, on a fresh data directory (migrations
- * included) and again on that directory (a restart). Embedded engine only.
+ * (what a compiled build would do). Each round starts both, in alternating order, on a fresh data
+ * directory (migrations included) and again on that directory (a restart). Embedded engine only.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'

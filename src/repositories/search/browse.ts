@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '../../db/db.ts'
 import { query, StatementShapes, sql } from '../../db/sql.ts'
-import type { SearchFilters, SearchPlan, SearchRequest } from '../../search/plan.ts'
+import { filtersMatch, type SearchFilters, type SearchPlan, type SearchRequest } from '../../search/plan.ts'
 import { bitmapMatch } from './bitmaps.ts'
 import {
   countWhere,
@@ -46,12 +46,7 @@ const shapes = new StatementShapes('search_browse_count_shape', 8)
  * bitmap of every listing, kind 'l'), the listings queued for the index included (bitmapMatch).
  */
 async function countFromBitmaps(q: Queryable, f: SearchFilters): Promise<number> {
-  const { match, raw } = bitmapMatch({
-    query: null,
-    excluding: null,
-    tags: [...new Set(f.tags ?? [])],
-    storeId: f.storeId,
-  })
+  const { match, raw } = bitmapMatch(filtersMatch(f))
   const r = await query<{ n: number }>(
     q,
     sql`SELECT coalesce(sum(bit_count(${match})), 0)::int AS n FROM (${raw(sql.empty)}) raw`,
