@@ -36,9 +36,16 @@ export interface Block {
 /** A listing as read: [doc, store_id, price, tags]. */
 type Row = [number, string, number, string[] | null]
 
+/** A block read or being read: by whom, and the block once read. */
+interface BlockRead {
+  reader: Queryable
+  reading: Promise<Block>
+  read?: Block
+}
+
 export class FacetColumns {
-  /** Blocks read or being read: a search and the read-ahead wait for the same statement. */
-  private readonly blocks = new Map<number, Promise<Block>>()
+  /** Blocks read or being read: searches and the read-ahead share a block's read (see `block`). */
+  private readonly blocks = new Map<number, BlockRead>()
   private readonly storeNumbers = new Map<string, number>()
   private readonly tagNumbers = new Map<string, number>()
   /** Store ids and tags by number (number 0 unused). */
@@ -48,14 +55,31 @@ export class FacetColumns {
   /** The block's columns, with every doc whose bit `bits` sets read (bitmapBytes' layout). */
   async block(q: Queryable, block: number, bits: Uint8Array | null): Promise<Block> {
     const first = block * BITMAP_BLOCK
-    let reading = this.blocks.get(block)
-    if (!reading) {
-      reading = this.readBlock(q, first)
-      this.blocks.set(block, reading)
-      // A failed read is forgotten, so that the next search reads the block again.
-      reading.catch(() => this.blocks.delete(block))
+    const known = this.blocks.get(block)
+    let b: Block
+    if (known?.read) b = known.read
+    else if (known && (known.reader === q || !('inTransaction' in q))) b = await known.reading
+    else if (known) {
+      // Another's read still under way: a transaction does not wait for it. That read may need the
+      // connection this transaction holds: PGlite has one (the read-ahead's statement waits for the
+      // open transaction, which would wait for it forever), and a pool can run out. It reads its own.
+      b = await this.readBlock(q, first)
+      if (!this.blocks.get(block)?.read)
+        this.blocks.set(block, { reader: q, reading: Promise.resolve(b), read: b })
+    } else {
+      const read: BlockRead = { reader: q, reading: this.readBlock(q, first) }
+      this.blocks.set(block, read)
+      read.reading.then(
+        (done) => {
+          read.read = done
+        },
+        // A failed read is forgotten, so that the next search reads the block again.
+        () => {
+          if (this.blocks.get(block) === read) this.blocks.delete(block)
+        },
+      )
+      b = await read.reading
     }
-    const b = await reading
     // Docs the block's read did not see (added since, or committed after it) are read here, in the
     // search's own transaction, which sees them.
     const missing: number[] = []

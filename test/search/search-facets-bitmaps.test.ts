@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Db, QueryOptions } from '../../src/db/db.ts'
+import { migrate } from '../../src/db/migrate.ts'
+import { openPgliteThread } from '../../src/db/pglite-worker.ts'
 import { FacetColumns } from '../../src/repositories/facet-columns.ts'
 import { type FacetCounts, searchFacets } from '../../src/repositories/facets.ts'
 import { insertListings } from '../../src/repositories/listings.ts'
@@ -30,11 +32,13 @@ import { syntheticListing } from '../../tools/catalog/synthetic.ts'
 import {
   addFunds,
   call,
+  ENGINE,
   freshDb,
   newShop,
   newUser,
   orderBooks,
   post,
+  signal,
   startApp,
   type TestDb,
 } from '../support/helpers.ts'
@@ -324,4 +328,78 @@ test('two searches that read the same new listings at once add each to the copy 
   const count = (plan = planFacets({ filters: {} })) =>
     db.transaction((tx) => searchFacets(tx, columns, undefined, {}, KINDS, { total }, { plan }))
   assert.deepEqual(await count(), await count({ kind: 'rows', why: 'the reference' }))
+})
+
+/**
+ * The read-ahead (FacetColumns.warm) reads blocks outside any transaction. On PGlite, with one
+ * connection, its statement waits for an open transaction: a search in that transaction that waited
+ * for the read-ahead's block would wait forever, and every request after it with it. Here the
+ * read-ahead's block read is held until a search's transaction is open, then sent behind it; the
+ * search must read the block itself and finish.
+ */
+async function searchDuringReadAhead(on: Db): Promise<void> {
+  const columns = new FacetColumns()
+  const readAheadSent = signal()
+  const searchOpen = signal()
+  const held = {
+    ...on,
+    query: async (text: string, values?: readonly unknown[], opts?: QueryOptions) => {
+      if (text.includes('json_agg')) {
+        readAheadSent.fire()
+        await searchOpen.promise
+      }
+      return on.query(text, values, opts)
+    },
+  } as Db
+  const readAhead = columns.warm(held, () => false)
+  await readAheadSent.promise
+  const { last } = (await on.query<{ last: number }>('SELECT max(doc)::int AS last FROM listings'))
+    .rows[0] ?? {
+    last: 0,
+  }
+  const block = Math.floor(last / BITMAP_BLOCK)
+  const search = on.transaction(async (tx) => {
+    await tx.query('SELECT 1')
+    searchOpen.fire()
+    return (await columns.block(tx, block, null)).presentCount
+  })
+  let timer: NodeJS.Timeout | undefined
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the search waited for the read-ahead: deadlock')), 5000)
+  })
+  try {
+    const read = await Promise.race([search, stuck])
+    const { n } = (
+      await on.query<{ n: number }>('SELECT count(*)::int AS n FROM listings WHERE doc / $1 = $2', [
+        BITMAP_BLOCK,
+        block,
+      ])
+    ).rows[0] ?? { n: -1 }
+    assert.equal(read, n, 'the search read the whole block itself')
+    assert.ok((await Promise.race([readAhead, stuck])) >= 1, 'the read-ahead went on after the search')
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+describe('a search during the read-ahead of the facets columns', () => {
+  test('does not wait for a block the read-ahead is reading', { timeout: 20_000 }, () =>
+    searchDuringReadAhead(db),
+  )
+
+  test('nor on PGlite on its own thread, as the server opens it', {
+    timeout: 30_000,
+    skip: ENGINE === 'postgres' && 'a PGlite test: this run is on PostgreSQL',
+  }, async () => {
+    const thread = await openPgliteThread()
+    try {
+      await migrate(thread)
+      await thread.query(`INSERT INTO users (user_id, password_hash) VALUES ('facet-owner', 'x')`)
+      await thread.query(`INSERT INTO stores (store_id, owner_id) VALUES ('facet-a', 'facet-owner')`)
+      await insertAcrossBlocks(thread, ['facet-a'], { seed: 31, below: 20, straddle: 10, above: 20 })
+      await searchDuringReadAhead(thread)
+    } finally {
+      await thread.close()
+    }
+  })
 })
