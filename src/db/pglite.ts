@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { type DataDirLock, type Holder, lockDataDir } from './data-dir-lock.ts'
 import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
-import { BYTEA_ARRAY_OID, BYTEA_OID, byteaArrayText, byteaBinary } from './pglite-bytea.ts'
+import { BYTEA_ARRAY_OID, BYTEA_OID, byteaArrayText, byteaBinary, byteaFromHex } from './pglite-bytea.ts'
 import { PgliteNamedStatements } from './pglite-named.ts'
 
 /**
@@ -31,7 +31,7 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
   }
   let pg: PGlite
   try {
-    pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8 } })
+    pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8, [BYTEA_OID]: byteaFromHex } })
     await pg.waitReady
     // Set once started rather than as an option: PGlite keeps the option only for a database in a
     // directory (an in-memory one, as the tests use, starts with its own), and it derives every array

@@ -57,6 +57,29 @@ describe('named statements', () => {
     })
   })
 
+  test('bytes come back as they went, every byte value, empty and large, named or not', async () => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+    const large = Buffer.alloc(300_000, every)
+    const text =
+      'SELECT $1::bytea AS every, $2::bytea AS empty, $3::bytea AS large, ARRAY[$1::bytea, NULL] AS arr'
+    for (const opts of [undefined, { name: 'named_bytes' }]) {
+      const [row] = (
+        await t.db.query<{
+          every: Uint8Array
+          empty: Uint8Array
+          large: Uint8Array
+          arr: (Uint8Array | null)[]
+        }>(text, [every, Buffer.alloc(0), large], opts)
+      ).rows
+      assert.ok(row?.every instanceof Uint8Array)
+      assert.deepEqual(Buffer.from(row.every), every)
+      assert.equal(row.empty.length, 0)
+      assert.ok(Buffer.from(row.large).equals(large))
+      assert.deepEqual(Buffer.from(row.arr[0] as Uint8Array), every)
+      assert.equal(row.arr[1], null)
+    }
+  })
+
   test('row counts of updates and of statements that match nothing', async () => {
     const update = 'UPDATE named_t SET flag = NOT flag WHERE id = ANY ($1::int[])'
     const both = await t.db.query(update, [[1, 2]], { name: 'named_update' })
