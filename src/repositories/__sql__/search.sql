@@ -93,32 +93,26 @@ SELECT coalesce(sum(bit_count((c0))), 0)::int AS n FROM (SELECT b.block, coalesc
 -- ## one word, every field, whole site — plan: bitmaps
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "river", $10 = "river", $11 = "river", $12 = ["w","A","B"], $13 = ["river","river","river"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $11), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
+                FROM unnest($12::"char"[], $13::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
+      FROM search_pending_bits($12::"char"[], $13::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = [0], $8 = true, $9 = true, $10 = false, $11 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true AND b.block = ANY($7::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $8::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $11::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -131,7 +125,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word, whole site, by rating — plan: bitmaps
 
--- prepared as search_bitmaps_shape_2
+-- prepared as search_bitmaps_shape_1
 -- $1 = "river", $2 = ["w"], $3 = ["river"]
 SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -142,7 +136,7 @@ SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((
        GROUP BY b.block) raw) m) AS total,
               (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'listing_ratings'::regclass) AS listings;
 
--- prepared as search_bitmaps_shape_3
+-- prepared as search_bitmaps_shape_2
 -- $1 = "river", $2 = ["w"], $3 = ["river"], $4 = 10, $5 = 0, $6 = "'river':A", $7 = "'river':B", $8 = "'river':A", $9 = "'river':B"
 WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -167,33 +161,27 @@ WITH m AS (SELECT block, ((((c0)) | B'0'::bit(16384))) AS bits FROM (SELECT b.bl
 
 -- ## one word in one store — plan: bitmaps
 
--- prepared as search_bitmaps_shape_4
--- $1 = "river", $2 = "north-store", $3 = "river", $4 = "river", $5 = ["w","s","A","B"], $6 = ["river","north-store","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
+-- prepared as search_bitmaps_shape_3
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "river", $10 = "north-store", $11 = "river", $12 = "river", $13 = ["w","s","A","B"], $14 = ["river","north-store","river","river"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $11), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $12), B'0'::bit(16384)) AS c3
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
+                FROM unnest($13::"char"[], $14::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($5::"char"[], $6::text[]) b WHERE true ) b
+      FROM search_pending_bits($13::"char"[], $14::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c0)) | B'0'::bit(16384)) & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_5
--- $1 = "river", $2 = "north-store", $3 = "river", $4 = "river", $5 = ["w","s","A","B"], $6 = ["river","north-store","river","river"], $7 = [0], $8 = [0], $9 = true, $10 = true, $11 = false, $12 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $4), B'0'::bit(16384)) AS c3
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($5::"char"[], $6::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($7::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($5::"char"[], $6::text[]) b WHERE true AND b.block = ANY($8::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c2)) | B'0'::bit(16384)) AS t2, ((c3)) AS t1, (c2) AS u0, ((c3) & ~(c2)) AS v0, ((((c0)) | B'0'::bit(16384)) & c1) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $9::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $11::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $12::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -206,7 +194,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word in one store by rating, past the end — plan: bitmaps
 
--- prepared as search_bitmaps_shape_6
+-- prepared as search_bitmaps_shape_4
 -- $1 = "river", $2 = "north-store", $3 = ["w","s"], $4 = ["river","north-store"]
 SELECT (SELECT coalesce(sum(bit_count(m.bits)), 0)::int FROM (SELECT block, ((((c0)) | B'0'::bit(16384)) & c1) AS bits FROM (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $2), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
@@ -234,33 +222,27 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word in the title in one store — plan: bitmaps
 
--- prepared as search_bitmaps_shape_7
--- $1 = "river", $2 = "north-store", $3 = ["A","s"], $4 = ["river","north-store"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $2), B'0'::bit(16384)) AS c1
+-- prepared as search_bitmaps_shape_5
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "river", $10 = "north-store", $11 = ["A","s"], $12 = ["river","north-store"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $10), B'0'::bit(16384)) AS c1
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
+                FROM unnest($11::"char"[], $12::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true ) b
+      FROM search_pending_bits($11::"char"[], $12::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c0)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c0) AS u0, B'0'::bit(16384) AS v0, ((((c0) & (c0)) | B'0'::bit(16384)) & c1) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_8
--- $1 = "river", $2 = "north-store", $3 = ["A","s"], $4 = ["river","north-store"], $5 = [0], $6 = [0], $7 = true, $8 = false, $9 = false, $10 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 's' AND b.key = $2), B'0'::bit(16384)) AS c1
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($3::"char"[], $4::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($5::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($3::"char"[], $4::text[]) b WHERE true AND b.block = ANY($6::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c0)) | B'0'::bit(16384)) AS t2, B'0'::bit(16384) AS t1, (c0) AS u0, B'0'::bit(16384) AS v0, ((((c0) & (c0)) | B'0'::bit(16384)) & c1) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $7::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $8::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $10::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,6,5,3,2], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -273,33 +255,27 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## one word with two tags — plan: bitmaps
 
--- prepared as search_bitmaps_shape_9
--- $1 = "river", $2 = "novel", $3 = "history", $4 = "river", $5 = "river", $6 = ["w","t","t","A","B"], $7 = ["river","novel","history","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
+-- prepared as search_bitmaps_shape_6
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "river", $10 = "novel", $11 = "history", $12 = "river", $13 = "river", $14 = ["w","t","t","A","B"], $15 = ["river","novel","history","river","river"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $11), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $12), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $13), B'0'::bit(16384)) AS c4
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
+                FROM unnest($14::"char"[], $15::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true ) b
+      FROM search_pending_bits($14::"char"[], $15::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c0)) | B'0'::bit(16384)) & c1 & c2) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_10
--- $1 = "river", $2 = "novel", $3 = "history", $4 = "river", $5 = "river", $6 = ["w","t","t","A","B"], $7 = ["river","novel","history","river","river"], $8 = [0], $9 = [0], $10 = true, $11 = false, $12 = false, $13 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($6::"char"[], $7::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($8::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($6::"char"[], $7::text[]) b WHERE true AND b.block = ANY($9::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c3)) | B'0'::bit(16384)) AS t2, ((c4)) AS t1, (c3) AS u0, ((c4) & ~(c3)) AS v0, ((((c0)) | B'0'::bit(16384)) & c1 & c2) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $10::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $11::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $12::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $13::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [7,1], $2 = [2.6666666666666665,2.6666666666666665]
@@ -312,33 +288,30 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## two words — plan: bitmaps
 
--- prepared as search_bitmaps_shape_11
--- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
+-- prepared as search_bitmaps_shape_7
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = 10, $10 = 0, $11 = 10, $12 = 0, $13 = 10, $14 = 0, $15 = "river", $16 = "stone", $17 = "river", $18 = "stone", $19 = "river", $20 = "stone", $21 = ["w","w","A","A","B","B"], $22 = ["river","stone","river","stone","river","stone"]
+SELECT block, ARRAY[n0, n1, n2, n3, n4, n5, n6] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3, CASE WHEN n4 > 0 AND b4 < $9::bigint AND b4 + n4 > $10::bigint
+                     THEN substring(varbit_send(s4) from 5) END AS s4, CASE WHEN n5 > 0 AND b5 < $11::bigint AND b5 + n5 > $12::bigint
+                     THEN substring(varbit_send(s5) from 5) END AS s5, CASE WHEN n6 > 0 AND b6 < $13::bigint AND b6 + n6 > $14::bigint
+                     THEN substring(varbit_send(s6) from 5) END AS s6
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER () + sum(n4) OVER (ORDER BY block DESC) - n4 AS b4, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER () + sum(n4) OVER () + sum(n5) OVER (ORDER BY block DESC) - n5 AS b5, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER () + sum(n4) OVER () + sum(n5) OVER () + sum(n6) OVER (ORDER BY block DESC) - n6 AS b6
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3, s4, bit_count(s4)::int AS n4, s5, bit_count(s5)::int AS n5, s6, bit_count(s6)::int AS n6
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $15), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $16), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $17), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $18), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $19), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $20), B'0'::bit(16384)) AS c5
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
+                FROM unnest($21::"char"[], $22::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true ) b
+      FROM search_pending_bits($21::"char"[], $22::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
-
--- prepared as search_bitmaps_shape_12
--- $1 = "river", $2 = "stone", $3 = "river", $4 = "stone", $5 = "river", $6 = "stone", $7 = ["w","w","A","A","B","B"], $8 = ["river","stone","river","stone","river","stone"], $9 = [0], $10 = [0], $11 = true, $12 = false, $13 = false, $14 = true, $15 = false, $16 = false, $17 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $6), B'0'::bit(16384)) AS c5
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($7::"char"[], $8::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($9::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($7::"char"[], $8::text[]) b WHERE true AND b.block = ANY($10::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c2) & (c3)) | B'0'::bit(16384)) AS t2, ((c4) & (c5)) AS t1, (c2) AS u0, ((c4) & ~(c2)) AS v0, (c3) AS u1, ((c5) & ~(c3)) AS v1, ((((c0) & (c1)) | B'0'::bit(16384))) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, CASE WHEN $11::boolean THEN substring(varbit_send((x4 & z2)) from 5) END AS s0, CASE WHEN $12::boolean THEN substring(varbit_send((x3 & z1)) from 5) END AS s1, CASE WHEN $13::boolean THEN substring(varbit_send((x2 & z1)) from 5) END AS s2, CASE WHEN $14::boolean THEN substring(varbit_send((x3 & z0)) from 5) END AS s3, CASE WHEN $15::boolean THEN substring(varbit_send((x2 & z0)) from 5) END AS s4, CASE WHEN $16::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s5, CASE WHEN $17::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s6 FROM sum2;
+    SELECT block, (x4 & z2) AS s0, (x3 & z1) AS s1, (x2 & z1) AS s2, (x3 & z0) AS s3, (x2 & z0) AS s4, (x1 & z0) AS s5, (x0 & z0) AS s6 FROM sum2) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,1,6,4,2], $2 = [2.8,2.8,0.6,0.6,0.6]
@@ -351,33 +324,30 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## two words in title and tags with a tag — plan: bitmaps
 
--- prepared as search_bitmaps_shape_13
--- $1 = "river", $2 = "river", $3 = "river", $4 = "stone", $5 = "stone", $6 = "stone", $7 = "novel", $8 = ["A","B","k","A","B","k","t"], $9 = ["river","river","river","stone","stone","stone","novel"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $7), B'0'::bit(16384)) AS c6
+-- prepared as search_bitmaps_shape_8
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = 10, $10 = 0, $11 = 10, $12 = 0, $13 = 10, $14 = 0, $15 = "river", $16 = "river", $17 = "river", $18 = "stone", $19 = "stone", $20 = "stone", $21 = "novel", $22 = ["A","B","k","A","B","k","t"], $23 = ["river","river","river","stone","stone","stone","novel"]
+SELECT block, ARRAY[n0, n1, n2, n3, n4, n5, n6] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3, CASE WHEN n4 > 0 AND b4 < $9::bigint AND b4 + n4 > $10::bigint
+                     THEN substring(varbit_send(s4) from 5) END AS s4, CASE WHEN n5 > 0 AND b5 < $11::bigint AND b5 + n5 > $12::bigint
+                     THEN substring(varbit_send(s5) from 5) END AS s5, CASE WHEN n6 > 0 AND b6 < $13::bigint AND b6 + n6 > $14::bigint
+                     THEN substring(varbit_send(s6) from 5) END AS s6
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER () + sum(n4) OVER (ORDER BY block DESC) - n4 AS b4, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER () + sum(n4) OVER () + sum(n5) OVER (ORDER BY block DESC) - n5 AS b5, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER () + sum(n4) OVER () + sum(n5) OVER () + sum(n6) OVER (ORDER BY block DESC) - n6 AS b6
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3, s4, bit_count(s4)::int AS n4, s5, bit_count(s5)::int AS n5, s6, bit_count(s6)::int AS n6
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $15), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $16), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $17), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $18), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $19), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $20), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $21), B'0'::bit(16384)) AS c6
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
+                FROM unnest($22::"char"[], $23::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($8::"char"[], $9::text[]) b WHERE true ) b
+      FROM search_pending_bits($22::"char"[], $23::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c0) & (c3)) | B'0'::bit(16384)) AS t2, ((c1) & (c4)) AS t1, (c0) AS u0, ((c1) & ~(c0)) AS v0, (c3) AS u1, ((c4) & ~(c3)) AS v1, ((((c0 | c1) & (c0 | c2) & (c3 | c4) & (c3 | c5)) | B'0'::bit(16384)) & c6) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, ARRAY[bit_count((x4 & z2))::int, bit_count((x3 & z1))::int, bit_count((x2 & z1))::int, bit_count((x3 & z0))::int, bit_count((x2 & z0))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum2;
-
--- prepared as search_bitmaps_shape_14
--- $1 = "river", $2 = "river", $3 = "river", $4 = "stone", $5 = "stone", $6 = "stone", $7 = "novel", $8 = ["A","B","k","A","B","k","t"], $9 = ["river","river","river","stone","stone","stone","novel"], $10 = [0], $11 = [0], $12 = true, $13 = false, $14 = false, $15 = false, $16 = false, $17 = false, $18 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'k' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 't' AND b.key = $7), B'0'::bit(16384)) AS c6
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($8::"char"[], $9::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($10::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($8::"char"[], $9::text[]) b WHERE true AND b.block = ANY($11::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c0) & (c3)) | B'0'::bit(16384)) AS t2, ((c1) & (c4)) AS t1, (c0) AS u0, ((c1) & ~(c0)) AS v0, (c3) AS u1, ((c4) & ~(c3)) AS v1, ((((c0 | c1) & (c0 | c2) & (c3 | c4) & (c3 | c5)) | B'0'::bit(16384)) & c6) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2, t1, u1, v1, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0), sum2 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u1 | v1)) AS x0, (x1 & ~(u1 | v1)) | (x0 & v1) AS x1, (x2 & ~(u1 | v1)) | (x1 & v1) | (x0 & u1) AS x2, (x2 & v1) | (x1 & u1) AS x3, (x2 & u1) AS x4 FROM sum1)
-    SELECT block, CASE WHEN $12::boolean THEN substring(varbit_send((x4 & z2)) from 5) END AS s0, CASE WHEN $13::boolean THEN substring(varbit_send((x3 & z1)) from 5) END AS s1, CASE WHEN $14::boolean THEN substring(varbit_send((x2 & z1)) from 5) END AS s2, CASE WHEN $15::boolean THEN substring(varbit_send((x3 & z0)) from 5) END AS s3, CASE WHEN $16::boolean THEN substring(varbit_send((x2 & z0)) from 5) END AS s4, CASE WHEN $17::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s5, CASE WHEN $18::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s6 FROM sum2;
+    SELECT block, (x4 & z2) AS s0, (x3 & z1) AS s1, (x2 & z1) AS s2, (x3 & z0) AS s3, (x2 & z0) AS s4, (x1 & z0) AS s5, (x0 & z0) AS s6 FROM sum2) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [1], $2 = [2.8]
@@ -462,32 +432,26 @@ SELECT term, sum(listings)::int AS listings
          GROUP BY term HAVING sum(listings) > 0;
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "river", $10 = "river", $11 = "river", $12 = ["w","A","B"], $13 = ["river","river","river"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $11), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
+                FROM unnest($12::"char"[], $13::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
+      FROM search_pending_bits($12::"char"[], $13::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = [0], $8 = true, $9 = true, $10 = false, $11 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true AND b.block = ANY($7::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $8::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $11::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,1.3333333333333333,1.3333333333333333]
@@ -501,46 +465,48 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a word with two candidates and no exact match: the typo group paged — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "rivre", $2 = "rivre", $3 = "rivre", $4 = ["w","A","B"], $5 = ["rivre","rivre","rivre"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "rivre", $10 = "rivre", $11 = "rivre", $12 = ["w","A","B"], $13 = ["rivre","rivre","rivre"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $11), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
+                FROM unnest($12::"char"[], $13::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
+      FROM search_pending_bits($12::"char"[], $13::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
--- prepared as search_bitmaps_shape_15
--- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
+-- prepared as search_bitmaps_shape_9
+-- $1 = 10, $2 = 0, $3 = 10, $4 = 0, $5 = 10, $6 = 0, $7 = 10, $8 = 0, $9 = "rivre", $10 = "river", $11 = "rover", $12 = "rivre", $13 = "river", $14 = "rover", $15 = "rivre", $16 = "river", $17 = "rover", $18 = ["w","w","w","A","A","A","B","B","B"], $19 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $11), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $12), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $13), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $14), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $15), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $16), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $17), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
+                FROM unnest($18::"char"[], $19::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true ) b
+      FROM search_pending_bits($18::"char"[], $19::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_16
--- $1 = "rivre", $2 = "river", $3 = "rover", $4 = "rivre", $5 = "river", $6 = "rover", $7 = "rivre", $8 = "river", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["rivre","river","rover","rivre","river","rover","rivre","river","rover"], $12 = [0], $13 = [0], $14 = true, $15 = true, $16 = false, $17 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($12::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true AND b.block = ANY($13::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $14::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $15::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $16::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $17::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4,3,2,1,11,9], $2 = [-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-0.3333333333333335,-1.6666666666666667,-1.6666666666666667]
@@ -554,32 +520,26 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 -- ## a word with candidates, page within the exact matches: the typo matches counted — plan: typos (exact: bitmaps; substituted: none; typo matches: bitmaps less the exact matches)
 
 -- prepared as search_bitmaps_shape_0
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
+-- $1 = 5, $2 = 0, $3 = 5, $4 = 0, $5 = 5, $6 = 0, $7 = 5, $8 = 0, $9 = "river", $10 = "river", $11 = "river", $12 = ["w","A","B"], $13 = ["river","river","river"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $11), B'0'::bit(16384)) AS c2
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
+                FROM unnest($12::"char"[], $13::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true ) b
+      FROM search_pending_bits($12::"char"[], $13::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
-
--- prepared as search_bitmaps_shape_1
--- $1 = "river", $2 = "river", $3 = "river", $4 = ["w","A","B"], $5 = ["river","river","river"], $6 = [0], $7 = [0], $8 = true, $9 = false, $10 = false, $11 = false
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $3), B'0'::bit(16384)) AS c2
-        FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($4::"char"[], $5::text[]) AS k(kind, key)
-                JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key AND b.block = ANY($6::int[])
-              UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($4::"char"[], $5::text[]) b WHERE true AND b.block = ANY($7::int[])) b
-       GROUP BY b.block), sum0 AS MATERIALIZED (
-      SELECT block, (((c1)) | B'0'::bit(16384)) AS t2, ((c2)) AS t1, (c1) AS u0, ((c2) & ~(c1)) AS v0, ((((c0)) | B'0'::bit(16384))) AS x0
-        FROM raw
-    ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, CASE WHEN $8::boolean THEN substring(varbit_send((x2 & z2)) from 5) END AS s0, CASE WHEN $9::boolean THEN substring(varbit_send((x1 & z1)) from 5) END AS s1, CASE WHEN $10::boolean THEN substring(varbit_send((x1 & z0)) from 5) END AS s2, CASE WHEN $11::boolean THEN substring(varbit_send((x0 & z0)) from 5) END AS s3 FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- prepared as search_listings_by_doc
 -- $1 = [8,7,6,5,4], $2 = [2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665,2.6666666666666665]
@@ -590,19 +550,27 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
   left(l.book_intro, 10000) AS book_intro, left(l.content, 10000) AS content, p.score FROM unnest($1::bigint[], $2::float8[]) AS p(doc, score)
          JOIN listings l ON l.doc = p.doc ORDER BY p.score DESC, p.doc DESC;
 
--- prepared as search_bitmaps_shape_15
--- $1 = "river", $2 = "rivers", $3 = "rover", $4 = "river", $5 = "rivers", $6 = "rover", $7 = "river", $8 = "rivers", $9 = "rover", $10 = ["w","w","w","A","A","A","B","B","B"], $11 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"]
-WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $1), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $2), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $3), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $4), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $5), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $6), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $7), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $8), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $9), B'0'::bit(16384)) AS c8
+-- prepared as search_bitmaps_shape_9
+-- $1 = 0, $2 = 0, $3 = 0, $4 = 0, $5 = 0, $6 = 0, $7 = 0, $8 = 0, $9 = "river", $10 = "rivers", $11 = "rover", $12 = "river", $13 = "rivers", $14 = "rover", $15 = "river", $16 = "rivers", $17 = "rover", $18 = ["w","w","w","A","A","A","B","B","B"], $19 = ["river","rivers","rover","river","rivers","rover","river","rivers","rover"]
+SELECT block, ARRAY[n0, n1, n2, n3] AS n, CASE WHEN n0 > 0 AND b0 < $1::bigint AND b0 + n0 > $2::bigint
+                     THEN substring(varbit_send(s0) from 5) END AS s0, CASE WHEN n1 > 0 AND b1 < $3::bigint AND b1 + n1 > $4::bigint
+                     THEN substring(varbit_send(s1) from 5) END AS s1, CASE WHEN n2 > 0 AND b2 < $5::bigint AND b2 + n2 > $6::bigint
+                     THEN substring(varbit_send(s2) from 5) END AS s2, CASE WHEN n3 > 0 AND b3 < $7::bigint AND b3 + n3 > $8::bigint
+                     THEN substring(varbit_send(s3) from 5) END AS s3
+        FROM (SELECT c.*, sum(n0) OVER (ORDER BY block DESC) - n0 AS b0, sum(n0) OVER () + sum(n1) OVER (ORDER BY block DESC) - n1 AS b1, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER (ORDER BY block DESC) - n2 AS b2, sum(n0) OVER () + sum(n1) OVER () + sum(n2) OVER () + sum(n3) OVER (ORDER BY block DESC) - n3 AS b3
+                FROM (SELECT block, s0, bit_count(s0)::int AS n0, s1, bit_count(s1)::int AS n1, s2, bit_count(s2)::int AS n2, s3, bit_count(s3)::int AS n3
+                        FROM (
+    WITH raw AS (SELECT b.block, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $9), B'0'::bit(16384)) AS c0, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $10), B'0'::bit(16384)) AS c1, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'w' AND b.key = $11), B'0'::bit(16384)) AS c2, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $12), B'0'::bit(16384)) AS c3, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $13), B'0'::bit(16384)) AS c4, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'A' AND b.key = $14), B'0'::bit(16384)) AS c5, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $15), B'0'::bit(16384)) AS c6, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $16), B'0'::bit(16384)) AS c7, coalesce(bit_or(b.bits) FILTER (WHERE b.kind = 'B' AND b.key = $17), B'0'::bit(16384)) AS c8
         FROM (SELECT b.kind, b.key, b.block, b.bits
-                FROM unnest($10::"char"[], $11::text[]) AS k(kind, key)
+                FROM unnest($18::"char"[], $19::text[]) AS k(kind, key)
                 JOIN search_bitmaps b ON b.kind = k.kind AND b.key = k.key 
               UNION ALL SELECT b.kind, b.key, b.block, b.bits
-      FROM search_pending_bits($10::"char"[], $11::text[]) b WHERE true ) b
+      FROM search_pending_bits($18::"char"[], $19::text[]) b WHERE true ) b
        GROUP BY b.block), sum0 AS MATERIALIZED (
       SELECT block, ((((c3) | (c4) | (c5))) | B'0'::bit(16384)) AS t2, (((c6) | (c7) | (c8))) AS t1, ((c3) | (c4) | (c5)) AS u0, (((c6) | (c7) | (c8)) & ~((c3) | (c4) | (c5))) AS v0, (((((c0) | (c1) | (c2))) | B'0'::bit(16384)) & ~(((c0)) | B'0'::bit(16384))) AS x0
         FROM raw
     ), sum1 AS MATERIALIZED (SELECT block, t2 AS z2, t1 & ~t2 AS z1, ~(t2 | t1) AS z0, (x0 & ~(u0 | v0)) AS x0, (x0 & v0) AS x1, (x0 & u0) AS x2 FROM sum0)
-    SELECT block, ARRAY[bit_count((x2 & z2))::int, bit_count((x1 & z1))::int, bit_count((x1 & z0))::int, bit_count((x0 & z0))::int] AS n FROM sum1;
+    SELECT block, (x2 & z2) AS s0, (x1 & z1) AS s1, (x1 & z0) AS s2, (x0 & z0) AS s3 FROM sum1) sets) c) w;
 
 -- ## two words with a typo and a price, by price: the exact statement, then the one candidate's — plan: typos (exact: none; substituted: statement; typo matches: statement)
 

@@ -159,8 +159,8 @@ export function bitmapMatch(m: BitmapMatch) {
  * The order of a search is a sequence of sets: tier 2, 1, 0, and within a tier the sum of the words'
  * levels (src/search/rank.ts) from high to low, newest (highest doc) first in each.
  * Per block of BITMAP_BLOCK listings, one statement builds each set's bitmap from the words' bitmaps and
- * counts it: the total is the sum, and the counts say which blocks of which sets hold the page. A
- * second statement returns those blocks' bitmaps, and the page's listings are read by doc.
+ * counts it, and returns the bitmaps of the blocks of the sets that hold the page: the total is the
+ * sum of the counts, the page's docs are read from those bitmaps, and its listings by doc.
  */
 export async function searchBitmaps(
   q: Queryable,
@@ -231,20 +231,38 @@ export async function searchBitmaps(
         : sql`, t2, t1`
     return sql`, ${id('sum', i + 1)} AS MATERIALIZED (SELECT block${carried}${sql.join(rest, sql.empty)}${sql.join(x, sql.empty)} FROM ${id('sum', i)})`
   })
-  /** Per block (of the blocks `where` keeps): the words' bitmaps, the tiers and the sums, then `output`. */
-  const statement = (output: Sql, where: Sql) => sql`
-    WITH raw AS (${raw(where)}), sum0 AS MATERIALIZED (
+  /** Per block: the words' bitmaps, the tiers and the sums, then each set's bitmap (s0, s1…). */
+  const setBitmaps = sql`
+    WITH raw AS (${raw(sql.empty)}), sum0 AS MATERIALIZED (
       SELECT block, ${inTitle} AS t2, ${inAuthorTags} AS t1${sql.join(
         levels.map((l) => sql`, ${l}`),
         sql.empty,
       )}, ${match} AS x0
         FROM raw
     )${sql.join(steps, sql.empty)}
-    SELECT block, ${output} FROM ${id('sum', n)}`
+    SELECT block, ${sql.join(sets.map((x, i) => sql`${x.bits} AS ${id('s', i)}`))} FROM ${id('sum', n)}`
+  // One statement, per block: each set's count, and the bitmaps of the sets whose listings in that
+  // block are on the page, as bytes (bitmapBytes), in columns s0, s1… A set's listings before a block
+  // are those of the sets before it (every block) and its own in the blocks after (newer); the window
+  // sums count them, and the same rule, below, picks the page out of the counts.
+  const before = sets.map((_, i) => {
+    const earlierSets = sets.slice(0, i).map((_, j) => sql`sum(${id('n', j)}) OVER () + `)
+    return sql`${sql.join(earlierSets, sql.empty)}sum(${id('n', i)}) OVER (ORDER BY block DESC) - ${id('n', i)} AS ${id('b', i)}`
+  })
+  const end = req.offset + req.limit
   const byBlock = (
-    await query<{ block: number; n: number[] }>(
+    await query<{ block: number; n: number[] } & Record<string, Uint8Array | null>>(
       q,
-      statement(sql`ARRAY[${sql.join(sets.map((x) => sql`bit_count(${x.bits})::int`))}] AS n`, sql.empty),
+      sql`SELECT block, ARRAY[${sql.join(sets.map((_, i) => id('n', i)))}] AS n, ${sql.join(
+        sets.map(
+          (_, i) =>
+            sql`CASE WHEN ${id('n', i)} > 0 AND ${id('b', i)} < ${end}::bigint AND ${id('b', i)} + ${id('n', i)} > ${req.offset}::bigint
+                     THEN ${bitmapBytes(id('s', i))} END AS ${id('s', i)}`,
+        ),
+      )}
+        FROM (SELECT c.*, ${sql.join(before)}
+                FROM (SELECT block, ${sql.join(sets.map((_, i) => sql`${id('s', i)}, bit_count(${id('s', i)})::int AS ${id('n', i)}`))}
+                        FROM (${setBitmaps}) sets) c) w`,
       shapes,
     )
   ).rows.sort((a, b) => b.block - a.block)
@@ -253,7 +271,7 @@ export async function searchBitmaps(
   // A page of none only counts (the typo matches of a page within the exact ones).
   if (total <= req.offset || req.limit === 0) return { total, hits: [] }
   // The blocks of each set that hold the page, in order, and how many of each block's listings to skip and take.
-  const parts: { set: number; block: number; skip: number; take: number }[] = []
+  const parts: { set: number; row: (typeof byBlock)[number]; skip: number; take: number }[] = []
   let skip = req.offset
   let need = req.limit
   for (let set = 0; set < sets.length && need > 0; set++)
@@ -264,39 +282,24 @@ export async function searchBitmaps(
         continue
       }
       const take = Math.min(count - skip, need)
-      parts.push({ set, block: r.block, skip, take })
+      parts.push({ set, row: r, skip, take })
       need -= take
       skip = 0
       if (need === 0) break
     }
-  // Then the bitmaps of those blocks of those sets, one column each (s0 for set 0, s1…), as bytes
-  // (bitmapBytes). A column is null unless its set holds part of the page: which sets do is a
-  // parameter, so that the statement's text depends on the query's shape only (see `shapes`).
-  const used = new Set(parts.map((x) => x.set))
-  const bitmaps = await query<Record<string, Uint8Array | null> & { block: number }>(
-    q,
-    statement(
-      sql.join(
-        sets.map(
-          (x, set) =>
-            sql`CASE WHEN ${used.has(set)}::boolean THEN ${bitmapBytes(x.bits)} END AS ${id('s', set)}`,
-        ),
-      ),
-      sql`AND b.block = ANY(${[...new Set(parts.map((x) => x.block))]}::int[])`,
-    ),
-    shapes,
-  )
-  const bitsOf = new Map(bitmaps.rows.map((r) => [r.block, r]))
   const docs: number[] = []
   const scores: number[] = []
   for (const part of parts) {
-    const bytes = bitsOf.get(part.block)?.[`s${part.set}`]
-    if (!bytes) continue
+    const bytes = part.row[`s${part.set}`]
+    if (!bytes)
+      throw new Error(
+        `the bitmap of set ${part.set} in block ${part.row.block} holds part of the page but was not read`,
+      )
     const { offsets, n } = offsetsOf(bytes)
     // Newest (highest doc) first: the set's bits from the last.
     for (let i = n - 1, seen = 0; i >= 0 && seen < part.skip + part.take; i--, seen++) {
       if (seen < part.skip) continue
-      docs.push(part.block * BITMAP_BLOCK + (offsets[i] as number))
+      docs.push(part.row.block * BITMAP_BLOCK + (offsets[i] as number))
       scores.push(sets[part.set]?.score ?? 0)
     }
   }
