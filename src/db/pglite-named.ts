@@ -1,6 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite'
 import type { QueryResult } from './db.ts'
-import { byteaText } from './pglite-bytea.ts'
+import { BYTEA_OID, byteaText } from './pglite-bytea.ts'
 
 /**
  * Named (prepared) statements for PGlite, which its query() does not offer: every query() call
@@ -10,12 +10,19 @@ import { byteaText } from './pglite-bytea.ts'
  * Bind + Execute + Sync round trip through PGlite's wire-protocol entry point, which reuses the plan.
  * (PostgreSQL refuses to change a prepared statement's result columns, so they stay as described.)
  *
+ * A call's answer is read here from the raw bytes (execProtocolRawStream, BackendReader below): PGlite's
+ * execProtocol copies the answer twice and parses it into a message object per row and a string per
+ * cell, and that was a third of its thread's time for a search with facets, and garbage enough for a
+ * full collection every few hundred milliseconds. bytea columns come back in binary format, as their
+ * bytes, instead of hex text twice their size.
+ *
  * The caller holds PGlite's locks (see openPglite): execProtocol itself takes none.
  *
  * PGlite documents execProtocol but not the shape of the messages it answers with (its copy of
- * pg-protocol's): the names and fields read below (parameterDescription.dataTypeIDs,
- * rowDescription.fields, dataRow.fields, commandComplete.text) are pinned, with the messages
- * written here, by test/db/pglite-contract.test.ts, so that an upgrade that changes them fails there.
+ * pg-protocol's): the names and fields read when preparing (parameterDescription.dataTypeIDs,
+ * rowDescription.fields) are pinned, with the messages written here and the raw answer of
+ * execProtocolRawStream, by test/db/pglite-contract.test.ts, so that an upgrade that changes them
+ * fails there.
  */
 interface Column {
   name: string
@@ -27,6 +34,8 @@ interface Prepared {
   paramTypes: number[]
   /** result columns; none for a statement that returns no rows */
   fields: Column[]
+  /** Bind's result format per column: binary (1) for bytea, text (0) for the others. */
+  formats: number[]
 }
 
 export class PgliteNamedStatements {
@@ -44,29 +53,12 @@ export class PgliteNamedStatements {
       // PGlite's binary format) go as hex text.
       return serialized instanceof Uint8Array ? byteaText(serialized) : String(serialized)
     })
-    const { messages } = await this.pg.execProtocol(concat([bind(name, values), execute(), sync()]), {
+    const answer = new BackendReader()
+    await this.pg.execProtocolRawStream(concat([bind(name, values, statement.formats), execute(), sync()]), {
       syncToFs: false,
+      onRawData: (chunk) => answer.push(chunk),
     })
-    const { fields } = statement
-    const rows: T[] = []
-    let rowCount = 0
-    for (const m of messages) {
-      if (m.name === 'dataRow') {
-        const cells = (m as unknown as { fields: (string | null)[] }).fields
-        const row: Record<string, unknown> = {}
-        fields.forEach((f, i) => {
-          const cell = cells[i] ?? null
-          const parse = this.pg.parsers[f.dataTypeID]
-          row[f.name] = cell === null ? null : parse ? parse(cell, f.dataTypeID) : cell
-        })
-        rows.push(row as T)
-      } else if (m.name === 'commandComplete') {
-        // the tag ends with the count: "SELECT 1", "INSERT 0 3", "UPDATE 2"
-        const n = Number((m as unknown as { text: string }).text.split(' ').pop())
-        rowCount = Number.isInteger(n) ? n : rows.length
-      }
-    }
-    return { rows, rowCount }
+    return answer.result<T>(statement.fields, this.pg.parsers)
   }
 
   private async prepared(name: string, text: string) {
@@ -85,7 +77,9 @@ export class PgliteNamedStatements {
     const columns = messages.find((m) => m.name === 'rowDescription') as unknown as
       | { fields: Column[] }
       | undefined
-    const statement = { text, paramTypes: params?.dataTypeIDs ?? [], fields: columns?.fields ?? [] }
+    const fields = columns?.fields ?? []
+    const formats = fields.map((f) => (f.dataTypeID === BYTEA_OID ? BINARY : TEXT))
+    const statement = { text, paramTypes: params?.dataTypeIDs ?? [], fields, formats }
     this.statements.set(name, statement)
     return statement
   }
@@ -139,8 +133,15 @@ class Writer {
 /** Parse: the statement's name and text; parameter types left for the server to infer. */
 const parse = (name: string, text: string) => new Writer().cstring(name).cstring(text).int16(0).message('P')
 
-/** Bind to the unnamed portal, every parameter and result column in text format. */
-function bind(name: string, values: readonly (string | null)[]) {
+/** Format codes of Bind. */
+const TEXT = 0
+const BINARY = 1
+
+/**
+ * Bind to the unnamed portal, every parameter in text format; result columns in the formats given
+ * (none: all text).
+ */
+function bind(name: string, values: readonly (string | null)[], formats: readonly number[] = []) {
   const w = new Writer().cstring('').cstring(name).int16(0).int16(values.length)
   for (const v of values) {
     if (v === null) w.int32(-1)
@@ -149,7 +150,9 @@ function bind(name: string, values: readonly (string | null)[]) {
       w.int32(b.length).bytes(b)
     }
   }
-  return w.int16(0).message('B')
+  w.int16(formats.length)
+  for (const f of formats) w.int16(f)
+  return w.message('B')
 }
 
 const describeStatement = (name: string) => new Writer().bytes(encoder.encode('S')).cstring(name).message('D')
@@ -165,6 +168,111 @@ function concat(messages: Uint8Array[]): Uint8Array {
   for (const m of messages) {
     out.set(m, at)
     at += m.length
+  }
+  return out
+}
+
+const decoder = new TextDecoder()
+
+/**
+ * Fields of an ErrorResponse, by their type byte, as node-postgres and PGlite name them on the error.
+ * https://www.postgresql.org/docs/current/protocol-error-fields.html
+ */
+const ERROR_FIELDS: Record<string, string> = {
+  S: 'severity',
+  C: 'code',
+  D: 'detail',
+  H: 'hint',
+  P: 'position',
+  p: 'internalPosition',
+  q: 'internalQuery',
+  W: 'where',
+  s: 'schema',
+  t: 'table',
+  c: 'column',
+  d: 'dataType',
+  n: 'constraint',
+  F: 'file',
+  L: 'line',
+  R: 'routine',
+}
+
+/**
+ * The answer to Bind + Execute + Sync, from the raw bytes PGlite writes: DataRow cells, the count of
+ * CommandComplete and the fields of an ErrorResponse. Every other message (BindComplete, notices,
+ * ReadyForQuery) is skipped.
+ */
+export class BackendReader {
+  private readonly chunks: Uint8Array[] = []
+  private size = 0
+
+  /** A chunk as PGlite writes it: a view of its memory, copied before the next is written. */
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk.slice())
+    this.size += chunk.length
+  }
+
+  result<T>(
+    fields: readonly Column[],
+    parsers: Record<number, ((text: string, typeId: number) => unknown) | undefined>,
+  ): QueryResult<T> {
+    const bytes = this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : joined(this.chunks, this.size)
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const rows: T[] = []
+    let rowCount = 0
+    let error: Error | undefined
+    for (let at = 0; at < bytes.length; ) {
+      const type = bytes[at] as number
+      const end = at + 1 + view.getInt32(at + 1)
+      let p = at + 5
+      if (type === 0x44 /* D: DataRow */) {
+        const n = view.getInt16(p)
+        p += 2
+        const row: Record<string, unknown> = {}
+        for (let i = 0; i < n; i++) {
+          const len = view.getInt32(p)
+          p += 4
+          const f = fields[i] as Column
+          if (len < 0) row[f.name] = null
+          else if (f.dataTypeID === BYTEA_OID) row[f.name] = bytes.slice(p, p + len)
+          else {
+            const cell = decoder.decode(bytes.subarray(p, p + len))
+            const parse = parsers[f.dataTypeID]
+            row[f.name] = parse ? parse(cell, f.dataTypeID) : cell
+          }
+          p += Math.max(len, 0)
+        }
+        rows.push(row as T)
+      } else if (type === 0x43 /* C: CommandComplete */) {
+        // the tag ends with the count: "SELECT 1", "INSERT 0 3", "UPDATE 2"
+        const tag = decoder.decode(bytes.subarray(p, end - 1))
+        const count = Number(tag.split(' ').pop())
+        rowCount = Number.isInteger(count) ? count : rows.length
+      } else if (type === 0x45 /* E: ErrorResponse */) {
+        const found: Record<string, string> = {}
+        while (p < end && bytes[p] !== 0) {
+          const code = String.fromCharCode(bytes[p] as number)
+          const stop = bytes.indexOf(0, p + 1)
+          found[code] = decoder.decode(bytes.subarray(p + 1, stop))
+          p = stop + 1
+        }
+        error = new Error(found.M ?? 'PostgreSQL reported an error without a message')
+        for (const [code, key] of Object.entries(ERROR_FIELDS))
+          if (found[code] !== undefined) Object.assign(error, { [key]: found[code] })
+      }
+      at = end
+    }
+    if (error) throw error
+    return { rows, rowCount }
+  }
+}
+
+function joined(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
   }
   return out
 }

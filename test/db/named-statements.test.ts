@@ -101,6 +101,19 @@ describe('named statements', () => {
       t.db.query(insert, [1, 0, true, 'again', null, null, null], { name: 'named_insert' }),
       (err) => pgCode(err) === PG.uniqueViolation,
     )
+    // The same fields as an unnamed statement's error: message, detail, table, constraint…
+    const fieldsOf = async (opts?: { name: string }) => {
+      const err = await t.db.query(insert, [1, 0, true, 'again', null, null, null], opts).then(
+        () => assert.fail('the insert should fail'),
+        (e: Record<string, unknown>) => e,
+      )
+      const { message, code, detail, schema, table, constraint, severity } = err
+      return { message, code, detail, schema, table, constraint, severity }
+    }
+    const named = await fieldsOf({ name: 'named_insert' })
+    assert.deepEqual(named, await fieldsOf())
+    assert.match(String(named.detail), /Key \(id\)=\(1\) already exists/)
+    assert.equal(named.constraint, 'named_t_pkey')
     const after = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM named_t', [], {
       name: 'named_count',
     })

@@ -2,7 +2,8 @@
  * What the embedded adapter (src/db/pglite*.ts) relies on in PGlite beyond its documented API, so
  * that an upgrade of @electric-sql/pglite that changes any of it fails here, by name, instead of
  * in production: the exact pinned version, its private locks and how they nest, the wire-protocol
- * messages pglite-named.ts writes and the shape of the answers it reads, the type (de)serialisers,
+ * messages pglite-named.ts writes and the shape of the answers it reads (parsed by PGlite when
+ * preparing, raw bytes from execProtocolRawStream when running), the type (de)serialisers,
  * and the row counts of query results.
  */
 import assert from 'node:assert/strict'
@@ -10,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { PGlite } from '@electric-sql/pglite'
 import { INT8_OID, parseInt8 } from '../../src/db/db.ts'
-import { frontend } from '../../src/db/pglite-named.ts'
+import { BackendReader, frontend } from '../../src/db/pglite-named.ts'
 import { signal, sleep } from '../support/helpers.ts'
 
 const INT4_OID = 23
@@ -141,6 +142,46 @@ describe('wire protocol (pglite-named.ts)', () => {
     })
     const row = nulls.messages.find((m) => m.name === 'dataRow') as unknown as { fields: (string | null)[] }
     assert.deepEqual(row.fields, [null, 'x'])
+  })
+
+  test('execProtocolRawStream hands over the answer as raw bytes, an error included, without throwing', async () => {
+    const raw = async (message: Uint8Array) => {
+      const answer = new BackendReader()
+      const types: string[] = []
+      await pg.execProtocolRawStream(message, {
+        syncToFs: false,
+        onRawData: (chunk) => {
+          // the message types of the chunk, which starts on a message (each is type, int32 length, body)
+          const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+          for (let at = 0; at < chunk.length; at += 1 + view.getInt32(at + 1))
+            types.push(String.fromCharCode(chunk[at] as number))
+          answer.push(chunk)
+        },
+      })
+      return { answer, types }
+    }
+    const fields = [
+      { name: 'n', dataTypeID: INT4_OID },
+      { name: 's', dataTypeID: TEXT_OID },
+    ]
+    // BindComplete, DataRow, CommandComplete, ReadyForQuery
+    const ok = await raw(concat([bind('contract_s', ['41']), execute(), sync()]))
+    assert.deepEqual(ok.types, ['2', 'D', 'C', 'Z'])
+    assert.deepEqual(ok.answer.result(fields, pg.parsers), { rows: [{ n: 42, s: 'x' }], rowCount: 1 })
+    // bytea in binary format (Bind's result format 1): the bytes themselves
+    await pg.execProtocol(concat([parse('contract_b', 'SELECT $1::bytea AS b'), sync()]), { syncToFs: false })
+    const bytes = await raw(concat([bind('contract_b', ['\\x00ff10'], [1]), execute(), sync()]))
+    const [row] = bytes.answer.result<{ b: Uint8Array }>([{ name: 'b', dataTypeID: 17 }], pg.parsers).rows
+    assert.deepEqual([...(row?.b ?? [])], [0, 255, 16])
+    // an ErrorResponse, then ReadyForQuery: nothing thrown by PGlite, the reader throws its fields
+    const failed = await raw(concat([bind('no_such_statement', []), execute(), sync()]))
+    assert.deepEqual(failed.types, ['E', 'Z'])
+    assert.throws(
+      () => failed.answer.result([], pg.parsers),
+      (err: { code?: string; message: string }) =>
+        err.code === '26000' && err.message.includes('no_such_statement'),
+    )
+    assert.deepEqual((await pg.query('SELECT 2 AS two')).rows, [{ two: 2 }])
   })
 
   test('an error rejects with the SQLSTATE in code, and the connection goes on', async () => {
