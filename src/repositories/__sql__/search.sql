@@ -21,6 +21,7 @@ SELECT l.store_id, l.book_id, l.title, l.author, l.publisher, l.pub_year, l.pric
 
 -- ## browse, one tag, a price range, in stock — plan: browse (counted from listing_counts)
 
+-- prepared as search_count_by_price_shape_0
 -- $1 = "novel", $2 = 1000, $3 = 1200
 SELECT coalesce(sum(listings), 0)::int AS listings, coalesce(sum(in_stock), 0)::int AS in_stock
           FROM listing_counts WHERE kind = 't' AND tag = $1 AND price >= $2 AND price <= $3;
