@@ -24,9 +24,11 @@ import { BYTEA_OID, byteaText } from './pglite-bytea.ts'
  * execProtocolRawStream, by test/db/pglite-contract.test.ts, so that an upgrade that changes them
  * fails there.
  */
-interface Column {
+export interface Column {
   name: string
   dataTypeID: number
+  /** Its cells come as bytes (binary format, bytea only), not as text for a parser. */
+  binary?: boolean
 }
 
 interface Prepared {
@@ -61,6 +63,21 @@ export class PgliteNamedStatements {
     return answer.result<T>(statement.fields, this.pg.parsers)
   }
 
+  /**
+   * A statement without a name, in one call: Parse, Bind, Describe (the portal: its columns), Execute
+   * and Sync. Parameters go as text with their types left to the server, as node-postgres sends
+   * them (textParameter). PGlite's own query() takes two calls (Parse and Describe first, to learn the
+   * parameter types) and parses the answer into messages: about 1 ms more for a browse's page.
+   */
+  async runUnnamed<T>(text: string, params: readonly unknown[]): Promise<QueryResult<T>> {
+    const answer = new BackendReader()
+    await this.pg.execProtocolRawStream(
+      concat([parse('', text), bind('', params.map(textParameter)), describePortal(), execute(), sync()]),
+      { syncToFs: false, onRawData: (chunk) => answer.push(chunk) },
+    )
+    return answer.result<T>(null, this.pg.parsers)
+  }
+
   private async prepared(name: string, text: string) {
     const known = this.statements.get(name)
     if (known) {
@@ -77,8 +94,12 @@ export class PgliteNamedStatements {
     const columns = messages.find((m) => m.name === 'rowDescription') as unknown as
       | { fields: Column[] }
       | undefined
-    const fields = columns?.fields ?? []
-    const formats = fields.map((f) => (f.dataTypeID === BYTEA_OID ? BINARY : TEXT))
+    const fields = (columns?.fields ?? []).map(({ name, dataTypeID }) => ({
+      name,
+      dataTypeID,
+      binary: dataTypeID === BYTEA_OID,
+    }))
+    const formats = fields.map((f) => (f.binary ? BINARY : TEXT))
     const statement = { text, paramTypes: params?.dataTypeIDs ?? [], fields, formats }
     this.statements.set(name, statement)
     return statement
@@ -156,11 +177,12 @@ function bind(name: string, values: readonly (string | null)[], formats: readonl
 }
 
 const describeStatement = (name: string) => new Writer().bytes(encoder.encode('S')).cstring(name).message('D')
+const describePortal = () => new Writer().bytes(encoder.encode('P')).cstring('').message('D')
 const execute = () => new Writer().cstring('').int32(0).message('E')
 const sync = () => new Writer().message('S')
 
 /** The messages as written here, for the contract test of PGlite's protocol entry point. */
-export const frontend = { parse, bind, describeStatement, execute, sync, concat }
+export const frontend = { parse, bind, describeStatement, describePortal, execute, sync, concat }
 
 function concat(messages: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(messages.reduce((n, m) => n + m.length, 0))
@@ -173,6 +195,30 @@ function concat(messages: Uint8Array[]): Uint8Array {
 }
 
 const decoder = new TextDecoder()
+
+/**
+ * A parameter's text, for a statement whose parameter types the server infers: bytes as hex, a date
+ * as ISO 8601, an array as an array literal (every element quoted, which any element type reads), an
+ * object as JSON, anything else as its string.
+ */
+export function textParameter(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Uint8Array) return byteaText(value)
+  if (value instanceof Date) return value.toISOString()
+  if (Array.isArray(value)) return arrayLiteral(value)
+  if (typeof value === 'object') return JSON.stringify(value)
+  return String(value)
+}
+
+function arrayLiteral(values: readonly unknown[]): string {
+  const element = (v: unknown): string => {
+    if (v === null || v === undefined) return 'NULL'
+    if (Array.isArray(v)) return arrayLiteral(v)
+    const text = textParameter(v) as string
+    return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+  }
+  return `{${values.map(element).join(',')}}`
+}
 
 /**
  * Fields of an ErrorResponse, by their type byte, as node-postgres and PGlite name them on the error.
@@ -212,10 +258,12 @@ export class BackendReader {
     this.size += chunk.length
   }
 
+  /** `known`: the statement's columns, or null to read them from the answer's RowDescription. */
   result<T>(
-    fields: readonly Column[],
+    known: readonly Column[] | null,
     parsers: Record<number, ((text: string, typeId: number) => unknown) | undefined>,
   ): QueryResult<T> {
+    let fields = known ?? []
     const bytes = this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : joined(this.chunks, this.size)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const rows: T[] = []
@@ -225,7 +273,24 @@ export class BackendReader {
       const type = bytes[at] as number
       const end = at + 1 + view.getInt32(at + 1)
       let p = at + 5
-      if (type === 0x44 /* D: DataRow */) {
+      if (type === 0x54 /* T: RowDescription */ && known === null) {
+        const n = view.getInt16(p)
+        p += 2
+        const described: Column[] = []
+        for (let i = 0; i < n; i++) {
+          const stop = bytes.indexOf(0, p)
+          const name = decoder.decode(bytes.subarray(p, stop))
+          // then the table's oid (4 bytes), the column's number (2), the type's oid (4), its length (2),
+          // its modifier (4) and the format (2)
+          described.push({
+            name,
+            dataTypeID: view.getInt32(stop + 7),
+            binary: view.getInt16(stop + 17) === BINARY,
+          })
+          p = stop + 19
+        }
+        fields = described
+      } else if (type === 0x44 /* D: DataRow */) {
         const n = view.getInt16(p)
         p += 2
         const row: Record<string, unknown> = {}
@@ -234,7 +299,7 @@ export class BackendReader {
           p += 4
           const f = fields[i] as Column
           if (len < 0) row[f.name] = null
-          else if (f.dataTypeID === BYTEA_OID) row[f.name] = bytes.slice(p, p + len)
+          else if (f.binary) row[f.name] = bytes.slice(p, p + len)
           else {
             const cell = decoder.decode(bytes.subarray(p, p + len))
             const parse = parsers[f.dataTypeID]

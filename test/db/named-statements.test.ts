@@ -80,6 +80,39 @@ describe('named statements', () => {
     }
   })
 
+  test('parameters whose types the server infers: arrays, nested arrays, NULLs, bytes, dates, JSON', async () => {
+    const text = `SELECT $1::text[] AS texts, $2::int[] AS ints, $3::int[] AS grid, $4::bytea[] AS blobs,
+      $5::timestamptz AS at, $6::jsonb AS doc, $7::boolean AS flag, $8::bigint AS big, $9::text AS plain`
+    const params = [
+      ['a"b', 'back\\slash', 'com,ma', '{brace}', 'NULL', '', '书', null],
+      [1, null, -3],
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [Buffer.from([0, 255]), null],
+      new Date('2026-03-04T05:06:07.089Z'),
+      { k: ['v', 1, null], s: 'quote " and \\' },
+      false,
+      9_007_199_254_740_000,
+      'plain',
+    ]
+    for (const opts of [undefined, { name: 'named_inferred' }]) {
+      const [row] = (await t.db.query<Record<string, unknown>>(text, params, opts)).rows
+      assert.deepEqual(row?.texts, params[0])
+      assert.deepEqual(row?.ints, [1, null, -3])
+      assert.deepEqual(row?.grid, params[2])
+      const blobs = row?.blobs as (Uint8Array | null)[]
+      assert.deepEqual([...(blobs[0] as Uint8Array)], [0, 255])
+      assert.equal(blobs[1], null)
+      assert.deepEqual(row?.at, params[4])
+      assert.deepEqual(row?.doc, params[5])
+      assert.equal(row?.flag, false)
+      assert.equal(row?.big, 9_007_199_254_740_000)
+      assert.equal(row?.plain, 'plain')
+    }
+  })
+
   test('row counts of updates and of statements that match nothing', async () => {
     const update = 'UPDATE named_t SET flag = NOT flag WHERE id = ANY ($1::int[])'
     const both = await t.db.query(update, [[1, 2]], { name: 'named_update' })

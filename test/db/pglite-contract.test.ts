@@ -171,7 +171,10 @@ describe('wire protocol (pglite-named.ts)', () => {
     // bytea in binary format (Bind's result format 1): the bytes themselves
     await pg.execProtocol(concat([parse('contract_b', 'SELECT $1::bytea AS b'), sync()]), { syncToFs: false })
     const bytes = await raw(concat([bind('contract_b', ['\\x00ff10'], [1]), execute(), sync()]))
-    const [row] = bytes.answer.result<{ b: Uint8Array }>([{ name: 'b', dataTypeID: 17 }], pg.parsers).rows
+    const [row] = bytes.answer.result<{ b: Uint8Array }>(
+      [{ name: 'b', dataTypeID: 17, binary: true }],
+      pg.parsers,
+    ).rows
     assert.deepEqual([...(row?.b ?? [])], [0, 255, 16])
     // an ErrorResponse, then ReadyForQuery: nothing thrown by PGlite, the reader throws its fields
     const failed = await raw(concat([bind('no_such_statement', []), execute(), sync()]))
