@@ -4,13 +4,13 @@ import { PGlite } from '@electric-sql/pglite'
 import { type DataDirLock, type Holder, lockDataDir } from './data-dir-lock.ts'
 import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
 import { BYTEA_ARRAY_OID, BYTEA_OID, byteaArrayText, byteaBinary, byteaFromHex } from './pglite-bytea.ts'
-import { PgliteNamedStatements } from './pglite-named.ts'
+import { PgliteStatements } from './pglite-statements.ts'
 
 /**
  * The embedded engine: PostgreSQL compiled to WebAssembly, in this thread (the server opens it in a
  * worker thread of its own through pglite-worker.ts). One connection, so PGlite itself runs
  * transactions one after another; a query outside a transaction waits for it. Statements go through
- * pglite-named.ts (prepared when named). dataDir undefined = in memory (tests).
+ * pglite-statements.ts (prepared when named). dataDir undefined = in memory (tests).
  *
  * Durability: a commit has written its WAL to files under dataDir before it returns, so committed
  * data survives the process being killed (tools/chaos.ts checks this with SIGKILL). PGlite runs
@@ -43,7 +43,7 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
     await lock?.release()
     throw dataDir && existed ? new DataDirUnreadable(dataDir, err) : err
   }
-  const statements = new PgliteNamedStatements(pg)
+  const statements = new PgliteStatements(pg)
   /** A statement, prepared once when named, sent without a name (parsed each time) when not. */
   const run = <T>(
     name: string | undefined,
@@ -55,7 +55,7 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
     engine: 'pglite',
     query: <T>(text: string, params?: readonly unknown[], opts?: { name?: string }) => {
       const name = opts?.name
-      // Every statement goes round pg.query (pglite-named.ts), so it takes the two locks pg.query takes
+      // Every statement goes round pg.query (pglite-statements.ts), so it takes the two locks pg.query takes
       // itself: the transaction lock, so that it waits for an open transaction instead of running
       // inside it, then the query lock. _runExclusiveTransaction is private (the public runExclusive
       // takes the query lock only); PGlite's own describeQuery nests them the same way.

@@ -1,6 +1,6 @@
 /**
  * Named statements (QueryOptions.name) give the same results as plain ones on both engines. On
- * PGlite they go through src/db/pglite-named.ts, which speaks the wire protocol itself: these tests
+ * PGlite they go through src/db/pglite-statements.ts, which speaks the wire protocol itself: these tests
  * pin its type handling, row counts, errors and its place in PGlite's locking.
  */
 import assert from 'node:assert/strict'

@@ -2,7 +2,7 @@
  * What the embedded adapter (src/db/pglite*.ts) relies on in PGlite beyond its documented API, so
  * that an upgrade of @electric-sql/pglite that changes any of it fails here, by name, instead of
  * in production: the exact pinned version, its private locks and how they nest, the wire-protocol
- * messages pglite-named.ts writes and the shape of the answers it reads (parsed by PGlite when
+ * messages pglite-statements.ts writes and the shape of the answers it reads (parsed by PGlite when
  * preparing, raw bytes from execProtocolRawStream when running), the type (de)serialisers,
  * and the row counts of query results.
  */
@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { PGlite } from '@electric-sql/pglite'
 import { INT8_OID, parseInt8 } from '../../src/db/db.ts'
-import { BackendReader, frontend } from '../../src/db/pglite-named.ts'
+import { BackendReader, frontend } from '../../src/db/pglite-statements.ts'
 import { signal, sleep } from '../support/helpers.ts'
 
 const INT4_OID = 23
@@ -101,7 +101,7 @@ describe('locks (openPglite takes them around named statements)', () => {
   })
 })
 
-describe('wire protocol (pglite-named.ts)', () => {
+describe('wire protocol (pglite-statements.ts)', () => {
   const { parse, bind, describeStatement, execute, sync, concat } = frontend
 
   test('Parse + Describe answer parameter types and result columns by these names', async () => {

@@ -3,18 +3,21 @@ import type { QueryResult } from './db.ts'
 import { BYTEA_OID, byteaText } from './pglite-bytea.ts'
 
 /**
- * Named (prepared) statements for PGlite, which its query() does not offer: every query() call
- * parses, analyses and plans its text afresh, and for the order path's statements that is 60 % of
- * the time they take in WebAssembly. Here a named statement is parsed once (a Parse message with
- * the name, then Describe to learn its parameter types and result columns); each later call is one
- * Bind + Execute + Sync round trip through PGlite's wire-protocol entry point, which reuses the plan.
- * (PostgreSQL refuses to change a prepared statement's result columns, so they stay as described.)
+ * Every statement the adapter sends PGlite, through its wire-protocol entry point.
  *
- * A call's answer is read here from the raw bytes (execProtocolRawStream, BackendReader below): PGlite's
+ * Named (prepared) statements, which PGlite's query() does not offer: every query() call parses,
+ * analyses and plans its text afresh, and for the order path's statements that is 60 % of the time
+ * they take in WebAssembly. Here a named statement is parsed once (a Parse message with the name,
+ * then Describe to learn its parameter types and result columns); each later call is one Bind +
+ * Execute + Sync round trip, which reuses the plan. (PostgreSQL refuses to change a prepared
+ * statement's result columns, so they stay as described.) A statement without a name goes in one
+ * call too (runUnnamed), where query() takes two.
+ *
+ * The answer is read here from the raw bytes (execProtocolRawStream, BackendReader below): PGlite's
  * execProtocol copies the answer twice and parses it into a message object per row and a string per
  * cell, and that was a third of its thread's time for a search with facets, and garbage enough for a
- * full collection every few hundred milliseconds. bytea columns come back in binary format, as their
- * bytes, instead of hex text twice their size.
+ * full collection every few hundred milliseconds. bytea columns of prepared statements come back in
+ * binary format, as their bytes, instead of hex text twice their size.
  *
  * The caller holds PGlite's locks (see openPglite): execProtocol itself takes none.
  *
@@ -40,7 +43,7 @@ interface Prepared {
   formats: number[]
 }
 
-export class PgliteNamedStatements {
+export class PgliteStatements {
   private readonly statements = new Map<string, Prepared>()
 
   constructor(private readonly pg: PGlite) {}
