@@ -8,10 +8,11 @@ import { BYTEA_OID, byteaText } from './pglite-bytea.ts'
  * Named (prepared) statements, which PGlite's query() does not offer: every query() call parses,
  * analyses and plans its text afresh, and for the order path's statements that is 60 % of the time
  * they take in WebAssembly. Here a named statement is parsed once (a Parse message with the name,
- * then Describe to learn its parameter types and result columns); each later call is one Bind +
- * Execute + Sync round trip, which reuses the plan. (PostgreSQL refuses to change a prepared
- * statement's result columns, so they stay as described.) A statement without a name goes in one
- * call too (runUnnamed), where query() takes two.
+ * then Describe to learn its result columns); each later call is one Bind + Execute + Sync round
+ * trip, which reuses the plan. (PostgreSQL refuses to change a prepared statement's result columns,
+ * so they stay as described.) A statement without a name goes in one call too (runUnnamed), where
+ * query() takes two. Either way parameters go as text, their types inferred by the server
+ * (textParameter), as node-postgres sends them to PostgreSQL: one rule for both engines.
  *
  * The answer is read here from the raw bytes (execProtocolRawStream, BackendReader below): PGlite's
  * execProtocol copies the answer twice and parses it into a message object per row and a string per
@@ -22,8 +23,7 @@ import { BYTEA_OID, byteaText } from './pglite-bytea.ts'
  * The caller holds PGlite's locks (see openPglite): execProtocol itself takes none.
  *
  * PGlite documents execProtocol but not the shape of the messages it answers with (its copy of
- * pg-protocol's): the names and fields read when preparing (parameterDescription.dataTypeIDs,
- * rowDescription.fields) are pinned, with the messages written here and the raw answer of
+ * pg-protocol's): the fields read when preparing (rowDescription.fields) are pinned, with the messages written here and the raw answer of
  * execProtocolRawStream, by test/db/pglite-contract.test.ts, so that an upgrade that changes them
  * fails there.
  */
@@ -36,7 +36,6 @@ export interface Column {
 
 interface Prepared {
   text: string
-  paramTypes: number[]
   /** result columns; none for a statement that returns no rows */
   fields: Column[]
   /** Bind's result format per column: binary (1) for bytea, text (0) for the others. */
@@ -50,27 +49,21 @@ export class PgliteStatements {
 
   async run<T>(name: string, text: string, params: readonly unknown[]): Promise<QueryResult<T>> {
     const statement = await this.prepared(name, text)
-    const values = params.map((value, i) => {
-      if (value === null || value === undefined) return null
-      const serialize = this.pg.serializers[statement.paramTypes[i] ?? 0]
-      const serialized = serialize ? serialize(value) : value
-      // Bind is written here in text format only: bytes (bytea's serializer passes them through for
-      // PGlite's binary format) go as hex text.
-      return serialized instanceof Uint8Array ? byteaText(serialized) : String(serialized)
-    })
     const answer = new BackendReader()
-    await this.pg.execProtocolRawStream(concat([bind(name, values, statement.formats), execute(), sync()]), {
-      syncToFs: false,
-      onRawData: (chunk) => answer.push(chunk),
-    })
+    await this.pg.execProtocolRawStream(
+      concat([bind(name, params.map(textParameter), statement.formats), execute(), sync()]),
+      {
+        syncToFs: false,
+        onRawData: (chunk) => answer.push(chunk),
+      },
+    )
     return answer.result<T>(statement.fields, this.pg.parsers)
   }
 
   /**
    * A statement without a name, in one call: Parse, Bind, Describe (the portal: its columns), Execute
-   * and Sync. Parameters go as text with their types left to the server, as node-postgres sends
-   * them (textParameter). PGlite's own query() takes two calls (Parse and Describe first, to learn the
-   * parameter types) and parses the answer into messages: about 1 ms more for a browse's page.
+   * and Sync. PGlite's own query() takes two calls (Parse and Describe first, to learn the parameter
+   * types) and parses the answer into messages: about 1 ms more for a browse's page.
    */
   async runUnnamed<T>(text: string, params: readonly unknown[]): Promise<QueryResult<T>> {
     const answer = new BackendReader()
@@ -91,9 +84,6 @@ export class PgliteStatements {
       concat([parse(name, text), describeStatement(name), sync()]),
       { syncToFs: false },
     )
-    const params = messages.find((m) => m.name === 'parameterDescription') as unknown as
-      | { dataTypeIDs: number[] }
-      | undefined
     const columns = messages.find((m) => m.name === 'rowDescription') as unknown as
       | { fields: Column[] }
       | undefined
@@ -103,7 +93,7 @@ export class PgliteStatements {
       binary: dataTypeID === BYTEA_OID,
     }))
     const formats = fields.map((f) => (f.binary ? BINARY : TEXT))
-    const statement = { text, paramTypes: params?.dataTypeIDs ?? [], fields, formats }
+    const statement = { text, fields, formats }
     this.statements.set(name, statement)
     return statement
   }

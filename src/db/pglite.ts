@@ -2,8 +2,8 @@ import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { type DataDirLock, type Holder, lockDataDir } from './data-dir-lock.ts'
-import { type Db, INT8_OID, parseInt8, type QueryResult, type Tx } from './db.ts'
-import { BYTEA_ARRAY_OID, BYTEA_OID, byteaArrayText, byteaBinary, byteaFromHex } from './pglite-bytea.ts'
+import { type Db, INT8_OID, parseInt8, type QueryOptions, type QueryResult, type Tx } from './db.ts'
+import { BYTEA_OID, byteaFromHex } from './pglite-bytea.ts'
 import { PgliteStatements } from './pglite-statements.ts'
 
 /**
@@ -33,12 +33,6 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
   try {
     pg = new PGlite(dataDir, { parsers: { [INT8_OID]: parseInt8, [BYTEA_OID]: byteaFromHex } })
     await pg.waitReady
-    // Set once started rather than as an option: PGlite keeps the option only for a database in a
-    // directory (an in-memory one, as the tests use, starts with its own), and it derives every array
-    // type's serializer from its element's while starting, so bytea[] is replaced after that, as text
-    // (an array's elements cannot be sent as binary one by one).
-    pg.serializers[BYTEA_OID] = byteaBinary
-    pg.serializers[BYTEA_ARRAY_OID] = byteaArrayText
   } catch (err) {
     await lock?.release()
     throw dataDir && existed ? new DataDirUnreadable(dataDir, err) : err
@@ -53,11 +47,11 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
     name ? statements.run<T>(name, text, params) : statements.runUnnamed<T>(text, params)
   return {
     engine: 'pglite',
-    query: <T>(text: string, params?: readonly unknown[], opts?: { name?: string }) => {
+    query: <T>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
       const name = opts?.name
-      // Every statement goes round pg.query (pglite-statements.ts), so it takes the two locks pg.query takes
-      // itself: the transaction lock, so that it waits for an open transaction instead of running
-      // inside it, then the query lock. _runExclusiveTransaction is private (the public runExclusive
+      // Every statement goes round pg.query (pglite-statements.ts), so it takes the two locks
+      // pg.query takes itself: the transaction lock, so that it waits for an open transaction instead
+      // of running inside it, then the query lock. _runExclusiveTransaction is private (the public runExclusive
       // takes the query lock only); PGlite's own describeQuery nests them the same way.
       // test/db/pglite-contract.test.ts fails if an upgrade changes either.
       return pg._runExclusiveTransaction(() =>
@@ -79,7 +73,7 @@ export async function openPglite(dataDir?: string, opts: { holder?: Holder } = {
           inTransaction: true,
           // This transaction holds the transaction lock: the query lock (runExclusive) is all it needs
           // to keep its statements one at a time, as t.query does.
-          query: <T>(text: string, params?: readonly unknown[], opts?: { name?: string }) =>
+          query: <T>(text: string, params?: readonly unknown[], opts?: QueryOptions) =>
             pg.runExclusive(() => run<T>(opts?.name, text, params)),
           exec: async (script) => {
             await t.exec(script)

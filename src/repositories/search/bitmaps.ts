@@ -246,8 +246,14 @@ export async function searchBitmaps(
   // are those of the sets before it (every block) and its own in the blocks after (newer); the window
   // sums count them, and the same rule, below, picks the page out of the counts.
   const before = sets.map((_, i) => {
-    const earlierSets = sets.slice(0, i).map((_, j) => sql`sum(${id('n', j)}) OVER () + `)
-    return sql`${sql.join(earlierSets, sql.empty)}sum(${id('n', i)}) OVER (ORDER BY block DESC) - ${id('n', i)} AS ${id('b', i)}`
+    const earlierSets =
+      i === 0
+        ? sql.empty
+        : sql`sum(${sql.join(
+            sets.slice(0, i).map((_, j) => id('n', j)),
+            sql` + `,
+          )}) OVER () + `
+    return sql`${earlierSets}sum(${id('n', i)}) OVER (ORDER BY block DESC) - ${id('n', i)} AS ${id('b', i)}`
   })
   const end = req.offset + req.limit
   const byBlock = (
